@@ -78,10 +78,14 @@ def integrity_matches(normalized: Bundle) -> bool:
 
 
 def _check_version(value: Any) -> None:
-    # No migrations are registered in 1.0.0: every other version is refused.
-    if not isinstance(value, dict) or value.get("protocolVersion") == PROTOCOL_VERSION:
+    # No migrations are registered in 1.0.0: every other version is refused. Arrays are objects
+    # in JavaScript, so the reference hands them to migration too (which finds no version).
+    if isinstance(value, list):
+        version = None
+    elif not isinstance(value, dict) or value.get("protocolVersion") == PROTOCOL_VERSION:
         return
-    version = value.get("protocolVersion")
+    else:
+        version = value.get("protocolVersion")
     if not isinstance(version, str):
         raise WorkbenchError(
             ErrorCode.UNSUPPORTED_PROTOCOL_VERSION,
@@ -107,7 +111,7 @@ def parse_bundle_json(text: str | bytes) -> Bundle:
     except WorkbenchError as exc:
         if exc.code is ErrorCode.INVALID_JSON:
             raise WorkbenchError(
-                ErrorCode.INVALID_JSON, f"Run bundle is not valid JSON: {exc.message}"
+                ErrorCode.INVALID_JSON, f"Run bundle is not valid JSON: {exc.details.get('reason', exc.message)}"
             ) from None
         raise
     return normalize_bundle(value)
