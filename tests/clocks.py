@@ -8,7 +8,8 @@ START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class CountingClock:
-    """The first now_iso() is 2026-01-01T00:00:00.000Z and every next one 1 ms later; uuids count up from 1, monotonic_ms() advances 1.5 ms per read."""
+    """The first now_iso() is 2026-01-01T00:00:00.000Z, each next one 1 ms later; uuids count up from 1;
+    monotonic_ms() advances 1.5 ms per read."""
 
     def __init__(self) -> None:
         self.ticks = 0

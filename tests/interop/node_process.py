@@ -55,7 +55,8 @@ class NodeOracle:
         )
 
     def ask(self, request: Any) -> Any:
-        assert self._proc.stdin is not None and self._proc.stdout is not None
+        assert self._proc.stdin is not None
+        assert self._proc.stdout is not None
         self._proc.stdin.write(json.dumps(request, ensure_ascii=True) + "\n")
         self._proc.stdin.flush()
         line = self._proc.stdout.readline()

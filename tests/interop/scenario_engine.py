@@ -60,7 +60,7 @@ def _substitute(value: Any, runs: _Runs) -> Any:
 
 def _opt(args: dict[str, Any], key: str) -> Any:
     """Free-form members: absent stays absent, null stays null."""
-    return args[key] if key in args else MISSING
+    return args.get(key, MISSING)
 
 
 def _start_command(args: dict[str, Any]) -> lifecycle.StartRun:
@@ -113,7 +113,7 @@ def _fork_command(runs: _Runs, args: dict[str, Any]) -> lifecycle.StartRun:
         context=context,
         subject=run.subject.model_dump(mode="json") if run.subject is not MISSING else None,
         metadata=run.metadata if run.metadata is not MISSING else None,
-        tags=args["tags"] if "tags" in args else [*parent_tags, "fork"],
+        tags=args.get("tags", [*parent_tags, "fork"]),
     )
 
 
@@ -256,7 +256,11 @@ def run_scenario_with_our_engine(scenario: dict[str, Any]) -> dict[str, Any]:
             )
         except WorkbenchError as exc:
             failed_run = runs.current if op["op"] in ("startRun", "fork") else runs.run_id(op.get("run"))
-            step: dict[str, Any] = {"op": op["op"], "ok": False, "error": {"code": exc.code.value, "message": exc.message}}
+            step: dict[str, Any] = {
+                "op": op["op"],
+                "ok": False,
+                "error": {"code": exc.code.value, "message": exc.message},
+            }
             starting = op["op"] in ("startRun", "fork")
             step["state"] = None if starting or failed_run is None else runs.serialized(failed_run)
             out_steps.append(step)

@@ -81,7 +81,11 @@ def start_run(clock: Clock, command: StartRun) -> Outcome:
     started_at = clock.now_iso()
     workflow = parse_workflow(command.workflow)
     run = _run_instance(run_id, started_at, workflow, command)
-    rule_sets = [parse_model(RuleSet, rs, ErrorCode.INVALID_INPUT, "ruleSets: ") for rs in command.rule_sets]
+    # As in the reference, a bad rule set is found when its rule_changed event is appended.
+    rule_sets = [
+        parse_model(RuleSet, rs, ErrorCode.INVALID_TRACE_EVENT, "Invalid trace event: snapshot: ")
+        for rs in command.rule_sets
+    ]
     state = RunState(
         revision=0,
         run=run,
@@ -103,8 +107,9 @@ def start_run(clock: Clock, command: StartRun) -> Outcome:
                 "pointer": initial.pointer,
                 "data": initial.data,
             },
-            ErrorCode.INVALID_INPUT,
-            "initialArtifacts: ",
+            # The reference finds a bad initial artifact when it appends the artifact_written event.
+            ErrorCode.INVALID_TRACE_EVENT,
+            "Invalid trace event: artifact: ",
         )
         artifacts[artifact.artifact_key] = artifact
         events.append(

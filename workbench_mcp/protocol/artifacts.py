@@ -26,9 +26,12 @@ class ArtifactPointer(WireModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ArtifactPointer:
-        if self.payload_hash and self.sha256 and self.payload_hash != self.sha256:
+        # MISSING is truthy: test for presence explicitly (JavaScript's `p.x && ...` on undefined).
+        payload_hash = self.payload_hash if self.payload_hash is not MISSING else ""
+        sha256 = self.sha256 if self.sha256 is not MISSING else ""
+        if payload_hash and sha256 and payload_hash != sha256:
             raise ValueError("ArtifactPointer.payloadHash and sha256 must be equal when both are set")
-        if self.kind == "external" and not self.ref:
+        if self.kind == "external" and (self.ref is MISSING or not self.ref):
             raise ValueError('ArtifactPointer.ref is required when kind === "external"')
         return self
 

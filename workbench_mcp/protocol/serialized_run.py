@@ -54,7 +54,8 @@ def read_serialized_run(value: Any) -> SerializedRun:
     """Reference reading rules, then full schema validation (INVALID_RUN_STATE)."""
     if not isinstance(value, dict) or "run" not in value:
         raise WorkbenchError(ErrorCode.INVALID_RUN_STATE, "Body is not a serialized run (no `run` member)")
-    lenient: dict[str, Any] = {"run": value["run"], "revision": value.get("revision", 0)}
+    revision = value.get("revision")  # the reference reads `row.revision ?? 0`: null counts as missing
+    lenient: dict[str, Any] = {"run": value["run"], "revision": 0 if revision is None else revision}
     trace = value.get("trace")
     lenient["trace"] = trace if isinstance(trace, list) else []
     for member in MAP_MEMBERS:
