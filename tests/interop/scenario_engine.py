@@ -40,7 +40,7 @@ class _Runs:
 
     def apply(self, run_id: str, outcome: Outcome) -> None:
         self.states[run_id] = outcome.state
-        self.traces[run_id].extend(e.model_dump(mode="json") for e in outcome.events)
+        self.traces[run_id].extend(e.model_dump() for e in outcome.events)
 
     def serialized(self, run_id: str) -> dict[str, Any]:
         return to_serialized(self.states[run_id], list(self.traces[run_id]))
@@ -99,19 +99,19 @@ def _fork_command(runs: _Runs, args: dict[str, Any]) -> lifecycle.StartRun:
     parent_tags = parent.run.tags if parent.run.tags is not MISSING else []
     run = parent.run
     return lifecycle.StartRun(
-        workflow=run.workflow_snapshot.model_dump(mode="json"),
-        rule_sets=[rs.model_dump(mode="json") for rs in parent.rule_sets.values()],
+        workflow=run.workflow_snapshot.model_dump(),
+        rule_sets=[rs.model_dump() for rs in parent.rule_sets.values()],
         initial_artifacts=[
             lifecycle.InitialArtifact(
                 artifact_key=a.artifact_key,
                 type_id=a.type_id,
                 data=a.data,
-                pointer=a.pointer.model_dump(mode="json") if a.pointer is not MISSING else MISSING,
+                pointer=a.pointer.model_dump() if a.pointer is not MISSING else MISSING,
             )
             for a in parent.artifacts.values()
         ],
         context=context,
-        subject=run.subject.model_dump(mode="json") if run.subject is not MISSING else None,
+        subject=run.subject.model_dump() if run.subject is not MISSING else None,
         metadata=run.metadata if run.metadata is not MISSING else None,
         tags=args.get("tags", [*parent_tags, "fork"]),
     )
@@ -190,7 +190,7 @@ def _result_json(result: Any) -> Any:
     if result is None:
         return None
     if hasattr(result, "model_dump"):
-        return result.model_dump(mode="json")
+        return result.model_dump()
     return json.loads(json.dumps(result))
 
 

@@ -30,11 +30,11 @@ def export_bundle(
     Artifacts and rule sets are ordered like the reference's `localeCompare` (ICU en-US), so the
     same state hashes the same in both implementations (D15).
     """
-    artifacts = sort_by_locale([a.model_dump(mode="json") for a in state.artifacts.values()], _artifact_key)
-    rule_sets = sort_by_locale([rs.model_dump(mode="json") for rs in state.rule_sets.values()], _rule_set_id)
+    artifacts = sort_by_locale([a.model_dump() for a in state.artifacts.values()], _artifact_key)
+    rule_sets = sort_by_locale([rs.model_dump() for rs in state.rule_sets.values()], _rule_set_id)
     bundle: Bundle = {
         "protocolVersion": PROTOCOL_VERSION,
-        "run": state.run.model_dump(mode="json"),
+        "run": state.run.model_dump(),
         "trace": trace,
         "artifacts": artifacts,
         "ruleSets": rule_sets,

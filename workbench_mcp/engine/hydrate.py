@@ -22,7 +22,7 @@ def engine_entries(state: RunState) -> dict[str, Any]:
     return {
         "revision": state.revision,
         "stepStatus": [[step, status] for step, status in state.step_status.items()],
-        "gateState": [[step, slots.model_dump(mode="json")] for step, slots in state.gate_state.items()],
+        "gateState": [[step, slots.model_dump()] for step, slots in state.gate_state.items()],
         "idempotency": [
             [key, {"artifactKey": entry.artifact_key, "version": entry.version}]
             for key, entry in state.idempotency.items()
@@ -35,10 +35,10 @@ def to_serialized(state: RunState, trace: Trace) -> dict[str, Any]:
     engine = engine_entries(state)
     return {
         "revision": engine["revision"],
-        "run": state.run.model_dump(mode="json"),
+        "run": state.run.model_dump(),
         "trace": trace,
-        "artifactsByKey": [[key, a.model_dump(mode="json")] for key, a in state.artifacts.items()],
-        "ruleSetsById": [[key, rs.model_dump(mode="json")] for key, rs in state.rule_sets.items()],
+        "artifactsByKey": [[key, a.model_dump()] for key, a in state.artifacts.items()],
+        "ruleSetsById": [[key, rs.model_dump()] for key, rs in state.rule_sets.items()],
         "stepStatus": engine["stepStatus"],
         "gateState": engine["gateState"],
         "idempotency": engine["idempotency"],
@@ -48,7 +48,7 @@ def to_serialized(state: RunState, trace: Trace) -> dict[str, Any]:
 def from_serialized(serialized: SerializedRun) -> tuple[RunState, Trace]:
     """Checks the 4.4 invariants, then rebuilds the engine state (INVALID_RUN_STATE / INVALID_WORKFLOW)."""
     check_state_invariants(serialized)
-    trace = [event.model_dump(mode="json") for event in serialized.trace]
+    trace = [event.model_dump() for event in serialized.trace]
     state = RunState(
         revision=serialized.revision,
         run=serialized.run,

@@ -101,7 +101,11 @@ def normalize_bundle(value: Any) -> Bundle:
     """Schema-validate a parsed bundle and return its normalized JSON tree."""
     _check_version(value)
     model = parse_model(RunBundle, value, ErrorCode.INVALID_RUN_BUNDLE)
-    return model.model_dump(mode="json")
+    # Python mode, not JSON mode: JSON mode cannot encode member names holding lone surrogates.
+    bundle = model.model_dump()
+    if "engine" in bundle:  # [key, value] entries are tuples in the model, arrays on the wire
+        bundle["engine"] = {k: [list(e) for e in v] if isinstance(v, list) else v for k, v in bundle["engine"].items()}
+    return bundle
 
 
 def parse_bundle_json(text: str | bytes) -> Bundle:
@@ -144,8 +148,7 @@ def check_bundle_structure(bundle: Bundle) -> None:
     if run["workflowVersion"] != workflow.version:
         raise WorkbenchError(
             ErrorCode.INVALID_RUN_BUNDLE,
-            f"Run workflowVersion {run['workflowVersion']} does not match workflow snapshot version "
-            f"{workflow.version}",
+            f"Run workflowVersion {run['workflowVersion']} does not match workflow snapshot version {workflow.version}",
         )
     step_ids = set(workflow.step_ids())
     for event in bundle["trace"]:
@@ -167,9 +170,7 @@ def check_bundle_structure(bundle: Bundle) -> None:
     for artifact in bundle["artifacts"]:
         key = (artifact["artifactKey"], artifact["version"])
         if key in seen_versions:
-            raise WorkbenchError(
-                ErrorCode.INVALID_RUN_BUNDLE, f"Duplicate artifact version: {key[0]}@{key[1]}"
-            )
+            raise WorkbenchError(ErrorCode.INVALID_RUN_BUNDLE, f"Duplicate artifact version: {key[0]}@{key[1]}")
         seen_versions.add(key)
     engine = bundle.get("engine")
     if engine is None:

@@ -42,9 +42,8 @@ def _js_integer(value: Any) -> int:
     # JavaScript has one number type: 1.0 is the integer 1, "1" and true are not numbers.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError("must be a number")
-    if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
-            raise ValueError("must be an integer")
+    if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
+        raise ValueError("must be an integer")
     integer = int(value)
     if abs(integer) > MAX_SAFE_INTEGER:
         raise ValueError("must be a safe integer (|n| <= 2^53-1)")

@@ -1,0 +1,232 @@
+"""SqliteRunStore benchmark: prints a table; never part of the test suite.
+
+    python bench/store_bench.py            # about a minute on a 2-core machine
+    python bench/store_bench.py --quick    # smaller samples, for a smoke run
+
+A "write" is what the service does for write_artifact: open the run's transaction, let the engine
+decide, append, commit. Every write carries an idempotency key, so the idempotency map grows with
+the trace (the less favourable case for a store that must not look at old entries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from workbench_mcp.engine.artifacts import write_artifact
+from workbench_mcp.engine.clock import Clock
+from workbench_mcp.engine.lifecycle import StartRun, start_run
+from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
+from workbench_mcp.store.run_store import Actor
+from workbench_mcp.store.sqlite_store import Durability, SqliteRunStore
+from workbench_mcp.system_clock import SystemClock
+
+TENANT = "bench-tenant"
+ACTOR = Actor(principal="bench", tool="write_artifact")
+DATA = {"title": "Senior engineer", "score": 0.87, "tags": ["remote", "python"], "notes": "x" * 200}
+
+
+async def new_run(store: SqliteRunStore, clock: Clock) -> str:
+    outcome = start_run(clock, StartRun(workflow=JOB_SEARCH_WORKFLOW, rule_sets=[DEFAULT_RULE_SET]))
+    return await store.create_run(TENANT, outcome.state, [e.model_dump(mode="json") for e in outcome.events], ACTOR)
+
+
+@dataclass
+class Writer:
+    """Drives write_artifact through the store like the service does, timing the engine's share."""
+
+    store: SqliteRunStore
+    clock: Clock
+    keyed: bool = True
+    seq: int = 0
+    engine_seconds: float = 0.0
+
+    async def write(self, run_id: str, count: int = 1) -> None:
+        """`count` writes in ONE transaction (several per transaction grow a trace quickly)."""
+        async with self.store.run_transaction(TENANT, run_id) as tx:
+            for _ in range(count):
+                self.seq += 1
+                key = f"k{self.seq}" if self.keyed else None
+                began = time.perf_counter()
+                outcome = write_artifact(
+                    tx.state, self.clock, artifact_key="draft", type_id="note", data=DATA, idempotency_key=key
+                )
+                self.engine_seconds += time.perf_counter() - began
+                await tx.append(outcome.state, [e.model_dump(mode="json") for e in outcome.events], ACTOR)
+
+    async def grow(self, run_id: str, length: int) -> None:
+        grown = len(await self.store.load_trace(TENANT, run_id))
+        while grown < length:
+            batch = min(100, length - grown)
+            await self.write(run_id, batch)
+            grown += batch
+
+
+@dataclass
+class Latency:
+    total: list[float]
+    store: list[float]  # total minus the engine's decision: what the store itself costs
+
+
+async def write_latency(folder: Path, lengths: list[int], samples: int, *, keyed: bool) -> dict[int, Latency]:
+    """Runs of every length are written in turns, so load from other processes hits all alike.
+    Each length has a pool of runs, used round-robin, so a run grows by few events while measured."""
+    store = SqliteRunStore(folder / f"latency-{'keyed' if keyed else 'plain'}.db")
+    await store.open()
+    writer = Writer(store, SystemClock(), keyed=keyed)
+    try:
+        pools: dict[int, list[str]] = {}
+        for length in lengths:
+            pools[length] = [await new_run(store, writer.clock) for _ in range(max(1, min(20, 20_000 // length)))]
+            for run_id in pools[length]:
+                await writer.grow(run_id, length)
+        results = {length: Latency([], []) for length in lengths}
+        for i in range(samples + 20):  # the first 20 rounds warm up
+            for length in lengths:
+                run_id = pools[length][i % len(pools[length])]
+                engine_before, began = writer.engine_seconds, time.perf_counter()
+                await writer.write(run_id)
+                total = time.perf_counter() - began
+                if i >= 20:
+                    results[length].total.append(total)
+                    results[length].store.append(total - (writer.engine_seconds - engine_before))
+    finally:
+        await store.close()
+    return results
+
+
+async def timed(samples: int, op: Callable[[], Awaitable[Any]]) -> list[float]:
+    out = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        await op()
+        out.append(time.perf_counter() - began)
+    return out
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+async def throughput(folder: Path, writes: int, durability: Durability) -> float:
+    store = SqliteRunStore(folder / f"throughput-{durability}.db", durability=durability)
+    await store.open()
+    writer = Writer(store, SystemClock())
+    try:
+        run_id = await new_run(store, writer.clock)
+        began = time.perf_counter()
+        for _ in range(writes):
+            await writer.write(run_id)
+        return writes / (time.perf_counter() - began)
+    finally:
+        await store.close()
+
+
+async def listing(folder: Path, runs: int, samples: int) -> tuple[float, float]:
+    path = folder / "listing.db"
+    store = SqliteRunStore(path)
+    await store.open()
+    try:
+        template = await new_run(store, SystemClock())
+        bulk_copy(path, template, runs - 1, TENANT)
+        bulk_copy(path, template, runs, "bench-neighbour")  # another tenant of the same size
+        first = statistics.median(await timed(samples, lambda: store.list_runs(TENANT, limit=100)))
+        middle = (await store.list_runs(TENANT, limit=500)).next_cursor
+        for _ in range(runs // 1000):  # walk to the middle of the listing
+            middle = (await store.list_runs(TENANT, limit=500, cursor=middle)).next_cursor
+        deep = statistics.median(await timed(samples, lambda: store.list_runs(TENANT, limit=100, cursor=middle)))
+    finally:
+        await store.close()
+    return first, deep
+
+
+def bulk_copy(path: Path, run_id: str, copies: int, tenant: str) -> None:
+    """Copies of one real run row with distinct ids and start times: the listing reads only this row."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+            INSERT INTO runs SELECT ?, run_id || '_' || i, workflow_id, status, started_at, started_us - i * 1000,
+                ended_at, tags, revision, trace_length, state_tag, run_json, engine_json
+            FROM runs, n WHERE tenant_id = ? AND run_id = ?
+            """,
+            (copies, tenant, TENANT, run_id),
+        )
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller samples for a smoke run")
+    args = parser.parse_args()
+    samples, writes, runs = (100, 500, 20_000) if args.quick else (400, 3_000, 100_000)
+    lengths = [10, 1_000, 10_000]
+
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+        folder = Path(tmp)
+        keyed = await write_latency(folder, lengths, samples, keyed=True)
+        plain = await write_latency(folder, lengths, samples, keyed=False)
+        normal = await throughput(folder, writes, "normal")
+        full = await throughput(folder, writes // 3, "full")
+        first_page, deep_page = await listing(folder, runs, samples)
+
+    print("Write latency p50 (one write_artifact = transaction + engine + commit):\n")
+    print_table(
+        ["trace length", "keyed: total", "keyed: store part", "unkeyed: total", "unkeyed: store part"],
+        [
+            [f"{n:,}", *(ms(median(x)) for x in (keyed[n].total, keyed[n].store, plain[n].total, plain[n].store))]
+            for n in lengths
+        ],
+    )
+    print("\nTargets:\n")
+    rows = [
+        ratio_row("write p50 10k / 10, keyed, total", keyed, "total"),
+        ratio_row("write p50 10k / 10, keyed, store part", keyed, "store"),
+        ratio_row("write p50 10k / 10, unkeyed, total", plain, "total"),
+        ["sequential committed writes/s, durability=normal", f"{normal:,.0f}/s", ">= 1,000/s", verdict(normal >= 1000)],
+        ["sequential committed writes/s, durability=full", f"{full:,.0f}/s", "(one fsync per commit)", ""],
+        [f"list_runs(limit=100) p50, {runs:,} runs, page 1", ms(first_page), "<= 10 ms", verdict(first_page <= 0.01)],
+        [f"list_runs(limit=100) p50, {runs:,} runs, mid-list", ms(deep_page), "<= 10 ms", verdict(deep_page <= 0.01)],
+    ]  # fmt: skip
+    print_table(["measure", "result", "target", ""], rows)
+    print(
+        f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, SQLite {sqlite3.sqlite_version}, "
+        f"Python {sys.version.split()[0]}; {samples} samples per p50; took {time.perf_counter() - began:.0f} s"
+    )
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def ratio_row(label: str, results: dict[int, Latency], part: str) -> list[str]:
+    ratio = median(getattr(results[10_000], part)) / median(getattr(results[10], part))
+    return [label, f"{ratio:.2f}x", "<= 1.5x", verdict(ratio <= 1.5)]
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |")
+        if row is header:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,130 @@
+"""Many writers, one run: nothing lost, nothing interleaved, readers never see half an operation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.clocks import CountingClock
+from tests.store.conftest import TENANT, StoreFactory, create, db_rows, write, write_once
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.store.sqlite_store import SqliteRunStore
+
+
+async def _hammer(store: SqliteRunStore, clock: CountingClock, run_id: str, writes: int) -> None:
+    for _ in range(writes):
+        await write_once(store, clock, run_id, key="shared")
+
+
+def _assert_versions_1_to(n: int, trace: list[dict[str, object]]) -> None:
+    written = [e["artifact"]["version"] for e in trace if e["type"] == "artifact_written"]  # type: ignore[index]
+    assert written == list(range(1, n + 1))
+
+
+async def test_8_tasks_times_200_writes_to_one_key_lose_nothing(
+    store: SqliteRunStore, clock: CountingClock, db_path: Path
+) -> None:
+    run_id = await create(store, clock)
+    first_events = len(await store.load_trace(TENANT, run_id))
+
+    await asyncio.gather(*(_hammer(store, clock, run_id, 200) for _ in range(8)))
+
+    state, trace = await store.load_run(TENANT, run_id)
+    assert state.artifacts["shared"].version == 1600
+    _assert_versions_1_to(1600, trace)
+    assert len(trace) == first_events + 1600 == state.revision
+    seqs = db_rows(db_path, "SELECT seq FROM trace_events WHERE run_id = ? ORDER BY seq", run_id)
+    assert [s for (s,) in seqs] == list(range(1, len(trace) + 1))
+    versions = db_rows(db_path, "SELECT COUNT(*) FROM artifact_versions WHERE run_id = ?", run_id)
+    assert versions == [(1600,)]
+
+
+async def test_two_store_instances_on_one_file_serialize_through_sqlite(
+    store: SqliteRunStore, open_store: StoreFactory, clock: CountingClock
+) -> None:
+    """Each instance has its own lock and cache, like two processes: only BEGIN IMMEDIATE and the
+    state tag read inside the transaction keep them from losing each other's writes."""
+    other = await open_store()
+    run_id = await create(store, clock)
+
+    await asyncio.gather(
+        *(_hammer(store, clock, run_id, 50) for _ in range(4)),
+        *(_hammer(other, clock, run_id, 50) for _ in range(4)),
+    )
+
+    for reader in (store, other):
+        state, trace = await reader.load_run(TENANT, run_id)
+        assert state.artifacts["shared"].version == 400
+        assert state.revision == len(trace)
+        _assert_versions_1_to(400, trace)
+
+
+async def test_readers_never_see_a_partial_operation(store: SqliteRunStore, clock: CountingClock) -> None:
+    run_id = await create(store, clock)
+    done = asyncio.Event()
+    snapshots = 0
+
+    async def writer() -> None:
+        for _ in range(150):
+            async with store.run_transaction(TENANT, run_id) as tx:  # three events per operation
+                for key in ("a", "b", "a"):
+                    await write(tx, clock, key=key)
+        done.set()
+
+    async def reader() -> None:
+        nonlocal snapshots
+        while not done.is_set():
+            state, trace = await store.load_run(TENANT, run_id)
+            written = [e for e in trace if e["type"] == "artifact_written"]
+            assert state.revision == len(trace)
+            assert len(written) % 3 == 0
+            assert state.artifacts.get("a", None) is None or state.artifacts["a"].version == 2 * len(written) // 3
+            snapshots += 1
+
+    await asyncio.gather(writer(), reader(), reader())
+    assert snapshots > 10
+
+
+async def test_the_first_of_racing_writers_with_the_same_expected_revision_wins(
+    store: SqliteRunStore, clock: CountingClock
+) -> None:
+    run_id = await create(store, clock)
+    revision = (await store.load_state(TENANT, run_id)).revision
+
+    async def attempt() -> ErrorCode | None:
+        try:
+            async with store.run_transaction(TENANT, run_id, expected_revision=revision) as tx:
+                await write(tx, clock)
+        except WorkbenchError as exc:
+            return exc.code
+        return None
+
+    outcomes = await asyncio.gather(*(attempt() for _ in range(8)))
+
+    assert outcomes.count(None) == 1
+    assert outcomes.count(ErrorCode.REVISION_CONFLICT) == 7
+    assert (await store.load_state(TENANT, run_id)).revision == revision + 1
+
+
+async def test_a_cancelled_operation_leaves_nothing_behind(store: SqliteRunStore, clock: CountingClock) -> None:
+    run_id = await create(store, clock)
+    before = await store.load_run(TENANT, run_id)
+    inside = asyncio.Event()
+
+    async def stalled() -> None:
+        async with store.run_transaction(TENANT, run_id) as tx:
+            await write(tx, clock)
+            inside.set()
+            await asyncio.sleep(3600)
+
+    task = asyncio.create_task(stalled())
+    await inside.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    assert await store.load_run(TENANT, run_id) == before
+    await write_once(store, clock, run_id)
+    assert (await store.load_state(TENANT, run_id)).revision == before[0].revision + 1

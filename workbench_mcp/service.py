@@ -1,0 +1,618 @@
+"""RunService: the one path every adapter (MCP tool, REST route, CLI) takes into the runs.
+
+Each method is: the caller's Principal -> one store transaction on one run of that tenant ->
+a pure engine decision -> persist exactly what changed -> a JSON-ready result. Nothing below
+this module knows HTTP, MCP or tokens; nothing above it touches the store or the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import MISSING
+
+from workbench_mcp.engine import artifacts, gates, lifecycle, readiness, rules, steps, telemetry
+from workbench_mcp.engine.clock import Clock
+from workbench_mcp.engine.export import Profile, export_bundle
+from workbench_mcp.engine.hydrate import from_bundle, from_serialized, to_serialized
+from workbench_mcp.engine.outcome import Outcome
+from workbench_mcp.engine.run_state import RunState
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.principal import Principal
+from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
+from workbench_mcp.protocol.canonical_json import compact_json
+from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
+from workbench_mcp.protocol.serialized_run import read_serialized_run
+from workbench_mcp.settings import Limits, clamp_limit
+from workbench_mcp.store.run_store import Actor, RunPage, RunStore
+from workbench_mcp.system_clock import SystemClock
+from workbench_mcp.workflows import WorkflowCatalog
+
+Decide = Callable[[RunState], Outcome]
+
+
+class RunService:
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        catalog: WorkflowCatalog | None = None,
+        clock: Clock | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self._store = store
+        self.catalog = catalog or WorkflowCatalog.with_builtins()
+        self._clock: Clock = clock or SystemClock()
+        self.limits = limits or Limits()
+
+    # --- the one mutation path -------------------------------------------------------------------
+
+    async def _mutate(
+        self,
+        who: Principal,
+        run_id: str,
+        tool: str,
+        decide: Decide,
+        *,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> tuple[Outcome, int]:
+        """Run one engine decision inside one transaction; returns the outcome and the new revision."""
+        actor = Actor(principal=who.subject, tool=tool, correlation_id=correlation_id)
+        async with self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx:
+            outcome = decide(tx.state)
+            if outcome.events:
+                await tx.append(outcome.state, [e.model_dump() for e in outcome.events], actor)
+        return outcome, outcome.state.revision
+
+    def _check_payload_size(self, value: Any, what: str) -> None:
+        if value is MISSING:
+            return
+        size = len(compact_json(value).encode("utf-8", "surrogatepass"))
+        if size > self.limits.max_artifact_payload_bytes:
+            raise WorkbenchError(
+                ErrorCode.LIMIT_EXCEEDED,
+                f"{what} is {size} bytes; the limit is {self.limits.max_artifact_payload_bytes} bytes",
+            )
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    async def list_runs(self, who: Principal, *, limit: int | None = None, cursor: str | None = None) -> RunPage:
+        return await self._store.list_runs(who.tenant_id, limit=clamp_limit(limit, self.limits), cursor=cursor)
+
+    async def get_run(self, who: Principal, run_id: str) -> dict[str, Any]:
+        """The serialized run-store state (PROTOCOL.md 4.2) with real `[key, value]` maps (D6 fixed)."""
+        state, trace = await self._store.load_run(who.tenant_id, run_id)
+        return to_serialized(state, trace)
+
+    async def run_revision(self, who: Principal, run_id: str) -> int:
+        """The run's current revision (UNKNOWN_RUN if the tenant has no such run)."""
+        return (await self._store.load_state(who.tenant_id, run_id)).revision
+
+    async def start_run(
+        self,
+        who: Principal,
+        workflow_id: str,
+        *,
+        request_id: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Start a run of a catalog workflow with its rule sets. A retried request_id returns the same run."""
+        entry = self.catalog.get(workflow_id)
+        if metadata is not None:
+            self._check_payload_size(metadata, "metadata")
+        command = lifecycle.StartRun(
+            workflow=entry.workflow,
+            rule_sets=[rs.model_dump() for rs in entry.rule_sets],
+            metadata=metadata,
+            tags=tags,
+            correlation_id=correlation_id,
+        )
+        outcome = lifecycle.start_run(self._clock, command)
+        events = [e.model_dump() for e in outcome.events]
+        actor = Actor(principal=who.subject, tool="start_run", correlation_id=correlation_id)
+        run_id = await self._store.create_run(who.tenant_id, outcome.state, events, actor, request_id=request_id)
+        state = outcome.state if run_id == outcome.state.run_id else await self._store.load_state(who.tenant_id, run_id)
+        return {
+            "runId": run_id,
+            "workflowId": state.run.workflow_id,
+            "status": state.run.status,
+            "revision": state.revision,
+        }
+
+    async def next_actions(self, who: Principal, run_id: str) -> dict[str, Any]:
+        state = await self._store.load_state(who.tenant_id, run_id)
+        return readiness.next_actions(state).to_json() | {"revision": state.revision}
+
+    async def export_bundle(self, who: Principal, run_id: str, *, profile: Profile = "full") -> Bundle:
+        state, trace = await self._store.load_run(who.tenant_id, run_id)
+        return export_bundle(state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+
+    # --- gates -----------------------------------------------------------------------------------
+
+    async def resolve_gate(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        step_id: str,
+        gate: str,
+        decision: str,
+        note: str | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Record a reviewer's decision. Pass expected_revision so that the first decision wins."""
+        _, revision = await self._mutate(
+            who,
+            run_id,
+            "resolve_gate",
+            lambda s: gates.resolve_gate(
+                s,
+                self._clock,
+                step_id=step_id,
+                gate=gate,
+                decision=decision,
+                note=note,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {"ok": True, "runId": run_id, "stepId": step_id, "decision": decision, "revision": revision}
+
+    async def request_gate(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        step_id: str,
+        gate: str,
+        reason: str | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        _, revision = await self._mutate(
+            who,
+            run_id,
+            "request_gate",
+            lambda s: gates.request_gate(
+                s, self._clock, step_id=step_id, gate=gate, reason=reason, correlation_id=correlation_id
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {"ok": True, "runId": run_id, "stepId": step_id, "gate": gate, "revision": revision}
+
+    async def resolve_checkpoint(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        step_id: str,
+        checkpoint_id: str,
+        decision: str,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        _, revision = await self._mutate(
+            who,
+            run_id,
+            "resolve_checkpoint",
+            lambda s: gates.resolve_checkpoint(
+                s,
+                self._clock,
+                step_id=step_id,
+                checkpoint_id=checkpoint_id,
+                decision=decision,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {
+            "ok": True,
+            "runId": run_id,
+            "stepId": step_id,
+            "checkpointId": checkpoint_id,
+            "decision": decision,
+            "revision": revision,
+        }
+
+    # --- steps and run lifecycle -------------------------------------------------------------------
+
+    async def begin_step(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        step_id: str,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A blocked step is not an error: the result carries `ok: false` and the reason."""
+        outcome, revision = await self._mutate(
+            who,
+            run_id,
+            "begin_step",
+            lambda s: steps.begin_step(s, self._clock, step_id=step_id, correlation_id=correlation_id),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {**outcome.result, "runId": run_id, "stepId": step_id, "revision": revision}
+
+    async def complete_step(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        step_id: str,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        _, revision = await self._mutate(
+            who,
+            run_id,
+            "complete_step",
+            lambda s: steps.complete_step(s, self._clock, step_id=step_id, correlation_id=correlation_id),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {"ok": True, "runId": run_id, "stepId": step_id, "revision": revision}
+
+    async def fail_step(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        step_id: str,
+        message: str,
+        code: str | None = None,
+        fail_fast: bool = False,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        outcome, revision = await self._mutate(
+            who,
+            run_id,
+            "fail_step",
+            lambda s: steps.fail_step(
+                s,
+                self._clock,
+                step_id=step_id,
+                message=message,
+                code=code,
+                fail_fast=fail_fast,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        status = outcome.state.run.status
+        return {"ok": True, "runId": run_id, "stepId": step_id, "runStatus": status, "revision": revision}
+
+    async def end_run(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        status: str,
+        reason: str | None = None,
+        code: str | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """completed / cancelled (with an optional reason) or failed (reason = the error message)."""
+
+        def decide(state: RunState) -> Outcome:
+            if status == "completed":
+                return lifecycle.complete_run(state, self._clock, reason=reason, correlation_id=correlation_id)
+            if status == "cancelled":
+                return lifecycle.cancel_run(state, self._clock, reason=reason, correlation_id=correlation_id)
+            if status == "failed":
+                return lifecycle.fail_run(
+                    state,
+                    self._clock,
+                    message=reason or "Run failed",
+                    code=code,
+                    correlation_id=correlation_id,
+                )
+            raise WorkbenchError(ErrorCode.INVALID_INPUT, f"Not a terminal status: {status}")
+
+        _, revision = await self._mutate(
+            who,
+            run_id,
+            f"{status}_run",
+            decide,
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {"ok": True, "runId": run_id, "status": status, "revision": revision}
+
+    # --- artifacts -------------------------------------------------------------------------------
+
+    async def write_artifact(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        artifact_key: str,
+        type_id: str,
+        data: Any,
+        idempotency_key: str | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A new version, or the existing one when the idempotency key replays the same write."""
+        self._check_payload_size(data, "artifact data")
+        outcome, revision = await self._mutate(
+            who,
+            run_id,
+            "write_artifact",
+            lambda s: artifacts.write_artifact(
+                s,
+                self._clock,
+                artifact_key=artifact_key,
+                type_id=type_id,
+                data=data,
+                idempotency_key=idempotency_key,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {
+            "ok": True,
+            "runId": run_id,
+            "artifactKey": artifact_key,
+            "version": outcome.result.version,
+            "replayed": not outcome.events,
+            "revision": revision,
+        }
+
+    async def patch_artifact(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        artifact_key: str,
+        patch: list[Any],
+        idempotency_key: str | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        self._check_payload_size(patch, "patch")
+        outcome, revision = await self._mutate(
+            who,
+            run_id,
+            "patch_artifact",
+            lambda s: artifacts.patch_artifact(
+                s,
+                self._clock,
+                artifact_key=artifact_key,
+                patch=patch,
+                idempotency_key=idempotency_key,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+        return {
+            "ok": True,
+            "runId": run_id,
+            "artifactKey": artifact_key,
+            "version": outcome.result.version,
+            "replayed": not outcome.events,
+            "revision": revision,
+        }
+
+    # --- telemetry and rules -----------------------------------------------------------------------
+
+    async def _record(
+        self,
+        who: Principal,
+        run_id: str,
+        tool: str,
+        decide: Callable[[RunState], Outcome],
+        *,
+        expected_revision: int | None,
+        correlation_id: str | None,
+    ) -> dict[str, Any]:
+        """Telemetry and rule operations: one event each; the result names it."""
+        outcome, revision = await self._mutate(
+            who, run_id, tool, decide, expected_revision=expected_revision, correlation_id=correlation_id
+        )
+        result: dict[str, Any] = {"ok": True, "runId": run_id, "revision": revision}
+        if outcome.events:
+            result["eventId"] = outcome.events[-1].id
+        if isinstance(outcome.result, dict):
+            result.update(outcome.result)
+        return result
+
+    async def log_model_io(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+        payload: Any = MISSING,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """fields: direction, step_id, provider, model, usage, cost, duration_ms, summary, detail."""
+        self._check_payload_size(payload, "model I/O payload")
+        return await self._record(
+            who,
+            run_id,
+            "log_model_io",
+            lambda s: telemetry.log_model_io(s, self._clock, correlation_id=correlation_id, payload=payload, **fields),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    async def log_tool_call(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        name: str,
+        args: Any = MISSING,
+        result: Any = MISSING,
+        step_id: str | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        self._check_payload_size(args, "tool call args")
+        self._check_payload_size(result, "tool call result")
+        return await self._record(
+            who,
+            run_id,
+            "log_tool_call",
+            lambda s: telemetry.log_tool_call(
+                s,
+                self._clock,
+                name=name,
+                args=args,
+                result=result,
+                step_id=step_id,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    async def annotate(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        text: str,
+        tags: list[str] | None = None,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._record(
+            who,
+            run_id,
+            "annotate",
+            lambda s: telemetry.annotate(s, self._clock, text=text, tags=tags, correlation_id=correlation_id),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    async def begin_span(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        name: str,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """fields: parent_span_id, kind, attributes, step_id. The result carries the new spanId."""
+        return await self._record(
+            who,
+            run_id,
+            "begin_span",
+            lambda s: telemetry.begin_span(s, self._clock, name=name, correlation_id=correlation_id, **fields),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    async def end_span(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        span_id: str,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """fields: status, attributes, error."""
+        return await self._record(
+            who,
+            run_id,
+            "end_span",
+            lambda s: telemetry.end_span(s, self._clock, span_id=span_id, **fields),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    async def replace_rule_set(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        rule_set: Any,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        self._check_payload_size(rule_set, "rule set")
+        return await self._record(
+            who,
+            run_id,
+            "replace_rule_set",
+            lambda s: rules.replace_rule_set(s, self._clock, rule_set=rule_set, correlation_id=correlation_id),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    async def reorder_rules(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        rule_set_id: str,
+        ordered_rule_ids: list[str],
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        return await self._record(
+            who,
+            run_id,
+            "reorder_rules",
+            lambda s: rules.reorder_rules(
+                s,
+                self._clock,
+                rule_set_id=rule_set_id,
+                ordered_rule_ids=ordered_rule_ids,
+                correlation_id=correlation_id,
+            ),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
+    # --- serialized states (REST) and bundles ------------------------------------------------------
+
+    async def save_serialized(
+        self, who: Principal, run_id: str, body: Any, *, expected_revision: int | None = None
+    ) -> None:
+        """REST PUT: full validation (schema + invariants) before anything is stored (D17)."""
+        serialized = read_serialized_run(body)
+        if serialized.run.id != run_id:
+            raise WorkbenchError(ErrorCode.INVALID_RUN_STATE, "state.run.id must match URL param")
+        state, trace = from_serialized(serialized)
+        actor = Actor(principal=who.subject, tool="put_run")
+        await self._store.replace_run(who.tenant_id, state, trace, actor, expected_revision=expected_revision)
+
+    async def import_bundle(self, who: Principal, bundle: Any, *, verify: bool = True) -> dict[str, Any]:
+        """Import a bundle as a run of the caller's tenant (integrity checked unless told otherwise)."""
+        normalized = normalize_bundle(bundle)
+        if verify:
+            if not (normalized.get("integrity") or {}).get("sha256"):
+                raise WorkbenchError(ErrorCode.MISSING_INTEGRITY, "Run bundle has no integrity hash")
+            if not integrity_matches(normalized):
+                raise WorkbenchError(ErrorCode.INTEGRITY_MISMATCH, "Run bundle integrity hash does not match contents")
+        check_bundle_structure(normalized)
+        state, trace = from_bundle(normalized)
+        await self._store.replace_run(who.tenant_id, state, trace, Actor(principal=who.subject, tool="import_bundle"))
+        return {"ok": True, "runId": state.run_id, "revision": state.revision}
+
+    async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:
+        """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and differs."""
+        return await self._store.delete_run(who.tenant_id, run_id, expected_revision=expected_revision)

@@ -1,0 +1,1 @@
+"""Persistence of runs: an async, tenant-scoped, append-oriented store."""

@@ -1,0 +1,110 @@
+"""The RunStore interface: tenant-scoped, append-oriented, one transaction per operation.
+
+Every call takes the tenant. Another tenant's run is indistinguishable from a missing one
+(UNKNOWN_RUN, same message). Nothing here knows HTTP, MCP or tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from workbench_mcp.engine.run_state import RunState
+
+EventJson = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who made a mutation; recorded in the audit side table, never inside trace events."""
+
+    principal: str
+    tool: str
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreLimits:
+    """Quotas every store enforces, each refused with LIMIT_EXCEEDED naming the limit."""
+
+    max_trace_events_per_run: int = 100_000
+    max_runs_per_tenant: int = 100_000
+    max_artifact_payload_bytes: int = 1_048_576
+    """UTF-8 bytes of one stored artifact version's compact JSON `data`."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    items: list[dict[str, Any]]
+    """SavedRunMeta JSON objects, newest first."""
+    next_cursor: str | None
+
+
+class RunTransaction(Protocol):
+    """One operation on one run, serialized against every other writer of that run."""
+
+    @property
+    def state(self) -> RunState:
+        """The run's current engine state (revision included)."""
+        ...
+
+    async def append(self, new_state: RunState, events: Sequence[EventJson], actor: Actor) -> None:
+        """Persist exactly what the operation changed: the new events, new artifact versions,
+        idempotency records, rule sets and the run row. Committed when the context exits cleanly."""
+        ...
+
+
+class RunStore(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def run_transaction(
+        self, tenant_id: str, run_id: str, *, expected_revision: int | None = None
+    ) -> AbstractAsyncContextManager[RunTransaction]:
+        """UNKNOWN_RUN if the tenant has no such run; REVISION_CONFLICT if expected_revision differs."""
+        ...
+
+    async def create_run(
+        self,
+        tenant_id: str,
+        state: RunState,
+        events: Sequence[EventJson],
+        actor: Actor,
+        *,
+        request_id: str | None = None,
+    ) -> str:
+        """Store a new run; with a request_id already used by this tenant, return that run's id instead."""
+        ...
+
+    async def load_state(self, tenant_id: str, run_id: str) -> RunState: ...
+
+    async def load_trace(self, tenant_id: str, run_id: str) -> list[EventJson]: ...
+
+    async def load_run(self, tenant_id: str, run_id: str) -> tuple[RunState, list[EventJson]]:
+        """State and trace read in ONE snapshot: two separate loads can straddle a write and pair
+        revision N with N+1 events (use this for GET /runs/{id} and exports)."""
+        ...
+
+    async def list_runs(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> RunPage: ...
+
+    async def replace_run(
+        self,
+        tenant_id: str,
+        state: RunState,
+        trace: Sequence[EventJson],
+        actor: Actor,
+        *,
+        expected_revision: int | None = None,
+    ) -> None:
+        """Upsert from a serialized state (REST PUT). Runs are keyed by (tenant, run id), so a PUT of an
+        id that another tenant also uses creates or replaces the caller's own run and never touches
+        the other tenant's (D3), without revealing that it exists."""
+        ...
+
+    async def delete_run(self, tenant_id: str, run_id: str, *, expected_revision: int | None = None) -> bool:
+        """False if the tenant has no such run (another tenant's included); with expected_revision,
+        REVISION_CONFLICT unless the run exists at that revision."""
+        ...
