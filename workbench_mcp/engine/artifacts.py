@@ -118,9 +118,7 @@ def patch_artifact(
     require_running(state, "patch artifact")
     _require_key(artifact_key, "artifactKey")
     if not isinstance(patch, list) or not all(isinstance(op, dict) for op in patch):
-        raise WorkbenchError(
-            ErrorCode.INVALID_INPUT, "patch must be an array of JSON Patch operation objects"
-        )
+        raise WorkbenchError(ErrorCode.INVALID_INPUT, "patch must be an array of JSON Patch operation objects")
     digest = payload_digest("patch", {"patch": patch})
     replay = _replayed(state, idempotency_key, artifact_key, digest)
     if replay is not None:
@@ -134,9 +132,7 @@ def patch_artifact(
     try:
         new_data = apply_patch(base, patch)
     except PatchError as exc:
-        raise WorkbenchError(
-            ErrorCode.PATCH_FAILED, f'JSON Patch failed for "{artifact_key}": {exc}'
-        ) from None
+        raise WorkbenchError(ErrorCode.PATCH_FAILED, f'JSON Patch failed for "{artifact_key}": {exc}') from None
     version = previous.version + 1
     created_at = clock.now_iso()
     artifact_fields: dict[str, Any] = {

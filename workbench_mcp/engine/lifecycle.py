@@ -113,9 +113,7 @@ def start_run(clock: Clock, command: StartRun) -> Outcome:
         )
         artifacts[artifact.artifact_key] = artifact
         events.append(
-            make_event(
-                ArtifactWritten, clock, state, ts=started_at, correlation_id=correlation, artifact=artifact
-            )
+            make_event(ArtifactWritten, clock, state, ts=started_at, correlation_id=correlation, artifact=artifact)
         )
     for rule_set in rule_sets:
         events.append(

@@ -30,9 +30,7 @@ def absent_if_none(value: Any) -> Any:
     return MISSING if value is None else value
 
 
-def make_event(
-    event_type: type[E], clock: Clock, state: RunState, *, ts: str | None = None, **fields: Any
-) -> E:
+def make_event(event_type: type[E], clock: Clock, state: RunState, *, ts: str | None = None, **fields: Any) -> E:
     """Build one event like the reference: a fresh `evt_` id, then `ts` (read now unless given).
 
     Members whose value is MISSING are left out. A schema failure is INVALID_TRACE_EVENT; the
@@ -44,9 +42,7 @@ def make_event(
     try:
         return event_type.model_validate({"id": event_id, "run_id": state.run_id, "ts": timestamp, **data})
     except ValidationError as exc:
-        raise WorkbenchError(
-            ErrorCode.INVALID_TRACE_EVENT, f"Invalid trace event: {format_issues(exc)}"
-        ) from None
+        raise WorkbenchError(ErrorCode.INVALID_TRACE_EVENT, f"Invalid trace event: {format_issues(exc)}") from None
 
 
 def appended(state: RunState, events: list[TraceEventBase], **changes: Any) -> RunState:

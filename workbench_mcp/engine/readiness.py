@@ -30,11 +30,7 @@ def can_start_step(state: RunState, step_id: str) -> dict[str, Any]:
         pred_gates = state.gate_state.get(pred)
         if pred_step is None:
             raise WorkbenchError(ErrorCode.UNKNOWN_STEP, f"Unknown workflow step id: {pred}")
-        if (
-            pred_step.gate_policy in POLICIES_WITH_AFTER_GATE
-            and pred_gates
-            and pred_gates.after != "approved"
-        ):
+        if pred_step.gate_policy in POLICIES_WITH_AFTER_GATE and pred_gates and pred_gates.after != "approved":
             return _blocked({"type": "predecessor_after_gate", "stepId": step_id, "waitingOn": pred})
     return {"ok": True}
 
@@ -78,9 +74,7 @@ def next_actions(state: RunState) -> NextActions:
         gates = state.gate_state.get(step.id)
         status = state.step_status.get(step.id, "pending")
         if gates is not None and active:
-            pending_gates.extend(
-                _pending_gates_of(step.id, step.gate_policy, status, gates.before, gates.after)
-            )
+            pending_gates.extend(_pending_gates_of(step.id, step.gate_policy, status, gates.before, gates.after))
             pending_gates.extend(
                 {"stepId": step.id, "gate": "CHECKPOINT", "checkpointId": cp}
                 for cp, value in gates.checkpoints.items()
@@ -104,9 +98,7 @@ def next_actions(state: RunState) -> NextActions:
     )
 
 
-def _pending_gates_of(
-    step_id: str, policy: str, status: str, before: str, after: str
-) -> list[dict[str, Any]]:
+def _pending_gates_of(step_id: str, policy: str, status: str, before: str, after: str) -> list[dict[str, Any]]:
     gates: list[dict[str, Any]] = []
     if before == "pending" and status == "pending":
         gates.append({"stepId": step_id, "gate": "CHECKPOINT" if policy == "CHECKPOINT" else "PAUSE_BEFORE"})

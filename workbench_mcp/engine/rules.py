@@ -13,9 +13,7 @@ from workbench_mcp.protocol.rules import RuleSet
 from workbench_mcp.protocol.trace_events import RuleChanged
 
 
-def replace_rule_set(
-    state: RunState, clock: Clock, *, rule_set: Any, correlation_id: str | None = None
-) -> Outcome:
+def replace_rule_set(state: RunState, clock: Clock, *, rule_set: Any, correlation_id: str | None = None) -> Outcome:
     """Stores the set under its id (new or replacing) and snapshots it in a rule_changed event."""
     require_running(state, "replace rule set")
     event = make_event(
@@ -23,9 +21,7 @@ def replace_rule_set(
         clock,
         state,
         correlation_id=absent_if_none(correlation_id),
-        rule_set_id=absent_if_none(
-            rule_set.get("id") if isinstance(rule_set, dict) else getattr(rule_set, "id", None)
-        ),
+        rule_set_id=absent_if_none(rule_set.get("id") if isinstance(rule_set, dict) else getattr(rule_set, "id", None)),
         snapshot=rule_set,
     )
     stored: RuleSet = event.snapshot

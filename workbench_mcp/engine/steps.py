@@ -23,16 +23,12 @@ def begin_step(state: RunState, clock: Clock, *, step_id: str, correlation_id: s
     verdict = can_start_step(state, step_id)
     if not verdict["ok"]:
         return Outcome(state, [], verdict)
-    event = make_event(
-        StepStarted, clock, state, step_id=step_id, correlation_id=absent_if_none(correlation_id)
-    )
+    event = make_event(StepStarted, clock, state, step_id=step_id, correlation_id=absent_if_none(correlation_id))
     new_state = appended(state, [event], step_status=with_entry(state.step_status, step_id, "running"))
     return Outcome(new_state, [event], {"ok": True})
 
 
-def complete_step(
-    state: RunState, clock: Clock, *, step_id: str, correlation_id: str | None = None
-) -> Outcome:
+def complete_step(state: RunState, clock: Clock, *, step_id: str, correlation_id: str | None = None) -> Outcome:
     """PAUSE_AFTER and CHECKPOINT steps re-close `after` and request a review before step_completed."""
     require_running(state, "complete step")
     step = require_step(state, step_id)

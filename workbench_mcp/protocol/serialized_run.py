@@ -74,9 +74,7 @@ def check_state_invariants(state: SerializedRun) -> None:
     workflow = run.workflow_snapshot
     check_workflow_structure(workflow)
     if run.workflow_id != workflow.id:
-        raise _state_error(
-            f'Run workflowId "{run.workflow_id}" does not match workflow snapshot id "{workflow.id}"'
-        )
+        raise _state_error(f'Run workflowId "{run.workflow_id}" does not match workflow snapshot id "{workflow.id}"')
     if run.workflow_version != workflow.version:
         raise _state_error(
             f"Run workflowVersion {run.workflow_version} does not match workflow snapshot version {workflow.version}"
@@ -95,16 +93,12 @@ def check_state_invariants(state: SerializedRun) -> None:
                 raise _state_error(f'Run state has {label} for unknown step "{step_id}"')
     for event in state.trace:
         if event.run_id != run.id:
-            raise _state_error(
-                f'Trace event "{event.id}" belongs to run "{event.run_id}", expected "{run.id}"'
-            )
+            raise _state_error(f'Trace event "{event.id}" belongs to run "{event.run_id}", expected "{run.id}"')
         if isinstance(event.step_id, str) and event.step_id and event.step_id not in step_ids:
             raise _state_error(f'Trace event "{event.id}" references unknown step "{event.step_id}"')
     for key, artifact in state.artifacts_by_key:
         if artifact.artifact_key != key:
-            raise _state_error(
-                f'Artifact map key "{key}" does not match artifactKey "{artifact.artifact_key}"'
-            )
+            raise _state_error(f'Artifact map key "{key}" does not match artifactKey "{artifact.artifact_key}"')
     for key, rule_set in state.rule_sets_by_id:
         if rule_set.id != key:
             raise _state_error(f'RuleSet map key "{key}" does not match ruleSet id "{rule_set.id}"')

@@ -1,0 +1,126 @@
+"""The agent-facing contract: which tools exist in which toolset, their hints, schemas and descriptions."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mcp_server.conftest import ClientFactory
+from tests.servers import ALL_TOOLSETS
+from workbench_mcp.config import Toolset
+from workbench_mcp.mcp_server.toolsets import all_tools, enabled_tools
+
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+
+CORE = {
+    "list_runs",
+    "get_run",
+    "start_run",
+    "resolve_gate",
+    "write_artifact",
+    "export_bundle",
+    "verify_run_integrity",
+    "validate_run_bundle",
+    "list_workflows",
+    "next_actions",
+}
+STEPS = {
+    "begin_step",
+    "complete_step",
+    "fail_step",
+    "request_gate",
+    "resolve_checkpoint",
+    "complete_run",
+    "cancel_run",
+    "fail_run",
+}
+TELEMETRY = {"log_model_io", "log_tool_call", "annotate", "patch_artifact", "replace_rule_set"}
+READ = {
+    "list_runs",
+    "get_run",
+    "export_bundle",
+    "verify_run_integrity",
+    "validate_run_bundle",
+    "list_workflows",
+    "next_actions",
+}
+
+
+def test_registry_toolsets() -> None:
+    by_set = {ts: {s.name for s in all_tools() if s.toolset is ts} for ts in Toolset}
+    assert by_set == {Toolset.CORE: CORE, Toolset.STEPS: STEPS, Toolset.TELEMETRY: TELEMETRY}
+    assert {s.name for s in all_tools() if s.read_only} == READ
+
+
+@pytest.mark.parametrize(
+    ("toolsets", "read_only", "expected"),
+    [
+        ({Toolset.CORE}, False, CORE),
+        ({Toolset.CORE, Toolset.STEPS}, False, CORE | STEPS),
+        (set(Toolset), False, CORE | STEPS | TELEMETRY),
+        (set(Toolset), True, READ),
+        ({Toolset.TELEMETRY}, True, set()),
+    ],
+)
+def test_enabled_tools_filters_by_toolset_then_read_only(
+    toolsets: set[Toolset], read_only: bool, expected: set[str]
+) -> None:
+    assert {s.name for s in enabled_tools(all_tools(), toolsets, read_only)} == expected
+
+
+async def test_every_tool_states_its_hints_truthfully(local_client: ClientFactory) -> None:
+    async with local_client() as client:
+        tools = (await client.list_tools()).tools
+    assert {t.name for t in tools} == CORE | STEPS | TELEMETRY
+    for tool in tools:
+        hints = tool.annotations
+        assert hints is not None
+        assert tool.title
+        assert tool.description
+        assert hints.read_only_hint is (tool.name in READ), tool.name
+        assert hints.destructive_hint is not None, tool.name
+        assert hints.idempotent_hint is not None, tool.name
+        assert hints.open_world_hint is False
+        if hints.read_only_hint:
+            assert (hints.destructive_hint, hints.idempotent_hint) == (False, True), tool.name
+    destructive = {t.name for t in tools if t.annotations and t.annotations.destructive_hint}
+    assert destructive == {"fail_step", "complete_run", "cancel_run", "fail_run"}
+
+
+async def test_every_tool_has_an_output_schema_and_typed_inputs(local_client: ClientFactory) -> None:
+    async with local_client() as client:
+        tools = {t.name: t for t in (await client.list_tools()).tools}
+    for tool in tools.values():
+        assert tool.output_schema is not None, tool.name
+        assert tool.output_schema["type"] == "object", tool.name
+        for name, prop in tool.input_schema.get("properties", {}).items():
+            if name in ("data", "bundle", "payload", "args", "result", "metadata"):
+                continue  # free-form JSON by definition
+            assert prop, f"{tool.name}.{name} has an empty schema"
+    limit = tools["list_runs"].input_schema["properties"]["limit"]["anyOf"][0]
+    assert (limit["minimum"], limit["maximum"]) == (1, 500)
+    gate = tools["resolve_gate"].input_schema["properties"]["gate"]
+    assert gate["enum"] == ["PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"]
+    assert tools["resolve_gate"].input_schema["required"] == ["runId", "stepId", "gate", "decision"]
+    assert tools["write_artifact"].input_schema["required"] == ["runId", "artifactKey", "typeId", "data"]
+    assert tools["start_run"].input_schema["properties"]["workflowId"]["enum"] == ["jobSearchWorkflow"]
+    assert tools["get_run"].input_schema["properties"]["runId"]["minLength"] == 1
+
+
+def _dump(tools: list[Any]) -> list[dict[str, Any]]:
+    return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
+
+
+async def test_tools_list_matches_the_reviewed_snapshot(local_client: ClientFactory) -> None:
+    """Descriptors are reviewed like code (D10): refresh with UPDATE_SNAPSHOTS=1 and read the diff."""
+    async with local_client(toolsets=ALL_TOOLSETS) as client:
+        current = _dump((await client.list_tools()).tools)
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        SNAPSHOT.parent.mkdir(exist_ok=True)
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    assert SNAPSHOT.exists(), "missing snapshot: run with UPDATE_SNAPSHOTS=1"
+    assert current == json.loads(SNAPSHOT.read_text(encoding="utf-8"))

@@ -1,0 +1,98 @@
+"""Real servers for transport tests: uvicorn on a free loopback port, real SQLite file, real bearer tokens.
+
+Plain helpers (import them); the fixtures built on them live in each test package's conftest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import uvicorn
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.types import CallToolResult
+
+from workbench_mcp.auth import mint_token
+from workbench_mcp.config import JwtConfig, ServerConfig, Toolset
+from workbench_mcp.web.app import create_app
+
+SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
+ALL_TOOLSETS = frozenset(Toolset)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_config(tmp_path: Path, **changes: Any) -> ServerConfig:
+    """A config for a server on a free loopback port with its own SQLite file and every toolset."""
+    base = ServerConfig(
+        port=free_port(),
+        db_path=tmp_path / "workbench.db",
+        toolsets=ALL_TOOLSETS,
+        jwt=JwtConfig(secret=SECRET),
+        log_level="WARNING",
+    )
+    return replace(base, **changes)
+
+
+@asynccontextmanager
+async def running_server(config: ServerConfig) -> AsyncIterator[str]:
+    """Serve create_app(config) with uvicorn in this event loop; yields the base URL."""
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # startup failed: raise its error here
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def token(user: str = "alice", org: str | None = None, secret: str = SECRET, **claims: Any) -> str:
+    return mint_token(secret, user=user, org=org, **claims)
+
+
+@asynccontextmanager
+async def mcp_client(url: str, bearer: str | None, **client_options: Any) -> AsyncIterator[Client]:
+    """The official Python client over Streamable HTTP with an Authorization header."""
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=60) as http,
+        Client(streamable_http_client(url, http_client=http), **client_options) as client,
+    ):
+        yield client
+
+
+def payload(result: CallToolResult) -> dict[str, Any]:
+    """structuredContent, after checking that the text item carries the very same JSON."""
+    assert result.structured_content is not None
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert json.loads(text) == result.structured_content
+    return result.structured_content
+
+
+def error_code(result: CallToolResult) -> str:
+    assert result.is_error, f"expected an error result, got {result.structured_content}"
+    body = payload(result)
+    assert set(body) == {"error", "code"}
+    assert isinstance(body["error"], str)
+    assert body["error"]
+    return str(body["code"])

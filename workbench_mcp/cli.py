@@ -1,0 +1,342 @@
+"""`workbench-mcp serve | token | stdio | verify` (also `python -m workbench_mcp`).
+
+Flags override `WORKBENCH_*` environment variables (workbench_mcp/config.py, README "Configuration").
+Exit codes: 0 success, 1 a bundle that does not verify, 2 a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from workbench_mcp import __version__
+from workbench_mcp.config import (
+    ConfigError,
+    ServerConfig,
+    check_serve_config,
+    from_env,
+    is_loopback_host,
+    parse_toolsets,
+    read_public_key,
+)
+from workbench_mcp.errors import WorkbenchError
+
+DEV_TOKEN_TTL_S = 30 * 24 * 3600
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench-mcp", description="MCP server for LLM Workbench protocol 1.0.0")
+    parser.add_argument("--version", action="version", version=f"workbench-mcp {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve MCP over Streamable HTTP (/api/mcp and /mcp)")
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1; env WORKBENCH_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8765; env WORKBENCH_PORT)")
+    _store_flags(serve)
+    serve.add_argument("--public-url", help="origin clients use, e.g. https://mcp.example.com (WORKBENCH_PUBLIC_URL)")
+    serve.add_argument("--allowed-hosts", help="extra Host names accepted, comma-separated (WORKBENCH_ALLOWED_HOSTS)")
+    serve.add_argument("--jwt-secret-file", type=Path, help="file holding the HS256 secret (WORKBENCH_JWT_SECRET)")
+    serve.add_argument("--jwt-public-key", type=Path, help="PEM public key for RS256/ES256 (WORKBENCH_JWT_PUBLIC_KEY)")
+    serve.add_argument("--jwks-url", help="JWKS URL for RS256/ES256 keys (WORKBENCH_JWKS_URL)")
+    serve.add_argument("--jwt-issuer", help="required `iss` (WORKBENCH_JWT_ISSUER)")
+    serve.add_argument("--jwt-audience", help="required `aud` (WORKBENCH_JWT_AUDIENCE)")
+    serve.add_argument(
+        "--single-tenant",
+        metavar="TENANT",
+        help="loopback only: accept requests without a token as TENANT (conformance runs; WORKBENCH_SINGLE_TENANT)",
+    )
+    serve.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (WORKBENCH_LOG_LEVEL)")
+    serve.add_argument(
+        "--workers", type=int, help="server processes sharing the port and the database (default 1; WORKBENCH_WORKERS)"
+    )
+    serve.add_argument(
+        "--rate-limit",
+        type=float,
+        help="requests per second per tenant, per process; 0 = off (default 1000; WORKBENCH_RATE_LIMIT)",
+    )
+    serve.add_argument(
+        "--rate-burst", type=int, help="requests a tenant may send at once (default 2000; WORKBENCH_RATE_BURST)"
+    )
+
+    token = commands.add_parser("token", help="print a bearer token signed with the configured (or dev) secret")
+    token.add_argument("--user", required=True, help="the token's `sub`")
+    token.add_argument("--org", help="organization id: the tenant (default: user:<user>)")
+    token.add_argument("--ttl", type=int, default=DEV_TOKEN_TTL_S, help="lifetime in seconds (default 30 days)")
+    token.add_argument("--db", type=Path, help="database whose dev secret to use (WORKBENCH_DB)")
+
+    stdio = commands.add_parser("stdio", help="serve MCP over stdio (IDEs, Claude Desktop)")
+    stdio.add_argument("--tenant", help="tenant to act as (default user:local; env WORKBENCH_TENANT)")
+    _store_flags(stdio)
+    stdio.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (WORKBENCH_LOG_LEVEL)")
+
+    verify = commands.add_parser("verify", help="verify a RunBundle file offline (exit 0 valid, 1 invalid)")
+    verify.add_argument("bundle", type=Path, help="path to a RunBundle JSON file")
+    return parser
+
+
+def _store_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, help="SQLite database file (default ./workbench.db; WORKBENCH_DB)")
+    parser.add_argument("--workflows", type=Path, help="directory of workflow JSON files (WORKBENCH_WORKFLOWS)")
+    parser.add_argument("--toolsets", help="comma list of core,steps,telemetry or all (WORKBENCH_TOOLSETS)")
+    parser.add_argument(
+        "--read-only", action="store_true", default=None, help="expose read tools only (WORKBENCH_READ_ONLY)"
+    )
+
+
+def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
+    """Environment first, then every flag that was given."""
+    config = from_env(env)
+    changes: dict[str, Any] = {}
+    for flag, field_name in (("host", "host"), ("port", "port"), ("db", "db_path"), ("workflows", "workflows_dir")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            changes[field_name] = value
+    if getattr(args, "toolsets", None):
+        changes["toolsets"] = parse_toolsets(args.toolsets)
+    if getattr(args, "read_only", None):
+        changes["read_only"] = True
+    if getattr(args, "public_url", None):
+        changes["public_url"] = args.public_url
+    if getattr(args, "allowed_hosts", None):
+        changes["allowed_hosts"] = tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip())
+    if getattr(args, "single_tenant", None):
+        changes["single_tenant"] = args.single_tenant
+    if getattr(args, "tenant", None):
+        changes["stdio_tenant"] = args.tenant
+    if getattr(args, "log_level", None):
+        changes["log_level"] = args.log_level.upper()
+    if getattr(args, "workers", None) is not None:
+        changes["workers"] = args.workers
+    rate = config.rate_limit
+    if getattr(args, "rate_limit", None) is not None:
+        rate = replace(rate, per_second=args.rate_limit)
+    if getattr(args, "rate_burst", None) is not None:
+        rate = replace(rate, burst=args.rate_burst)
+    changes["rate_limit"] = rate
+    jwt = config.jwt
+    if getattr(args, "jwt_secret_file", None):
+        jwt = replace(jwt, secret=args.jwt_secret_file.read_text(encoding="utf-8").strip())
+    if getattr(args, "jwt_public_key", None):
+        jwt = replace(jwt, public_key_pem=read_public_key(args.jwt_public_key))
+    for flag in ("jwks_url", "issuer", "audience"):
+        value = getattr(args, flag if flag == "jwks_url" else f"jwt_{flag}", None)
+        if value:
+            jwt = replace(jwt, **{flag: value})
+    return replace(config, jwt=jwt, **changes)
+
+
+# --- serve ---------------------------------------------------------------------------------------
+
+
+def _serve(config: ServerConfig) -> int:
+    import uvicorn
+
+    from workbench_mcp.auth import load_or_create_dev_secret, mint_token
+    from workbench_mcp.log_setup import configure_logging
+    from workbench_mcp.web.app import create_app
+    from workbench_mcp.wiring import build_catalog
+
+    check_serve_config(config)
+    configure_logging(config.log_level)
+    build_catalog(config)  # fail fast, naming the bad workflow file, before anything listens
+    if not is_loopback_host(config.host) and not (config.public_url or config.allowed_hosts):
+        logging.getLogger("workbench_mcp").warning(
+            "listening on %s, but only loopback Host headers are accepted (DNS-rebinding protection): "
+            "set --public-url or --allowed-hosts to the names clients use",
+            config.host,
+        )
+    dev_token = None
+    if config.single_tenant is None and not config.jwt.has_key:
+        secret, created = load_or_create_dev_secret(config.db_path)
+        config = replace(config, jwt=replace(config.jwt, secret=secret))
+        dev_token = mint_token(
+            secret,
+            user="dev",
+            ttl_s=DEV_TOKEN_TTL_S,
+            issuer=config.jwt.issuer,
+            audience=config.jwt.audience,
+        )
+        _print_banner(config, dev_token, created)
+    if config.workers > 1:
+        return _serve_workers(config)
+    app = create_app(config)
+    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower(), access_log=False)
+    return 0
+
+
+def _serve_workers(config: ServerConfig) -> int:
+    """N uvicorn worker processes on one port, each with its own connections to the one SQLite file.
+
+    Safe because every write is `BEGIN IMMEDIATE` + a revision check in the database, not a lock in
+    Python, and each process's state cache is validated by the run row's tag on every use. The
+    schema is brought up to date here, once, before any worker starts; the resolved configuration
+    (with the dev secret created above) reaches the workers through one environment variable.
+    """
+    import anyio
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from workbench_mcp.config import config_to_json
+    from workbench_mcp.web.worker import SERVE_CONFIG_ENV
+    from workbench_mcp.wiring import open_service
+
+    async def prepare_database() -> None:
+        async with open_service(config):
+            pass
+
+    anyio.run(prepare_database)
+    os.environ[SERVE_CONFIG_ENV] = config_to_json(config)
+    server_config = uvicorn.Config(
+        "workbench_mcp.web.worker:create_worker_app",
+        factory=True,
+        workers=config.workers,
+        host=config.host,
+        port=config.port,
+        log_level=config.log_level.lower(),
+        access_log=False,
+    )
+    # Our own listening socket instead of uvicorn.run(workers=N)'s: asyncio turns Nagle off only on
+    # sockets whose `proto` is IPPROTO_TCP, and uvicorn's socket says 0, so every response written
+    # as headers + body stalled ~40 ms on the client's delayed ACK (measured: 44 ms per ping).
+    sock = _listening_socket(config.host, config.port)
+    try:
+        Multiprocess(server_config, sockets=[sock]).run()
+    finally:
+        sock.close()
+    return 0
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
+    from workbench_mcp.auth import dev_secret_path
+
+    url = config.base_url + "/api/mcp"
+    secret_file = dev_secret_path(config.db_path)
+    http_json = {
+        "servers": {"workbench": {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}}
+    }
+    stdio_json = {
+        "mcpServers": {
+            "workbench": {"command": "workbench-mcp", "args": ["stdio", "--db", str(config.db_path.resolve())]}
+        }
+    }
+    lines = [
+        f"workbench-mcp {__version__}: MCP at {url} (also {config.base_url}/mcp), database {config.db_path}",
+        f"No JWT key configured: using the development secret in {secret_file}"
+        + (" (just created)" if created else ""),
+        "",
+        "Dev token (tenant user:dev, valid 30 days):",
+        f"  {token}",
+        "",
+        "Claude Code:",
+        f'  claude mcp add --transport http workbench {url} --header "Authorization: Bearer {token}"',
+        "",
+        "VS Code (.vscode/mcp.json):",
+        "  " + json.dumps(http_json),
+        "",
+        "Claude Desktop (claude_desktop_config.json, stdio):",
+        "  " + json.dumps(stdio_json),
+        "",
+        "More tokens: workbench-mcp token --user USER [--org ORG]",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+# --- token, stdio, verify ---------------------------------------------------------------------------
+
+
+def _token(args: argparse.Namespace, config: ServerConfig) -> int:
+    from workbench_mcp.auth import load_or_create_dev_secret, mint_token
+
+    if config.jwt.secret:
+        secret = config.jwt.secret
+    elif config.jwt.public_key_pem or config.jwt.jwks_url:
+        raise ConfigError("tokens for RS256/ES256 keys come from your identity provider; no secret is configured")
+    else:
+        secret, _ = load_or_create_dev_secret(config.db_path)
+    if args.ttl <= 0:
+        raise ConfigError("--ttl must be positive")
+    token = mint_token(
+        secret, user=args.user, org=args.org, ttl_s=args.ttl, issuer=config.jwt.issuer, audience=config.jwt.audience
+    )
+    print(token)
+    return 0
+
+
+def _stdio(config: ServerConfig) -> int:
+    import anyio
+
+    from workbench_mcp.log_setup import configure_logging
+    from workbench_mcp.mcp_server.stdio import run_stdio
+    from workbench_mcp.wiring import build_catalog
+
+    configure_logging(config.log_level)
+    build_catalog(config)
+    anyio.run(run_stdio, config)
+    return 0
+
+
+def _verify(path: Path) -> int:
+    from workbench_mcp.protocol.bundle import check_bundle_structure, integrity_matches, parse_bundle_json
+
+    try:
+        bundle = parse_bundle_json(path.read_bytes())
+        check_bundle_structure(bundle)
+    except OSError as exc:
+        print(f"FAIL: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 2
+    except WorkbenchError as exc:
+        print(f"FAIL {exc.code.value}: {exc.message}")
+        return 1
+    claimed = (bundle.get("integrity") or {}).get("sha256")
+    if not claimed:
+        print("FAIL MISSING_INTEGRITY: the bundle has no integrity.sha256")
+        return 1
+    if not integrity_matches(bundle):
+        print(f"FAIL INTEGRITY_MISMATCH: integrity.sha256 {claimed} does not match the bundle's canonical JSON")
+        return 1
+    print(f"OK: run {bundle['run']['id']}, {len(bundle['trace'])} trace events, sha256 {claimed}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "verify":
+            code = _verify(args.bundle)
+        else:
+            config = config_from(args, dict(os.environ))
+            if args.command == "serve":
+                code = _serve(config)
+            elif args.command == "token":
+                code = _token(args, config)
+            else:
+                code = _stdio(config)
+    except (ConfigError, WorkbenchError, OSError, ValueError) as exc:
+        message = exc.message if isinstance(exc, WorkbenchError) else str(exc)
+        print(f"workbench-mcp: {message}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""MCP adapter: tools and resources as thin translations of RunService calls."""

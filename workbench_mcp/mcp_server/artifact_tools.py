@@ -1,0 +1,94 @@
+"""Artifact tools: write a new version (core); patch the latest version with JSON Patch (telemetry)."""
+
+from typing import Annotated
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from workbench_mcp.auth import current_principal
+from workbench_mcp.config import Toolset
+from workbench_mcp.mcp_server import arguments as a
+from workbench_mcp.mcp_server import outputs as o
+from workbench_mcp.mcp_server.tool_errors import tool_result
+from workbench_mcp.mcp_server.toolsets import ToolFn, ToolSpec
+from workbench_mcp.service import RunService
+
+Patch = Annotated[list[a.PatchOp], Field(max_length=10_000, description="RFC 6902 operations, applied in order")]
+
+
+def _write_artifact(service: RunService) -> ToolFn:
+    async def write_artifact(
+        runId: a.RunId,
+        artifactKey: a.ArtifactKey,
+        typeId: a.TypeId,
+        data: a.ArtifactData,
+        idempotencyKey: a.IdempotencyKey | None = None,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.ArtifactWritten]:
+        result = await service.write_artifact(
+            current_principal(),
+            runId,
+            artifact_key=artifactKey,
+            type_id=typeId,
+            data=data,
+            idempotency_key=idempotencyKey,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(result)
+
+    return write_artifact
+
+
+def _patch_artifact(service: RunService) -> ToolFn:
+    async def patch_artifact(
+        runId: a.RunId,
+        artifactKey: a.ArtifactKey,
+        patch: Patch,
+        idempotencyKey: a.IdempotencyKey | None = None,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.ArtifactWritten]:
+        result = await service.patch_artifact(
+            current_principal(),
+            runId,
+            artifact_key=artifactKey,
+            patch=[op.to_wire() for op in patch],
+            idempotency_key=idempotencyKey,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(result)
+
+    return patch_artifact
+
+
+TOOLS = [
+    ToolSpec(
+        "write_artifact",
+        Toolset.CORE,
+        "Write an artifact",
+        "Store a new version of a run's artifact (version = previous + 1; earlier versions stay in the trace). "
+        "Returns {ok, runId, artifactKey, version, replayed, revision}. Pass idempotencyKey to make retries safe: "
+        "the same key with the same data returns the earlier version. Errors: UNKNOWN_RUN, INVALID_INPUT, "
+        "IDEMPOTENCY_CONFLICT (key used for other data or another artifact), INVALID_STATE_TRANSITION, "
+        "LIMIT_EXCEEDED, REVISION_CONFLICT.",
+        read_only=False,
+        build=_write_artifact,
+        idempotent=False,  # without an idempotencyKey every call stores a new version
+        destructive=False,
+    ),
+    ToolSpec(
+        "patch_artifact",
+        Toolset.TELEMETRY,
+        "Patch an artifact",
+        "Apply RFC 6902 JSON Patch operations to the latest version of an artifact, storing the result as a new "
+        "version. Errors: UNKNOWN_RUN, UNKNOWN_ARTIFACT, PATCH_FAILED (nothing changed), IDEMPOTENCY_CONFLICT, "
+        "INVALID_STATE_TRANSITION, LIMIT_EXCEEDED, REVISION_CONFLICT.",
+        read_only=False,
+        build=_patch_artifact,
+        idempotent=False,
+        destructive=False,
+    ),
+]

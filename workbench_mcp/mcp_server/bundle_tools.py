@@ -1,0 +1,83 @@
+"""Bundle tools: export a run as a tamper-evident RunBundle; verify and validate bundles offline."""
+
+from typing import Annotated, Any
+
+from mcp.types import CallToolResult
+
+from workbench_mcp.auth import current_principal
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.mcp_server import arguments as a
+from workbench_mcp.mcp_server import outputs as o
+from workbench_mcp.mcp_server.tool_errors import tool_result
+from workbench_mcp.mcp_server.toolsets import ToolFn, read_tool
+from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, validate_bundle
+from workbench_mcp.protocol.canonical_json import compact_json
+from workbench_mcp.service import RunService
+
+
+def _export_bundle(service: RunService) -> ToolFn:
+    async def export_bundle(runId: a.RunId, profile: a.Profile = "full") -> Annotated[CallToolResult, o.Bundle]:
+        bundle = await service.export_bundle(current_principal(), runId, profile=profile)
+        return tool_result(bundle)  # the text item is JSON.stringify(bundle, null, 2), as the reference's
+
+    return export_bundle
+
+
+def _check_size(bundle: Any, limit: int) -> None:
+    # The reference re-serializes and refuses bundles over 25 MiB before parsing them.
+    size = len(compact_json(bundle).encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise WorkbenchError(ErrorCode.LIMIT_EXCEEDED, f"bundle exceeds maximum size ({limit} bytes serialized)")
+
+
+def _verify_run_integrity(service: RunService) -> ToolFn:
+    async def verify_run_integrity(bundle: a.BundleArg) -> Annotated[CallToolResult, o.IntegrityVerdict]:
+        current_principal()
+        _check_size(bundle, service.limits.max_bundle_bytes)
+        normalized = normalize_bundle(bundle)
+        body: dict[str, Any] = {"ok": integrity_matches(normalized)}
+        claimed = (normalized.get("integrity") or {}).get("sha256")
+        if claimed:
+            body["sha256"] = claimed
+        return tool_result(body)
+
+    return verify_run_integrity
+
+
+def _validate_run_bundle(service: RunService) -> ToolFn:
+    async def validate_run_bundle(bundle: a.BundleArg) -> Annotated[CallToolResult, o.ValidationVerdict]:
+        current_principal()
+        try:
+            _check_size(bundle, service.limits.max_bundle_bytes)
+            validate_bundle(bundle)
+        except WorkbenchError as exc:
+            # Like the reference, an invalid bundle is a verdict, not a failed call.
+            return tool_result({"ok": False, "error": exc.message, "code": exc.code.value})
+        return tool_result({"ok": True})
+
+    return validate_run_bundle
+
+
+TOOLS = [
+    read_tool(
+        "export_bundle",
+        "Export a run bundle",
+        "Return the run as a tamper-evident RunBundle (protocolVersion, run, trace, artifacts, ruleSets, engine, "
+        "integrity.sha256). profile=user redacts personal data and omits the engine snapshot. Errors: UNKNOWN_RUN.",
+        _export_bundle,
+    ),
+    read_tool(
+        "verify_run_integrity",
+        "Verify a bundle's hash",
+        "Check a RunBundle's integrity.sha256 against its canonical JSON. Returns {ok, sha256?}. "
+        "Errors: INVALID_RUN_BUNDLE, UNSUPPORTED_PROTOCOL_VERSION (unparseable bundle), LIMIT_EXCEEDED.",
+        _verify_run_integrity,
+    ),
+    read_tool(
+        "validate_run_bundle",
+        "Validate a bundle",
+        "Run the RunBundle schema and structural checks (workflow graph, trace run ids and step ids, duplicate "
+        "versions) on any JSON. Returns {ok: true} or {ok: false, error, code}.",
+        _validate_run_bundle,
+    ),
+]

@@ -1,0 +1,141 @@
+"""Output schemas of the tools: what `structuredContent` holds (and, as JSON, the text item).
+
+These models only describe results the service already returns; member names are the wire
+names, camelCase on purpose. Every model allows extra members, so adding a field to a result
+never breaks a client that validates against an older schema.
+"""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class _Mutation(_Out):
+    ok: bool = Field(description="true when the operation was applied")
+    runId: str
+    revision: int = Field(description="The run's revision after the call; pass it as expectedRevision next time")
+
+
+class RunMeta(_Out):
+    id: str
+    workflowId: str
+    startedAt: str
+    endedAt: str | None = None
+    status: str
+    tags: list[str] | None = None
+
+
+class RunList(_Out):
+    runs: list[RunMeta] = Field(description="SavedRunMeta objects, newest first")
+    nextCursor: str | None = Field(None, description="Pass as `cursor` to get the next page; absent on the last page")
+
+
+class SerializedRun(_Out):
+    """PROTOCOL.md 4.2: maps travel as arrays of [key, value] pairs, in insertion order."""
+
+    revision: int
+    run: dict[str, Any]
+    trace: list[dict[str, Any]]
+    artifactsByKey: list[list[Any]]
+    ruleSetsById: list[list[Any]]
+    stepStatus: list[list[Any]]
+    gateState: list[list[Any]]
+    idempotency: list[list[Any]]
+
+
+class RunStarted(_Out):
+    runId: str
+    workflowId: str
+    status: str
+    revision: int
+
+
+class WorkflowSummary(_Out):
+    id: str
+    version: int
+    title: str | None = None
+    steps: list[dict[str, Any]]
+    edges: list[dict[str, Any]]
+    ruleSetIds: list[str] = Field(description="Rule sets a new run of this workflow starts with")
+
+
+class WorkflowList(_Out):
+    workflows: list[WorkflowSummary]
+
+
+class NextActions(_Out):
+    runId: str
+    status: str
+    pendingGates: list[dict[str, Any]] = Field(description="Gates waiting for resolve_gate / resolve_checkpoint")
+    readySteps: list[str] = Field(description="Steps begin_step would start now")
+    runningSteps: list[str]
+    blockedSteps: list[dict[str, Any]] = Field(description="Pending steps that cannot start yet, with the reason")
+    canCompleteRun: bool
+    revision: int
+
+
+class GateResolved(_Mutation):
+    stepId: str
+    decision: str
+
+
+class GateRequested(_Mutation):
+    stepId: str
+    gate: str
+
+
+class CheckpointResolved(_Mutation):
+    stepId: str
+    checkpointId: str
+    decision: str
+
+
+class StepResult(_Mutation):
+    stepId: str
+    reason: dict[str, Any] | None = Field(None, description="Why begin_step did not start the step (ok: false)")
+
+
+class StepFailed(_Mutation):
+    stepId: str
+    runStatus: str
+
+
+class RunEnded(_Mutation):
+    status: str
+
+
+class ArtifactWritten(_Mutation):
+    artifactKey: str
+    version: int
+    replayed: bool = Field(description="true when an idempotency key replayed an earlier write (nothing new stored)")
+
+
+class Recorded(_Mutation):
+    eventId: str | None = Field(None, description="Id of the trace event written")
+
+
+class Bundle(_Out):
+    """A RunBundle (PROTOCOL.md 5.1) with its integrity hash."""
+
+    protocolVersion: Literal["1.0.0"]
+    run: dict[str, Any]
+    trace: list[dict[str, Any]]
+    artifacts: list[dict[str, Any]]
+    ruleSets: list[dict[str, Any]]
+    engine: dict[str, Any] | None = None
+    integrity: dict[str, Any] | None = None
+
+
+class IntegrityVerdict(_Out):
+    ok: bool = Field(description="true when integrity.sha256 matches the bundle's canonical JSON")
+    sha256: str | None = Field(None, description="The hash the bundle claims; absent if it has none")
+
+
+class ValidationVerdict(_Out):
+    ok: bool
+    error: str | None = None
+    code: str | None = None

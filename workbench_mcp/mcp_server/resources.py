@@ -1,0 +1,97 @@
+"""Resources: `runs://{runId}` (a run's bundle) and `workflows://{workflowId}`; listing is per tenant, paginated.
+
+Reads go through the same service calls as the tools. A run of another tenant is answered exactly
+like a missing one (JSON-RPC -32602 with data.code UNKNOWN_RUN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, Resource
+
+from workbench_mcp.auth import current_principal
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.protocol.canonical_json import pretty_json
+from workbench_mcp.service import RunService
+
+RUN_TEMPLATE = "runs://{runId}"
+WORKFLOW_TEMPLATE = "workflows://{workflowId}"
+RESOURCE_PAGE_SIZE = 100
+JSON = "application/json"
+
+
+def resource_error(exc: WorkbenchError, uri: str) -> MCPError:
+    """Resource failures are JSON-RPC errors (PROTOCOL.md 7.2); the protocol code rides in `data`."""
+    return MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value, "uri": uri})
+
+
+def register_resources(server: MCPServer[Any], service: RunService) -> None:
+    @server.resource(
+        RUN_TEMPLATE,
+        name="runs",
+        title="Run bundle",
+        description="Tamper-evident RunBundle JSON for an individual saved run (full profile, with engine snapshot).",
+        mime_type=JSON,
+    )
+    async def run_bundle(runId: str) -> str:
+        uri = f"runs://{runId}"
+        try:
+            bundle = await service.export_bundle(current_principal(), runId)
+        except WorkbenchError as exc:
+            if exc.code is ErrorCode.UNKNOWN_RUN:
+                exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {runId}")
+            raise resource_error(exc, uri) from None
+        return pretty_json(bundle)
+
+    @server.resource(
+        WORKFLOW_TEMPLATE,
+        name="workflows",
+        title="Workflow",
+        description="A workflow start_run accepts: its WorkflowSpec plus the rule sets a new run starts with.",
+        mime_type=JSON,
+    )
+    async def workflow(workflowId: str) -> str:
+        current_principal()
+        try:
+            entry = service.catalog.get(workflowId)
+        except WorkbenchError as exc:
+            raise resource_error(exc, f"workflows://{workflowId}") from None
+        return pretty_json(
+            {
+                "workflow": entry.workflow.model_dump(),
+                "ruleSets": [rs.model_dump() for rs in entry.rule_sets],
+            }
+        )
+
+
+async def list_resource_page(service: RunService, cursor: str | None) -> tuple[list[Resource], str | None]:
+    """The caller's runs, newest first, one page at a time; the workflows come first on page one."""
+    who = current_principal()
+    try:
+        page = await service.list_runs(who, limit=RESOURCE_PAGE_SIZE, cursor=cursor)
+    except WorkbenchError as exc:
+        raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value}) from None
+    items: list[Resource] = []
+    if cursor is None:
+        items.extend(
+            Resource(
+                uri=f"workflows://{workflow_id}",
+                name=workflow_id,
+                description=f"Workflow {workflow_id}",
+                mime_type=JSON,
+            )
+            for workflow_id in sorted(service.catalog.entries)
+        )
+    items.extend(
+        Resource(
+            uri=f"runs://{meta['id']}",
+            name=str(meta["id"]),
+            description=f"LLM Workbench run bundle for {meta['id']}",
+            mime_type=JSON,
+        )
+        for meta in page.items
+    )
+    return items, page.next_cursor

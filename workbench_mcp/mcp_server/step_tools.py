@@ -1,0 +1,192 @@
+"""Step and run-lifecycle tools (the `steps` toolset): begin/complete/fail a step; complete/cancel/fail a run."""
+
+from typing import Annotated
+
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from workbench_mcp.auth import current_principal
+from workbench_mcp.config import Toolset
+from workbench_mcp.mcp_server import arguments as a
+from workbench_mcp.mcp_server import outputs as o
+from workbench_mcp.mcp_server.tool_errors import tool_result
+from workbench_mcp.mcp_server.toolsets import ToolFactory, ToolFn, ToolSpec
+from workbench_mcp.service import RunService
+
+FailFast = Annotated[bool, Field(description="Also fail the whole run (refused while other steps are running)")]
+
+
+def _begin_step(service: RunService) -> ToolFn:
+    async def begin_step(
+        runId: a.RunId,
+        stepId: a.StepId,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.StepResult]:
+        result = await service.begin_step(
+            current_principal(), runId, step_id=stepId, expected_revision=expectedRevision, correlation_id=correlationId
+        )
+        return tool_result(result)
+
+    return begin_step
+
+
+def _complete_step(service: RunService) -> ToolFn:
+    async def complete_step(
+        runId: a.RunId,
+        stepId: a.StepId,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.StepResult]:
+        result = await service.complete_step(
+            current_principal(), runId, step_id=stepId, expected_revision=expectedRevision, correlation_id=correlationId
+        )
+        return tool_result(result)
+
+    return complete_step
+
+
+def _fail_step(service: RunService) -> ToolFn:
+    async def fail_step(
+        runId: a.RunId,
+        stepId: a.StepId,
+        message: a.Message,
+        code: a.ErrorCodeText | None = None,
+        failFast: FailFast = False,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.StepFailed]:
+        result = await service.fail_step(
+            current_principal(),
+            runId,
+            step_id=stepId,
+            message=message,
+            code=code,
+            fail_fast=failFast,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(result)
+
+    return fail_step
+
+
+def _end_run(status: str) -> ToolFactory:
+    """complete_run and cancel_run take an optional reason; the service shares one terminal transition."""
+
+    def build(service: RunService) -> ToolFn:
+        async def end_run(
+            runId: a.RunId,
+            reason: a.Reason | None = None,
+            expectedRevision: a.ExpectedRevision | None = None,
+            correlationId: a.CorrelationId | None = None,
+        ) -> Annotated[CallToolResult, o.RunEnded]:
+            result = await service.end_run(
+                current_principal(),
+                runId,
+                status=status,
+                reason=reason,
+                expected_revision=expectedRevision,
+                correlation_id=correlationId,
+            )
+            return tool_result(result)
+
+        end_run.__name__ = f"{'complete' if status == 'completed' else 'cancel'}_run"
+        return end_run
+
+    return build
+
+
+def _fail_run(service: RunService) -> ToolFn:
+    async def fail_run(
+        runId: a.RunId,
+        message: a.Message,
+        code: a.ErrorCodeText | None = None,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.RunEnded]:
+        result = await service.end_run(
+            current_principal(),
+            runId,
+            status="failed",
+            reason=message,
+            code=code,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(result)
+
+    return fail_run
+
+
+_TERMINAL = "Refused while a step is running. Errors: UNKNOWN_RUN, INVALID_STATE_TRANSITION, REVISION_CONFLICT."
+
+TOOLS = [
+    ToolSpec(
+        "begin_step",
+        Toolset.STEPS,
+        "Begin a step",
+        "Start a pending step. If it cannot start yet the result is {ok: false, reason} (not an error): reason.type "
+        "is gate (resolve its PAUSE_BEFORE gate), predecessor (waitingOn steps must complete) or "
+        "predecessor_after_gate (approve that step's PAUSE_AFTER gate). Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
+        "INVALID_STATE_TRANSITION.",
+        read_only=False,
+        build=_begin_step,
+        idempotent=True,  # a second call finds the step running and changes nothing
+        destructive=False,
+    ),
+    ToolSpec(
+        "complete_step",
+        Toolset.STEPS,
+        "Complete a step",
+        "Mark a running step completed. Steps with a PAUSE_AFTER or CHECKPOINT policy then wait for "
+        "resolve_gate(gate=PAUSE_AFTER) before successors can start. Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
+        "INVALID_STATE_TRANSITION (step not running).",
+        read_only=False,
+        build=_complete_step,
+        idempotent=True,  # a repeat is refused: the step is no longer running
+        destructive=False,
+    ),
+    ToolSpec(
+        "fail_step",
+        Toolset.STEPS,
+        "Fail a step",
+        "Mark a pending or running step failed with a message (and optional code); with failFast the run fails "
+        "too. A failed step cannot be retried and blocks its successors. Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
+        "INVALID_STATE_TRANSITION.",
+        read_only=False,
+        build=_fail_step,
+        idempotent=True,
+        destructive=True,
+    ),
+    ToolSpec(
+        "complete_run",
+        Toolset.STEPS,
+        "Complete the run",
+        "Mark the run completed (terminal: no further changes are accepted). " + _TERMINAL,
+        read_only=False,
+        build=_end_run("completed"),
+        idempotent=True,
+        destructive=True,
+    ),
+    ToolSpec(
+        "cancel_run",
+        Toolset.STEPS,
+        "Cancel the run",
+        "Mark the run cancelled (terminal: no further changes are accepted). " + _TERMINAL,
+        read_only=False,
+        build=_end_run("cancelled"),
+        idempotent=True,
+        destructive=True,
+    ),
+    ToolSpec(
+        "fail_run",
+        Toolset.STEPS,
+        "Fail the run",
+        "Mark the run failed with an error message (terminal: no further changes are accepted). " + _TERMINAL,
+        read_only=False,
+        build=_fail_run,
+        idempotent=True,
+        destructive=True,
+    ),
+]

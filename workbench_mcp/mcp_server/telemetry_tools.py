@@ -1,0 +1,167 @@
+"""Telemetry tools (the `telemetry` toolset): model I/O, tool calls, annotations and rule-set replacement."""
+
+from typing import Annotated, Any, Literal
+
+from mcp.types import CallToolResult
+from pydantic import MISSING, Field
+
+from workbench_mcp.auth import current_principal
+from workbench_mcp.config import Toolset
+from workbench_mcp.mcp_server import arguments as a
+from workbench_mcp.mcp_server import outputs as o
+from workbench_mcp.mcp_server.tool_errors import tool_result
+from workbench_mcp.mcp_server.toolsets import ToolFn, ToolSpec
+from workbench_mcp.service import RunService
+
+Direction = Annotated[Literal["request", "response", "stream_chunk"], Field(description="Which way the data went")]
+Detail = Annotated[
+    Literal["summary", "full"],
+    Field(description="full keeps `payload` in the trace; summary (default) drops it"),
+]
+
+
+def _present(value: Any) -> Any:
+    """None means "not given" for optional JSON arguments; the engine's marker for that is MISSING."""
+    return MISSING if value is None else value
+
+
+def _log_model_io(service: RunService) -> ToolFn:
+    async def log_model_io(
+        runId: a.RunId,
+        direction: Direction,
+        stepId: a.StepId | None = None,
+        provider: a.Name | None = None,
+        model: a.Name | None = None,
+        usage: a.Usage | None = None,
+        cost: a.Cost | None = None,
+        durationMs: a.DurationMs | None = None,
+        summary: a.Summary | None = None,
+        payload: a.AnyJson = None,
+        detail: Detail = "summary",
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.Recorded]:
+        result = await service.log_model_io(
+            current_principal(),
+            runId,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+            payload=_present(payload),
+            direction=direction,
+            step_id=stepId,
+            provider=provider,
+            model=model,
+            usage=usage.model_dump(exclude_none=True) if usage is not None else None,
+            cost=cost.model_dump() if cost is not None else None,
+            duration_ms=durationMs,
+            summary=summary,
+            detail=detail,
+        )
+        return tool_result(result)
+
+    return log_model_io
+
+
+def _log_tool_call(service: RunService) -> ToolFn:
+    async def log_tool_call(
+        runId: a.RunId,
+        name: a.ToolName,
+        args: a.AnyJson = None,
+        result: a.AnyJson = None,
+        stepId: a.StepId | None = None,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.Recorded]:
+        recorded = await service.log_tool_call(
+            current_principal(),
+            runId,
+            name=name,
+            args=_present(args),
+            result=_present(result),
+            step_id=stepId,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(recorded)
+
+    return log_tool_call
+
+
+def _annotate(service: RunService) -> ToolFn:
+    async def annotate(
+        runId: a.RunId,
+        text: a.Text,
+        tags: a.Tags | None = None,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.Recorded]:
+        result = await service.annotate(
+            current_principal(),
+            runId,
+            text=text,
+            tags=tags,
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(result)
+
+    return annotate
+
+
+def _replace_rule_set(service: RunService) -> ToolFn:
+    async def replace_rule_set(
+        runId: a.RunId,
+        ruleSet: a.RuleSetArg,
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
+    ) -> Annotated[CallToolResult, o.Recorded]:
+        result = await service.replace_rule_set(
+            current_principal(),
+            runId,
+            rule_set=ruleSet.to_wire(),
+            expected_revision=expectedRevision,
+            correlation_id=correlationId,
+        )
+        return tool_result(result)
+
+    return replace_rule_set
+
+
+_COMMON = "Errors: UNKNOWN_RUN, UNKNOWN_STEP, INVALID_STATE_TRANSITION (run not running), REVISION_CONFLICT."
+
+TOOLS = [
+    ToolSpec(
+        "log_model_io",
+        Toolset.TELEMETRY,
+        "Log model I/O",
+        "Record one model request or response on the run's trace: provider, model, usage (token counts), cost, "
+        "durationMs, summary; the payload is kept only with detail=full. " + _COMMON,
+        read_only=False,
+        build=_log_model_io,
+    ),
+    ToolSpec(
+        "log_tool_call",
+        Toolset.TELEMETRY,
+        "Log a tool call",
+        "Record one tool invocation (name, args, result) on the run's trace. " + _COMMON,
+        read_only=False,
+        build=_log_tool_call,
+    ),
+    ToolSpec(
+        "annotate",
+        Toolset.TELEMETRY,
+        "Annotate the run",
+        "Attach a free-text note (with optional tags) to the run's trace. " + _COMMON,
+        read_only=False,
+        build=_annotate,
+    ),
+    ToolSpec(
+        "replace_rule_set",
+        Toolset.TELEMETRY,
+        "Replace a rule set",
+        "Store a rule set on the run under its id (new or replacing the current one); the previous version "
+        "stays in the trace. " + _COMMON,
+        read_only=False,
+        build=_replace_rule_set,
+    ),
+]

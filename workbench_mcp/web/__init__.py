@@ -1,0 +1,1 @@
+"""HTTP adapter: the Starlette app (MCP endpoints, health, discovery)."""

@@ -1,0 +1,133 @@
+"""create_app(config): the Starlette app serving MCP (Streamable HTTP) at /api/mcp and /mcp, plus public routes.
+
+Routes are data: `_public_routes` (health, RFC 9728 discovery) never require a token; `_mcp_routes` are
+behind BearerAuthMiddleware. The REST API and the other discovery documents join the lists later.
+MCP runs stateless with JSON responses: any replica can answer any request, and every request gets
+its own transport, so overlapping requests never share one (D21 fixed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import urlsplit
+
+from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from workbench_mcp import __version__
+from workbench_mcp.auth import JwtVerifier
+from workbench_mcp.config import ServerConfig
+from workbench_mcp.mcp_server.server import WorkbenchMCP, build_mcp_server
+from workbench_mcp.principal import Principal
+from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
+from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
+from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
+from workbench_mcp.wiring import build_service
+
+MCP_PATHS = ("/api/mcp", "/mcp")
+"""/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
+PROTECTED_RESOURCE = "/.well-known/oauth-protected-resource"
+LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
+LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
+
+
+def transport_security(config: ServerConfig) -> TransportSecuritySettings:
+    """DNS-rebinding protection stays on everywhere: loopback names plus the public URL and configured hosts."""
+    hosts = list(LOOPBACK_HOSTS)
+    origins = list(LOOPBACK_ORIGINS)
+    if config.public_url:
+        parts = urlsplit(config.public_url)
+        hosts.append(parts.netloc)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    for host in config.allowed_hosts:
+        hosts.extend([host] if ":" in host.rsplit("]", 1)[-1] else [host, f"{host}:*"])
+    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+
+
+def protected_resource_metadata(config: ServerConfig, path: str) -> dict[str, Any]:
+    """RFC 9728 document for the resource at `path` ("" = the whole server)."""
+    document: dict[str, Any] = {
+        "resource": config.base_url + path,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "workbench-mcp",
+        "scopes_supported": [],
+    }
+    if config.jwt.issuer:
+        document["authorization_servers"] = [config.jwt.issuer]
+    return document
+
+
+def _public_routes(config: ServerConfig) -> list[BaseRoute]:
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "version": __version__, "protocolVersion": PROTOCOL_VERSION})
+
+    def metadata_route(path: str) -> Route:
+        document = protected_resource_metadata(config, path)
+
+        async def endpoint(request: Request) -> JSONResponse:
+            return JSONResponse(document, headers={"Cache-Control": "public, max-age=3600"})
+
+        return Route(PROTECTED_RESOURCE + path, endpoint, methods=["GET"])
+
+    return [
+        Route("/healthz", healthz, methods=["GET"]),
+        metadata_route(""),
+        *(metadata_route(path) for path in MCP_PATHS),
+    ]
+
+
+def _mcp_routes(config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateLimiter) -> list[BaseRoute]:
+    # streamable_http_app() creates the session manager; we route its ASGI handler ourselves, at two paths.
+    server.streamable_http_app(
+        streamable_http_path=MCP_PATHS[0],
+        stateless_http=True,
+        json_response=True,
+        transport_security=transport_security(config),
+    )
+    endpoint = StreamableHTTPASGIApp(server.session_manager)
+    verifier = JwtVerifier(config.jwt) if config.single_tenant is None else None
+    single = Principal(config.single_tenant, subject="local") if config.single_tenant is not None else None
+    return [
+        Route(
+            path,
+            BearerAuthMiddleware(
+                RateLimitMiddleware(endpoint, limiter=limiter),  # behind auth: keyed on the verified tenant
+                verifier=verifier,
+                resource_metadata_url=config.base_url + PROTECTED_RESOURCE + path,
+                single_tenant=single,
+            ),
+            methods=["GET", "POST", "DELETE"],
+        )
+        for path in MCP_PATHS
+    ]
+
+
+def create_app(config: ServerConfig) -> Starlette:
+    """The whole HTTP surface. With neither a JWT key nor single-tenant mode configured, startup is refused."""
+    if config.single_tenant is None and not config.jwt.has_key:
+        raise ValueError("no JWT secret, public key or JWKS URL configured (and not in single-tenant mode)")
+    service, store = build_service(config)
+    server = build_mcp_server(service, config.toolsets, config.read_only)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Starlette never runs a mounted app's lifespan: the session manager must be started here.
+        await store.open()
+        try:
+            async with server.session_manager.run():
+                yield
+        finally:
+            await store.close()
+
+    limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets for MCP and REST alike
+    app = Starlette(routes=[*_public_routes(config), *_mcp_routes(config, server, limiter)], lifespan=lifespan)
+    app.state.service = service
+    app.state.config = config
+    app.state.rate_limiter = limiter
+    return app

@@ -1,0 +1,49 @@
+"""The composition root: configuration -> workflow catalog, store and RunService (HTTP, stdio and tests share it)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+import tempfile
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from workbench_mcp.config import ServerConfig
+from workbench_mcp.service import RunService
+from workbench_mcp.settings import Limits
+from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.workflows import WorkflowCatalog
+
+
+def build_catalog(config: ServerConfig) -> WorkflowCatalog:
+    """Built-in jobSearchWorkflow plus every *.json of --workflows; a bad file fails startup naming the file."""
+    catalog = WorkflowCatalog.with_builtins()
+    if config.workflows_dir is not None:
+        if not config.workflows_dir.is_dir():
+            raise NotADirectoryError(f"workflows directory {config.workflows_dir} does not exist")
+        catalog.load_directory(config.workflows_dir)
+    return catalog
+
+
+def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, SqliteRunStore]:
+    limits = Limits()
+    store = SqliteRunStore(config.db_path, limits=limits.for_store())
+    return RunService(store, catalog=catalog or build_catalog(config), limits=limits), store
+
+
+@asynccontextmanager
+async def open_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> AsyncIterator[RunService]:
+    service, store = build_service(config, catalog)
+    await store.open()
+    try:
+        yield service
+    finally:
+        await store.close()
+
+
+@asynccontextmanager
+async def open_demo_service() -> AsyncIterator[RunService]:
+    """A throw-away store in a temporary directory, for the public demo run: no route but /runs/demo and
+    no token can reach it, so the demo can never leak into, or be changed from, any tenant."""
+    with tempfile.TemporaryDirectory(prefix="workbench-demo-") as folder:
+        async with open_service(ServerConfig(db_path=Path(folder) / "demo.db")) as service:
+            yield service
