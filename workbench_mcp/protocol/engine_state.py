@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from workbench_mcp.protocol.wire_model import PositiveInt, Str, WireModel
+from workbench_mcp.protocol.wire_model import PositiveInt, Str, WireModel, without_proto_key
 
 StepStatus = Literal["pending", "running", "completed", "failed"]
 GateStatus = Literal["approved", "pending"]
@@ -17,7 +17,7 @@ class GateSlots(WireModel):
 
     before: GateStatus
     after: GateStatus
-    checkpoints: dict[Str, GateStatus] = Field(default_factory=dict)
+    checkpoints: Annotated[dict[Str, GateStatus], AfterValidator(without_proto_key)] = Field(default_factory=dict)
 
 
 class IdempotencyRecord(WireModel):

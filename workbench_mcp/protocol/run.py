@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import MISSING, Field, model_validator
 
 from workbench_mcp.protocol.wire_model import (
-    JsonAny,
+    JsonRecord,
     NonEmptyStr,
     NonNegativeInt,
     PositiveInt,
@@ -68,7 +68,7 @@ class RunInstance(WireModel):
     status: RunStatus
     context: RunContextRef | MISSING = MISSING
     subject: RunSubjectRef | MISSING = MISSING
-    metadata: dict[str, JsonAny] | MISSING = MISSING
+    metadata: JsonRecord | MISSING = MISSING
     tags: list[Str] | MISSING = MISSING
     annotations: list[RunAnnotation] | MISSING = MISSING
 

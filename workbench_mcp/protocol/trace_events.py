@@ -12,6 +12,7 @@ from workbench_mcp.protocol.run import RunStatus
 from workbench_mcp.protocol.wire_model import (
     Bool,
     JsonAny,
+    JsonRecord,
     NonEmptyStr,
     NonNegativeInt,
     NonNegativeNumber,
@@ -211,7 +212,7 @@ class SpanStarted(TraceEventBase):
     parent_span_id: NonEmptyStr | MISSING = MISSING
     name: NonEmptyStr
     kind: SpanKind | MISSING = MISSING
-    attributes: dict[str, JsonAny] | MISSING = MISSING
+    attributes: JsonRecord | MISSING = MISSING
 
 
 class SpanEnded(TraceEventBase):
@@ -219,7 +220,7 @@ class SpanEnded(TraceEventBase):
     span_id: NonEmptyStr
     status: Literal["ok", "error"] | MISSING = MISSING
     duration_ms: NonNegativeNumber | MISSING = MISSING
-    attributes: dict[str, JsonAny] | MISSING = MISSING
+    attributes: JsonRecord | MISSING = MISSING
     error: ErrorInfo | MISSING = MISSING
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, Strict
 from pydantic.alias_generators import to_camel
@@ -78,6 +78,20 @@ def _checked_json(value: Any) -> Any:
 
 JsonAny = Annotated[Any, AfterValidator(_checked_json)]
 """A free-form JSON value (`data`, `payload`, `args`, ...): any JSON, numbers JavaScript-safe."""
+
+V = TypeVar("V")
+
+
+def without_proto_key(record: dict[str, V]) -> dict[str, V]:
+    # zod's z.record rebuilds the object by assignment, so the reference silently drops a
+    # `__proto__` member of records (metadata, span attributes, checkpoints); hashes must agree.
+    if "__proto__" not in record:
+        return record
+    return {key: value for key, value in record.items() if key != "__proto__"}
+
+
+JsonRecord = Annotated[dict[str, JsonAny], AfterValidator(without_proto_key)]
+"""A zod `z.record(z.string(), ...)` of free-form values."""
 
 _DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))",
