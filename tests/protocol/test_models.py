@@ -617,3 +617,26 @@ def test_initial_gate_slots(policy: str, before: str) -> None:
 def test_gate_slot_values(slots: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         GateSlots.model_validate(slots)
+
+
+def test_records_drop_a_proto_member_like_zod() -> None:
+    """The reference's z.record drops `__proto__`; the normalized (hashed) form must too."""
+    from workbench_mcp.protocol.engine_state import GateSlots
+    from workbench_mcp.protocol.trace_events import TRACE_EVENT
+
+    slots = GateSlots.model_validate(
+        {"before": "approved", "after": "approved", "checkpoints": {"__proto__": "approved", "c": "pending"}}
+    )
+    assert slots.model_dump()["checkpoints"] == {"c": "pending"}
+    span = TRACE_EVENT.validate_python(
+        {
+            "id": "e",
+            "runId": "r",
+            "ts": "2026-01-01T00:00:00.000Z",
+            "type": "span_started",
+            "spanId": "s",
+            "name": "n",
+            "attributes": {"__proto__": {"x": 1}, "k": 1},
+        }
+    )
+    assert span.model_dump()["attributes"] == {"k": 1}
