@@ -364,14 +364,7 @@ class RunService:
             expected_revision=expected_revision,
             correlation_id=correlation_id,
         )
-        return {
-            "ok": True,
-            "runId": run_id,
-            "artifactKey": artifact_key,
-            "version": outcome.result.version,
-            "replayed": not outcome.events,
-            "revision": revision,
-        }
+        return _artifact_result(run_id, artifact_key, outcome, revision)
 
     async def patch_artifact(
         self,
@@ -400,14 +393,7 @@ class RunService:
             expected_revision=expected_revision,
             correlation_id=correlation_id,
         )
-        return {
-            "ok": True,
-            "runId": run_id,
-            "artifactKey": artifact_key,
-            "version": outcome.result.version,
-            "replayed": not outcome.events,
-            "revision": revision,
-        }
+        return _artifact_result(run_id, artifact_key, outcome, revision)
 
     # --- telemetry and rules -----------------------------------------------------------------------
 
@@ -591,14 +577,16 @@ class RunService:
 
     async def save_serialized(
         self, who: Principal, run_id: str, body: Any, *, expected_revision: int | None = None
-    ) -> None:
-        """REST PUT: full validation (schema + invariants) before anything is stored (D17)."""
+    ) -> int:
+        """REST PUT: full validation (schema + invariants) before anything is stored (D17).
+        Returns the stored revision: the body's own, as the reference keeps it (REST sends it as the ETag)."""
         serialized = read_serialized_run(body)
         if serialized.run.id != run_id:
             raise WorkbenchError(ErrorCode.INVALID_RUN_STATE, "state.run.id must match URL param")
         state, trace = from_serialized(serialized)
         actor = Actor(principal=who.subject, tool="put_run")
         await self._store.replace_run(who.tenant_id, state, trace, actor, expected_revision=expected_revision)
+        return state.revision
 
     async def import_bundle(self, who: Principal, bundle: Any, *, verify: bool = True) -> dict[str, Any]:
         """Import a bundle as a run of the caller's tenant (integrity checked unless told otherwise)."""
@@ -616,3 +604,15 @@ class RunService:
     async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and differs."""
         return await self._store.delete_run(who.tenant_id, run_id, expected_revision=expected_revision)
+
+
+def _artifact_result(run_id: str, artifact_key: str, outcome: Outcome, revision: int) -> dict[str, Any]:
+    """`replayed`: the idempotency key matched an earlier identical write, so nothing was appended."""
+    return {
+        "ok": True,
+        "runId": run_id,
+        "artifactKey": artifact_key,
+        "version": outcome.result.version,
+        "replayed": not outcome.events,
+        "revision": revision,
+    }

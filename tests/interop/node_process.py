@@ -25,13 +25,13 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def ensure_reference_installed() -> str:
-    """Return the node executable, installing tests/interop/node_modules on first use."""
+def ensure_reference_installed(package: str = "@llm-workbench/runtime") -> str:
+    """Return the node executable, installing tests/interop/node_modules when `package` is missing."""
     node = shutil.which("node")
     if node is None:
         _missing("node is not on PATH")
         raise AssertionError("unreachable")
-    if not (INTEROP_DIR / "node_modules" / "@llm-workbench" / "runtime").is_dir():
+    if not (INTEROP_DIR / "node_modules" / package).is_dir():
         npm = shutil.which("npm")
         if npm is None:
             _missing("npm is not on PATH")

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.interop.node_process import ensure_reference_installed
 from tests.servers import running_server, server_config, token
 
 INTEROP_DIR = Path(__file__).resolve().parent
@@ -20,23 +18,8 @@ SCRIPT = INTEROP_DIR / "mcp_ts_client.mjs"
 pytestmark = pytest.mark.interop
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"interop dependency missing in CI: {reason}")
-    pytest.skip(reason)
-
-
 def ensure_ts_sdk() -> str:
-    node = shutil.which("node")
-    if node is None:
-        _missing("node is not on PATH")
-        raise AssertionError("unreachable")
-    if not (INTEROP_DIR / "node_modules" / "@modelcontextprotocol" / "sdk").is_dir():
-        npm = shutil.which("npm")
-        if npm is None:
-            _missing("npm is not on PATH")
-        subprocess.run([npm or "npm", "ci", "--no-audit", "--no-fund"], cwd=INTEROP_DIR, check=True)
-    return node
+    return ensure_reference_installed("@modelcontextprotocol/sdk")
 
 
 async def test_typescript_client_drives_the_core_tools(tmp_path: Path) -> None:

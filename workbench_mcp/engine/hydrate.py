@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from workbench_mcp.engine.run_state import IdempotencyEntry, OpenSpan, RunState
@@ -12,6 +11,7 @@ from workbench_mcp.protocol.engine_state import GateSlots, StepStatus, initial_g
 from workbench_mcp.protocol.rules import RuleSet
 from workbench_mcp.protocol.run import RunInstance
 from workbench_mcp.protocol.serialized_run import SerializedRun, check_state_invariants
+from workbench_mcp.protocol.timestamps import epoch_micros
 from workbench_mcp.protocol.workflow import POLICIES_WITH_AFTER_GATE, WorkflowSpec
 
 Trace = list[dict[str, Any]]
@@ -165,27 +165,5 @@ def open_spans_in(trace: Trace) -> dict[str, OpenSpan]:
     return spans
 
 
-_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:Z|([+-])(\d{2}):(\d{2}))")
-
-
 def _epoch_ms(timestamp: str) -> float:
-    """Milliseconds since 1970 of a schema-valid timestamp (like `Date.parse`, year 0000 included,
-    which `datetime` cannot represent)."""
-    match = _TIMESTAMP.fullmatch(timestamp)
-    if match is None:  # cannot happen for validated events
-        raise ValueError(f"not a protocol timestamp: {timestamp!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    fraction, sign, offset_hour, offset_minute = match.groups()[6:]
-    offset = 0 if sign is None else (int(offset_hour) * 60 + int(offset_minute)) * (1 if sign == "+" else -1)
-    seconds = _days_from_civil(year, month, day) * 86400 + hour * 3600 + (minute - offset) * 60 + second
-    return seconds * 1000.0 + (float(fraction) * 1000.0 if fraction else 0.0)
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 in the proleptic Gregorian calendar (H. Hinnant's algorithm)."""
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146097 + day_of_era - 719468
+    return epoch_micros(timestamp) / 1000.0

@@ -15,7 +15,6 @@ Comparing a 10k-entry map costs ~0.5 ms, more than the whole write it would be p
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -29,6 +28,7 @@ from workbench_mcp.protocol.artifacts import ArtifactVersion
 from workbench_mcp.protocol.engine_state import GateSlots
 from workbench_mcp.protocol.rules import RuleSet
 from workbench_mcp.protocol.run import RunInstance
+from workbench_mcp.protocol.timestamps import epoch_micros
 from workbench_mcp.store.run_store import Actor, EventJson, StoreLimits
 
 V = TypeVar("V")
@@ -80,32 +80,12 @@ def run_columns(run: RunInstance) -> RunColumns:
     )
 
 
-_TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))")
-
-
 def sort_micros(timestamp: str) -> int:
-    """UTC microseconds since 1970 for any datetime the protocol accepts (offsets, 1..n fraction
-    digits, year 0000), so listings are chronological where plain text order is not."""
-    match = _TIMESTAMP.fullmatch(timestamp)
-    if match is None:
-        raise WorkbenchError(ErrorCode.INVALID_RUN_STATE, f"startedAt is not a datetime: {timestamp!r}")
-    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
-    seconds = _days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second
-    if match.group(8) is not None:
-        offset = int(match.group(9)) * 3_600 + int(match.group(10)) * 60
-        seconds -= offset if match.group(8) == "+" else -offset
-    fraction = (match.group(7) or "")[:6].ljust(6, "0")
-    return seconds * 1_000_000 + int(fraction)
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    # Howard Hinnant's algorithm: proleptic Gregorian, valid for year 0 which datetime rejects.
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    return era * 146_097 + day_of_era - 719_468
+    """Listing order key: chronological where plain text order is not (offsets, fraction digits)."""
+    try:
+        return epoch_micros(timestamp)
+    except WorkbenchError:
+        raise WorkbenchError(ErrorCode.INVALID_RUN_STATE, f"startedAt is not a datetime: {timestamp!r}") from None
 
 
 def saved_run_meta(
