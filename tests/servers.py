@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,39 @@ async def running_server(config: ServerConfig) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@contextmanager
+def server_in_thread(config: ServerConfig) -> Iterator[str]:
+    """`running_server` in a thread with its own event loop, for blocking clients (schemathesis, a browser
+    driven over a pipe) that would otherwise stall the loop serving their requests."""
+    ready = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        async with running_server(config) as url:
+            box.update(url=url, loop=asyncio.get_running_loop(), stop=stop)
+            ready.set()
+            await stop.wait()
+
+    def main() -> None:
+        try:
+            asyncio.run(serve())
+        except BaseException as exc:  # startup failures are re-raised in the caller's thread
+            box["error"] = exc
+            ready.set()
+
+    thread = threading.Thread(target=main, name="uvicorn-test-server", daemon=True)
+    thread.start()
+    ready.wait(timeout=60)
+    if "error" in box:
+        raise box["error"]
+    try:
+        yield box["url"]
+    finally:
+        box["loop"].call_soon_threadsafe(box["stop"].set)
+        thread.join(timeout=60)
 
 
 def token(user: str = "alice", org: str | None = None, secret: str = SECRET, **claims: Any) -> str:

@@ -1,7 +1,8 @@
 """create_app(config): the Starlette app serving MCP (Streamable HTTP) at /api/mcp and /mcp, plus public routes.
 
 Routes are data: `_public_routes` (health, RFC 9728 discovery) never require a token; `_mcp_routes` are
-behind BearerAuthMiddleware. The REST API and the other discovery documents join the lists later.
+behind BearerAuthMiddleware, as are the REST routes (`run_routes`); the discovery documents and the demo page
+(`discovery_routes`) are public.
 MCP runs stateless with JSON responses: any replica can answer any request, and every request gets
 its own transport, so overlapping requests never share one (D21 fixed).
 """
@@ -19,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp
 
 from workbench_mcp import __version__
 from workbench_mcp.auth import JwtVerifier
@@ -26,9 +28,13 @@ from workbench_mcp.config import ServerConfig
 from workbench_mcp.mcp_server.server import WorkbenchMCP, build_mcp_server
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
+from workbench_mcp.service import RunService
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
+from workbench_mcp.web.demo_page import DemoRun
+from workbench_mcp.web.discovery_routes import discovery_routes
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
-from workbench_mcp.wiring import build_service
+from workbench_mcp.web.run_routes import run_routes
+from workbench_mcp.wiring import build_service, open_demo_service
 
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
@@ -108,25 +114,52 @@ def _mcp_routes(config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateL
     ]
 
 
+def _rest_routes(config: ServerConfig, service: RunService, limiter: TenantRateLimiter) -> list[BaseRoute]:
+    """/api/runs: the same bearer authentication and per-tenant rate limit as MCP, in front of each route."""
+    verifier = JwtVerifier(config.jwt) if config.single_tenant is None else None
+    single = Principal(config.single_tenant, subject="local") if config.single_tenant is not None else None
+
+    def authenticate(app: ASGIApp) -> ASGIApp:
+        return BearerAuthMiddleware(
+            RateLimitMiddleware(app, limiter=limiter),
+            verifier=verifier,
+            resource_metadata_url=config.base_url + PROTECTED_RESOURCE,
+            single_tenant=single,
+        )
+
+    return run_routes(service, authenticate)
+
+
 def create_app(config: ServerConfig) -> Starlette:
     """The whole HTTP surface. With neither a JWT key nor single-tenant mode configured, startup is refused."""
     if config.single_tenant is None and not config.jwt.has_key:
         raise ValueError("no JWT secret, public key or JWKS URL configured (and not in single-tenant mode)")
     service, store = build_service(config)
     server = build_mcp_server(service, config.toolsets, config.read_only)
+    demo = DemoRun()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Starlette never runs a mounted app's lifespan: the session manager must be started here.
         await store.open()
         try:
-            async with server.session_manager.run():
-                yield
+            async with server.session_manager.run(), open_demo_service() as demo_service:
+                demo.attach(demo_service)
+                try:
+                    yield
+                finally:
+                    demo.attach(None)
         finally:
             await store.close()
 
     limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets for MCP and REST alike
-    app = Starlette(routes=[*_public_routes(config), *_mcp_routes(config, server, limiter)], lifespan=lifespan)
+    routes = [
+        *_public_routes(config),
+        *discovery_routes(config, demo),
+        *_mcp_routes(config, server, limiter),
+        *_rest_routes(config, service, limiter),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     app.state.config = config
     app.state.rate_limiter = limiter

@@ -1,0 +1,154 @@
+"""Headless Chromium (the Debian package) driven over the DevTools protocol on a pipe: no npm, no websockets.
+
+`--remote-debugging-pipe` makes Chromium read NUL-terminated JSON commands from fd 3 and write replies and
+events to fd 4. That is enough to open a page, evaluate JavaScript in it (visibility checks on the real
+layout) and take a full-page screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pytest
+
+CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def find_chromium() -> str:
+    """The browser binary; with CI=true a missing browser fails the test instead of skipping it."""
+    for name in CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    reason = "chromium is not installed (apt-get install -y chromium)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+    raise AssertionError("unreachable")
+
+
+class Browser:
+    def __init__(self, executable: str, *, width: int = 1280, height: int = 900) -> None:
+        self._profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
+        to_browser_r, self._to_browser = os.pipe()
+        self._from_browser, from_browser_w = os.pipe()
+        # Chromium expects its command pipe on fd 3 and its reply pipe on fd 4 (see _pipes_to_3_and_4).
+        self._proc = subprocess.Popen(
+            [
+                executable,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                f"--window-size={width},{height}",
+                f"--user-data-dir={self._profile.name}",
+                "--remote-debugging-pipe",
+                "about:blank",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(3, 4),
+            preexec_fn=_pipes_to_3_and_4(to_browser_r, from_browser_w),
+        )
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+        self._next_id = 0
+        self._buffer = b""
+        self._session: str | None = None
+
+    # --- protocol ------------------------------------------------------------------------------------
+
+    def send(self, method: str, params: dict[str, Any] | None = None, *, session: str | None = None) -> Any:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        while True:
+            reply = self._read()
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method} failed: {reply['error']}")
+                return reply.get("result", {})
+
+    def _read(self) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            chunk = os.read(self._from_browser, 1 << 16)
+            if not chunk:
+                raise RuntimeError(f"chromium exited ({self._proc.poll()})")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        message: dict[str, Any] = json.loads(raw)
+        return message
+
+    # --- page helpers ----------------------------------------------------------------------------------
+
+    def open(self, url: str) -> None:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        self.send("Page.enable", session=self._session)
+        self.send("Page.navigate", {"url": url}, session=self._session)
+        # Wait for the load event (the page has no scripts, so load means rendered).
+        while True:
+            message = self._read()
+            if message.get("method") == "Page.loadEventFired" and message.get("sessionId") == self._session:
+                return
+
+    def evaluate(self, expression: str) -> Any:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=self._session)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"evaluation failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def screenshot(self, path: Path) -> None:
+        shot = self.send(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True}, session=self._session
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(base64.b64decode(shot["data"]))
+
+    def close(self) -> None:
+        with contextlib.suppress(RuntimeError):  # the browser may already be gone
+            self.send("Browser.close")
+        try:
+            self._proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        os.close(self._to_browser)
+        os.close(self._from_browser)
+        self._profile.cleanup()
+
+    def __enter__(self) -> Browser:
+        return self
+
+    def __exit__(self, *exc: object | TracebackType | None) -> None:
+        self.close()
+
+
+def _pipes_to_3_and_4(read_end: int, write_end: int) -> Any:
+    def setup() -> None:  # runs in the child between fork and exec
+        # Move both ends out of the way first: either may itself be fd 3 or 4.
+        high_read = fcntl.fcntl(read_end, fcntl.F_DUPFD, 10)
+        high_write = fcntl.fcntl(write_end, fcntl.F_DUPFD, 10)
+        os.dup2(high_read, 3)
+        os.dup2(high_write, 4)
+
+    return setup

@@ -1,0 +1,80 @@
+"""/runs/demo: public, read-only, server-rendered, everything escaped, integrity recomputed per request."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.web.rest import RunFactory
+from workbench_mcp.web.demo_page import Integrity, check_integrity, event_summary, render_run_page
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+async def test_the_demo_page_is_public_and_shows_a_verified_completed_run(base_url: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        page = await client.get("/runs/demo")
+        again = await client.get("/runs/demo")
+    assert page.status_code == 200
+    assert page.headers["content-type"] == "text/html; charset=utf-8"
+    assert "script-src" not in page.headers["content-security-policy"]  # default-src 'none': no scripts at all
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    html = page.text
+    assert "<script" not in html
+    assert 'data-testid="integrity-badge" data-verified="true"' in html
+    assert 'data-testid="run-status">completed<' in html
+    assert html.count('data-testid="timeline-event"') == 23
+    for testid in ("gate-parser1-before", "gate-jobSearcher-after", "workflow-graph", "artifact-compiledProfile"):
+        assert f'data-testid="{testid}"' in html
+    assert "rejected" in html  # the jobSearcher PAUSE_AFTER gate was rejected once before its approval
+    # The same run each time (built once per server), its hash recomputed per request.
+    assert again.text == html
+
+
+def hostile_state() -> dict[str, Any]:
+    state = RunFactory().new(tags=['<script>alert("tag")</script>'])
+    state["run"]["workflowSnapshot"]["title"] = "<img src=x onerror=alert(1)>"
+    state["trace"].append({**state["trace"][0], "id": "evt_x", "type": "annotation", "text": "</li><b>bold</b>"})
+    return state
+
+
+def test_every_value_from_the_run_is_escaped() -> None:
+    html = render_run_page(hostile_state(), Integrity(True, "a" * 64, "ok"))
+    assert "<script>alert" not in html
+    assert "<img src=x" not in html
+    assert "</li><b>bold" not in html
+    assert "&lt;script&gt;alert(&quot;tag&quot;)&lt;/script&gt;" in html
+    assert "&lt;/li&gt;&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+def test_a_tampered_bundle_gets_the_failed_badge(tmp_path: Path) -> None:
+    state = RunFactory().new()
+    bundle = {
+        "protocolVersion": "1.0.0",
+        "run": state["run"],
+        "trace": state["trace"],
+        "artifacts": [],
+        "ruleSets": [v for _, v in state["ruleSetsById"]],
+        "integrity": {"sha256": "0" * 64},
+    }
+    integrity = check_integrity(copy.deepcopy(bundle))
+    assert integrity.verified is False
+    html = render_run_page(state, integrity)
+    assert 'data-verified="false"' in html
+    assert "Integrity check failed" in html
+
+
+def test_every_event_type_has_a_summary() -> None:
+    samples = {
+        "step_completed": {"ok": False, "error": {"message": "boom"}},
+        "artifact_patch": {"artifactKey": "a", "fromVersion": 1, "toVersion": 2, "patch": [{"op": "add"}]},
+        "model_io": {"direction": "response", "provider": "p", "model": "m", "usage": {"totalTokens": 3}},
+        "span_ended": {"status": "ok", "durationMs": 1.23456},
+    }
+    assert event_summary({"type": "step_completed", **samples["step_completed"]}) == "failed: boom"
+    assert event_summary({"type": "artifact_patch", **samples["artifact_patch"]}) == "a v1 → v2 (add)"
+    assert event_summary({"type": "model_io", **samples["model_io"]}) == "response p/m · 3 tokens"
+    assert event_summary({"type": "span_ended", **samples["span_ended"]}) == "ok, 1.23 ms"
