@@ -27,7 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workbench_mcp.engine.artifacts import write_artifact
 from workbench_mcp.engine.clock import Clock
+from workbench_mcp.engine.export import export_bundle
 from workbench_mcp.engine.lifecycle import StartRun, start_run
+from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
 from workbench_mcp.store.run_store import Actor
 from workbench_mcp.store.sqlite_store import Durability, SqliteRunStore
@@ -116,6 +118,27 @@ async def timed(samples: int, op: Callable[[], Awaitable[Any]]) -> list[float]:
     return out
 
 
+async def export_latency(folder: Path, samples: int) -> tuple[float, float]:
+    """p50 of exporting a 10k-event run: (load + bundle + integrity hash, the same plus its JSON text)."""
+    store = SqliteRunStore(folder / "export.db")
+    await store.open()
+    try:
+        writer = Writer(store, SystemClock())
+        run_id = await new_run(store, writer.clock)
+        await writer.grow(run_id, 10_000)
+
+        async def bundle() -> dict[str, Any]:
+            state, trace = await store.load_run(TENANT, run_id)
+            return export_bundle(state, trace)
+
+        async def bundle_text() -> str:
+            return pretty_json(await bundle())
+
+        return median(await timed(samples, bundle)), median(await timed(samples, bundle_text))
+    finally:
+        await store.close()
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
@@ -185,6 +208,7 @@ async def main() -> None:
         normal = await throughput(folder, writes, "normal")
         full = await throughput(folder, writes // 3, "full")
         first_page, deep_page = await listing(folder, runs, samples)
+        export_s, export_text_s = await export_latency(folder, 5 if args.quick else 15)
 
     print("Write latency p50 (one write_artifact = transaction + engine + commit):\n")
     print_table(
@@ -203,6 +227,8 @@ async def main() -> None:
         ["sequential committed writes/s, durability=full", f"{full:,.0f}/s", "(one fsync per commit)", ""],
         [f"list_runs(limit=100) p50, {runs:,} runs, page 1", ms(first_page), "<= 10 ms", verdict(first_page <= 0.01)],
         [f"list_runs(limit=100) p50, {runs:,} runs, mid-list", ms(deep_page), "<= 10 ms", verdict(deep_page <= 0.01)],
+        ["export of a 10k-event run (load + bundle + hash) p50", ms(export_s), "<= 0.5 s", verdict(export_s <= 0.5)],
+        ["  ... plus its pretty JSON text (what export_bundle returns)", ms(export_text_s), "", ""],
     ]  # fmt: skip
     print_table(["measure", "result", "target", ""], rows)
     print(
