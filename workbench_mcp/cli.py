@@ -142,6 +142,7 @@ def _serve(config: ServerConfig) -> int:
     from workbench_mcp.auth import load_or_create_dev_secret, mint_token
     from workbench_mcp.log_setup import configure_logging
     from workbench_mcp.web.app import create_app
+    from workbench_mcp.web.worker import tune_gc_for_serving
     from workbench_mcp.wiring import build_catalog
 
     check_serve_config(config)
@@ -168,6 +169,7 @@ def _serve(config: ServerConfig) -> int:
     if config.workers > 1:
         return _serve_workers(config)
     app = create_app(config)
+    tune_gc_for_serving()
     uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower(), access_log=False)
     return 0
 

@@ -1,0 +1,148 @@
+"""`serve --workers N`: N processes on one port and one SQLite file, without losing a concurrent update."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.servers import free_port, token
+from workbench_mcp.auth import load_or_create_dev_secret
+from workbench_mcp.cli import _parser, config_from
+from workbench_mcp.config import (
+    ConfigError,
+    JwtConfig,
+    RateLimitConfig,
+    ServerConfig,
+    Toolset,
+    check_serve_config,
+    config_from_json,
+    config_to_json,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+WORKERS = 2
+CLIENTS = 8
+WRITES_EACH = 15
+HEADERS = {
+    "Content-Type": "application/json",
+    "Accept": "application/json, text/event-stream",
+    "MCP-Protocol-Version": "2025-11-25",
+}
+
+
+def test_the_configuration_reaches_workers_unchanged() -> None:
+    config = ServerConfig(
+        port=9999,
+        db_path=Path("/data/w.db"),
+        workflows_dir=Path("/wf"),
+        toolsets=frozenset({Toolset.CORE, Toolset.STEPS}),
+        read_only=True,
+        public_url="https://mcp.example.test",
+        allowed_hosts=("a", "b:1"),
+        jwt=JwtConfig(secret="s" * 40, issuer="https://i", audience="aud", tenant_claims=("org",), leeway_seconds=5),
+        log_level="WARNING",
+        workers=3,
+        rate_limit=RateLimitConfig(per_second=12.5, burst=40),
+    )
+    assert config_from_json(config_to_json(config)) == config
+
+
+def test_workers_and_rate_limits_come_from_flags_over_the_environment() -> None:
+    args = _parser().parse_args(["serve", "--workers", "3", "--rate-limit", "50", "--rate-burst", "80"])
+    env = {"WORKBENCH_WORKERS": "2", "WORKBENCH_RATE_LIMIT": "10", "WORKBENCH_RATE_BURST": "20"}
+    config = config_from(args, env)
+    assert (config.workers, config.rate_limit) == (3, RateLimitConfig(per_second=50, burst=80))
+    from_env = config_from(_parser().parse_args(["serve"]), env)
+    assert (from_env.workers, from_env.rate_limit) == (2, RateLimitConfig(per_second=10, burst=20))
+
+
+@pytest.mark.parametrize("changes", [{"workers": 0}, {"workers": 1000}, {"rate_limit": RateLimitConfig(-1, 5)}])
+def test_nonsense_worker_and_rate_settings_are_refused(changes: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        check_serve_config(replace(ServerConfig(), **changes))
+
+
+def _children(pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker, also a child)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+    return found
+
+
+async def _tool(http: httpx.AsyncClient, bearer: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
+    response = await http.post("/api/mcp", json=request, headers={**HEADERS, "Authorization": f"Bearer {bearer}"})
+    result = response.json()["result"]
+    assert not result.get("isError"), result
+    body: dict[str, Any] = result["structuredContent"]
+    return body
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts worker processes through /proc")
+async def test_two_workers_share_one_database_without_lost_updates(tmp_path: Path) -> None:
+    db = tmp_path / "w.db"
+    secret, _ = load_or_create_dev_secret(db)  # the dev secret the workers will share
+    bearer = token("racer", secret=secret)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    command = [sys.executable, "-m", "workbench_mcp", "serve", "--port", str(port), "--db", str(db)]
+    server = await asyncio.create_subprocess_exec(
+        *command,
+        "--workers",
+        str(WORKERS),
+        "--log-level",
+        "WARNING",
+        cwd=REPO,
+        env={**env, "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+            deadline = time.monotonic() + 60
+            while len(_children(server.pid)) < WORKERS or not await _healthy(http):
+                assert server.returncode is None, "serve --workers exited"
+                assert time.monotonic() < deadline, "workers did not start"
+                await asyncio.sleep(0.1)
+            run_id = (await _tool(http, bearer, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
+
+            async def writer(n: int) -> list[int]:
+                # One connection each, so the kernel spreads the writers over both processes.
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as own:
+                    args = {"runId": run_id, "artifactKey": "race", "typeId": "t.v1"}
+                    return [
+                        (await _tool(own, bearer, "write_artifact", {**args, "data": {"n": n, "i": i}}))["version"]
+                        for i in range(WRITES_EACH)
+                    ]
+
+            versions = [v for got in await asyncio.gather(*(writer(n) for n in range(CLIENTS))) for v in got]
+            state = await _tool(http, bearer, "get_run", {"runId": run_id})
+        assert len(_children(server.pid)) == WORKERS
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 30)
+    expected = CLIENTS * WRITES_EACH
+    assert sorted(versions) == list(range(1, expected + 1))  # every acknowledgement a distinct version
+    written = [e["artifact"]["version"] for e in state["trace"] if e["type"] == "artifact_written"]
+    assert written == list(range(1, expected + 1))
+
+
+async def _healthy(http: httpx.AsyncClient) -> bool:
+    try:
+        return (await http.get("/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
