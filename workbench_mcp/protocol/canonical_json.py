@@ -31,6 +31,8 @@ from collections.abc import Callable
 from json.encoder import encode_basestring
 from typing import Final, TypeAlias
 
+import orjson
+
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
@@ -267,24 +269,27 @@ def _run_exact(value: object, write: Callable[[object], str]) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast writer: the stdlib C encoder on a value whose every part it renders like JavaScript
+# Fast writer: orjson (Rust) on a value whose every part it renders like JavaScript
 # ---------------------------------------------------------------------------------------------
+# orjson writes what JSON.stringify writes for str/int/bool/None, arrays and objects: the same
+# escapes (short forms, lowercase \u00XX, nothing else escaped), the same two-space layout for
+# OPT_INDENT_2, and the shortest round-trip digits for floats in [1e-4, 2^53) (checked against
+# _js_float on 300,000 random doubles; the interop tests compare with Node). What it would render
+# differently is fixed by the _Preparer walk first; what it refuses (lone surrogates, str
+# subclasses as keys, nesting deeper than 255) falls back to the exact writers. Measured on an
+# 88 KB bundle: pretty 2.3 ms -> 0.5 ms, compact 1.0 ms -> 0.5 ms.
 
-_SORTED_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
-)
-_ORDERED_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), sort_keys=False, allow_nan=False, check_circular=False
-)
+_ORJSON_OPTIONS: Final = {"sorted": orjson.OPT_SORT_KEYS, "ordered": 0, "pretty": orjson.OPT_INDENT_2}
 
 
 class _Preparer:
-    """Walk a value once and make it safe for the C encoder.
+    """Walk a value once and make it safe for orjson.
 
-    What the C encoder would render differently from JavaScript is rewritten (integral floats
-    become ints) or replaced by a per-call random placeholder string that is swapped for the
-    JavaScript text afterwards (tiny or huge floats). Objects whose member order `json.dumps`
-    cannot produce raise `_SlowPath`.
+    What orjson would render differently from JavaScript is rewritten (integral floats become
+    ints) or replaced by a per-call random placeholder string that is swapped for the JavaScript
+    text afterwards (tiny or huge floats). Objects whose member order orjson cannot produce
+    (array-index keys, which JavaScript moves first; keys orjson would sort differently from
+    UTF-16) raise `_SlowPath`, or are rebuilt in JavaScript order.
     """
 
     def __init__(self, sort_keys: bool) -> None:
@@ -372,21 +377,21 @@ class _Preparer:
         return _escape_surrogates(text)
 
 
-def _fast(value: object, sort_keys: bool) -> str:
-    preparer = _Preparer(sort_keys)
+def _fast(value: object, layout: str) -> str:
+    preparer = _Preparer(sort_keys=layout == "sorted")
     try:
         prepared = preparer.walk(value)
-    except (WorkbenchError, RecursionError):
+        text = orjson.dumps(prepared, option=_ORJSON_OPTIONS[layout]).decode("utf-8")
+    except (WorkbenchError, RecursionError, TypeError):  # orjson.JSONEncodeError is a TypeError
         raise _SlowPath from None
-    encoder = _SORTED_ENCODER if sort_keys else _ORDERED_ENCODER
-    return preparer.finish(encoder.encode(prepared))
+    return preparer.finish(text)
 
 
-def _fast_or_exact(value: object, sort_keys: bool, order: _KeyOrder) -> str:
+def _fast_or_exact(value: object, layout: str, exact: Callable[[object], str]) -> str:
     try:
-        return _fast(value, sort_keys)
+        return _fast(value, layout)
     except _SlowPath:
-        return _run_exact(value, lambda v: _exact_compact(v, order))
+        return _run_exact(value, exact)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -396,7 +401,7 @@ def _fast_or_exact(value: object, sort_keys: bool, order: _KeyOrder) -> str:
 
 def canonical_json(value: object) -> str:
     """Bundle canonical JSON (`stableStringify`): members sorted by UTF-16 code units, no whitespace."""
-    return _fast_or_exact(value, True, _canonical_keys)
+    return _fast_or_exact(value, "sorted", lambda v: _exact_compact(v, _canonical_keys))
 
 
 def artifact_canonical_json(value: object) -> str:
@@ -410,12 +415,12 @@ def artifact_canonical_json(value: object) -> str:
 
 def compact_json(value: object) -> str:
     """`JSON.stringify(value)`: JavaScript member order, JavaScript rendering."""
-    return _fast_or_exact(value, False, _js_object_keys)
+    return _fast_or_exact(value, "ordered", lambda v: _exact_compact(v, _js_object_keys))
 
 
 def pretty_json(value: object) -> str:
     """`JSON.stringify(value, null, 2)`: two-space indent, `": "`, JavaScript member order."""
-    return _run_exact(value, lambda v: _exact_pretty(v, ""))
+    return _fast_or_exact(value, "pretty", lambda v: _exact_pretty(v, ""))
 
 
 def sha256_hex(text: str) -> str:
