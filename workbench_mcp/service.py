@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import MISSING
 
+from workbench_mcp.bundle_cache import BundleCache
 from workbench_mcp.engine import artifacts, gates, lifecycle, readiness, rules, steps, telemetry
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.export import Profile, export_bundle
@@ -45,6 +46,7 @@ class RunService:
         self.catalog = catalog or WorkflowCatalog.with_builtins()
         self._clock: Clock = clock or SystemClock()
         self.limits = limits or Limits()
+        self._bundles = BundleCache()
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -128,8 +130,15 @@ class RunService:
         return readiness.next_actions(state).to_json() | {"revision": state.revision}
 
     async def export_bundle(self, who: Principal, run_id: str, *, profile: Profile = "full") -> Bundle:
+        """The run's bundle; an unchanged run's comes from the cache (workbench_mcp/bundle_cache.py)."""
+        key = (who.tenant_id, run_id, profile)
+        cached = self._bundles.get(key, await self._store.load_state(who.tenant_id, run_id))
+        if cached is not None:
+            return cached
         state, trace = await self._store.load_run(who.tenant_id, run_id)
-        return export_bundle(state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+        bundle = export_bundle(state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+        self._bundles.put(key, state, bundle)
+        return bundle
 
     # --- gates -----------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Bundle tools: export a run as a tamper-evident RunBundle; verify and validate bundles offline."""
 
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult
@@ -11,14 +12,37 @@ from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.toolsets import ToolFn, read_tool
 from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, validate_bundle
-from workbench_mcp.protocol.canonical_json import compact_json
+from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
 from workbench_mcp.service import RunService
 
 
+class _PrettyTexts:
+    """The text item of recently exported bundles. The service hands back the very same (read-only)
+    bundle object for an unchanged run (workbench_mcp/bundle_cache.py), so identity is the key; an
+    entry holds its bundle, so the id cannot be reused while the entry lives."""
+
+    def __init__(self, capacity: int = 32) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+
+    def of(self, bundle: Any) -> str:
+        entry = self._entries.get(id(bundle))
+        if entry is not None and entry[0] is bundle:
+            return entry[1]
+        text = pretty_json(bundle)
+        self._entries[id(bundle)] = (bundle, text)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return text
+
+
 def _export_bundle(service: RunService) -> ToolFn:
+    texts = _PrettyTexts()
+
     async def export_bundle(runId: a.RunId, profile: a.Profile = "full") -> Annotated[CallToolResult, o.Bundle]:
         bundle = await service.export_bundle(current_principal(), runId, profile=profile)
-        return tool_result(bundle)  # the text item is JSON.stringify(bundle, null, 2), as the reference's
+        # The text item is JSON.stringify(bundle, null, 2), as the reference's.
+        return tool_result(bundle, text=texts.of(bundle))
 
     return export_bundle
 

@@ -1,0 +1,68 @@
+"""Repeated exports of an unchanged run come from the cache; any write, from any store, is seen at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workbench_mcp.bundle_cache import BundleCache
+from workbench_mcp.config import ServerConfig
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.principal import Principal
+from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle
+from workbench_mcp.wiring import open_service
+
+WHO = Principal("acme", "alice")
+
+
+def written(bundle: dict[str, object]) -> int:
+    trace = bundle["trace"]
+    assert isinstance(trace, list)
+    return sum(1 for e in trace if e["type"] == "artifact_written")
+
+
+async def test_an_unchanged_run_is_exported_once_and_a_write_is_seen(tmp_path: Path) -> None:
+    async with open_service(ServerConfig(db_path=tmp_path / "w.db")) as service:
+        run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
+        first = await service.export_bundle(WHO, run_id)
+        again = await service.export_bundle(WHO, run_id)
+        user = await service.export_bundle(WHO, run_id, profile="user")
+        await service.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
+        after = await service.export_bundle(WHO, run_id)
+    assert again is first  # served from the cache
+    assert user is not first  # profiles are cached apart
+    assert "engine" not in user
+    assert (written(first), written(after)) == (0, 1)
+    assert integrity_matches(normalize_bundle(after))
+
+
+async def test_a_write_by_another_process_invalidates_the_cached_bundle(tmp_path: Path) -> None:
+    config = ServerConfig(db_path=tmp_path / "w.db")
+    # Two services on one file stand for two `serve --workers` processes.
+    async with open_service(config) as one, open_service(config) as other:
+        run_id = (await one.start_run(WHO, "jobSearchWorkflow"))["runId"]
+        before = await one.export_bundle(WHO, run_id)
+        await other.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
+        after = await one.export_bundle(WHO, run_id)
+    assert (written(before), written(after)) == (0, 1)
+
+
+async def test_another_tenant_never_gets_the_cached_bundle(tmp_path: Path) -> None:
+    async with open_service(ServerConfig(db_path=tmp_path / "w.db")) as service:
+        run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
+        await service.export_bundle(WHO, run_id)
+        with pytest.raises(WorkbenchError) as refused:
+            await service.export_bundle(Principal("globex", "mallory"), run_id)
+    assert refused.value.code is ErrorCode.UNKNOWN_RUN  # the same refusal as without a cache
+
+
+def test_the_cache_is_bounded() -> None:
+    cache = BundleCache(capacity=2, max_events=3)
+    states = [object() for _ in range(4)]
+    for n, state in enumerate(states):
+        cache.put(("t", f"run_{n}", "full"), state, {"trace": []})  # type: ignore[arg-type]
+    assert cache.get(("t", "run_0", "full"), states[0]) is None  # type: ignore[arg-type]
+    assert cache.get(("t", "run_3", "full"), states[3]) is not None  # type: ignore[arg-type]
+    cache.put(("t", "big", "full"), states[0], {"trace": [{}] * 4})  # type: ignore[arg-type]
+    assert cache.get(("t", "big", "full"), states[0]) is None  # type: ignore[arg-type]
