@@ -3,11 +3,20 @@
 These models only describe results the service already returns; member names are the wire
 names, camelCase on purpose. Every model allows extra members, so adding a field to a result
 never breaks a client that validates against an older schema.
+
+The SDK validates every successful result against its model before sending it. For the bulky
+members (a run's trace, a bundle's artifacts: thousands of objects the service itself built)
+that check rebuilt every object and cost ~11% of an export_bundle call, so they are `Built`:
+the advertised schema is unchanged, the per-call re-validation is skipped.
 """
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+T = TypeVar("T")
+Built = Annotated[T, SkipValidation]
+"""A member the service built from validated state: described in the schema, not re-validated per call."""
 
 
 class _Out(BaseModel):
@@ -30,7 +39,7 @@ class RunMeta(_Out):
 
 
 class RunList(_Out):
-    runs: list[RunMeta] = Field(description="SavedRunMeta objects, newest first")
+    runs: Built[list[RunMeta]] = Field(description="SavedRunMeta objects, newest first")
     nextCursor: str | None = Field(None, description="Pass as `cursor` to get the next page; absent on the last page")
 
 
@@ -38,13 +47,13 @@ class SerializedRun(_Out):
     """PROTOCOL.md 4.2: maps travel as arrays of [key, value] pairs, in insertion order."""
 
     revision: int
-    run: dict[str, Any]
-    trace: list[dict[str, Any]]
-    artifactsByKey: list[list[Any]]
-    ruleSetsById: list[list[Any]]
-    stepStatus: list[list[Any]]
-    gateState: list[list[Any]]
-    idempotency: list[list[Any]]
+    run: Built[dict[str, Any]]
+    trace: Built[list[dict[str, Any]]]
+    artifactsByKey: Built[list[list[Any]]]
+    ruleSetsById: Built[list[list[Any]]]
+    stepStatus: Built[list[list[Any]]]
+    gateState: Built[list[list[Any]]]
+    idempotency: Built[list[list[Any]]]
 
 
 class RunStarted(_Out):
@@ -122,11 +131,11 @@ class Bundle(_Out):
     """A RunBundle (PROTOCOL.md 5.1) with its integrity hash."""
 
     protocolVersion: Literal["1.0.0"]
-    run: dict[str, Any]
-    trace: list[dict[str, Any]]
-    artifacts: list[dict[str, Any]]
-    ruleSets: list[dict[str, Any]]
-    engine: dict[str, Any] | None = None
+    run: Built[dict[str, Any]]
+    trace: Built[list[dict[str, Any]]]
+    artifacts: Built[list[dict[str, Any]]]
+    ruleSets: Built[list[dict[str, Any]]]
+    engine: Built[dict[str, Any] | None] = None
     integrity: dict[str, Any] | None = None
 
 
