@@ -7,11 +7,10 @@ The 401 carries `{"error", "code": "UNAUTHORIZED"}` and `WWW-Authenticate: Beare
 
 from __future__ import annotations
 
-from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from workbench_mcp.auth import AuthError, JwtVerifier, access_token_for, acting_as
+from workbench_mcp.auth import AuthError, JwtVerifier, acting_as, authenticated_user
 from workbench_mcp.errors import ErrorCode
 from workbench_mcp.principal import Principal
 from workbench_mcp.web.error_responses import error_response
@@ -44,7 +43,7 @@ class BearerAuthMiddleware:
             except AuthError as exc:
                 await self._unauthorized(scope, receive, send, str(exc), missing=not _has_credentials(scope))
                 return
-        scope["user"] = AuthenticatedUser(access_token_for(who))
+        scope["user"] = authenticated_user(who)
         with acting_as(who):
             await self.app(scope, receive, send)
 
