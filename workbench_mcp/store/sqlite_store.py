@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import random
 import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -162,9 +163,34 @@ ON CONFLICT (tenant_id, run_id, idempotency_key) DO UPDATE SET
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
+    """Take the database's write lock, waiting for another process's writer up to the busy timeout.
+
+    The wait polls every 0.1-1 ms instead of using SQLite's own busy handler, which sleeps 1, 2, 5,
+    10, 15 ... ms between tries: with `serve --workers 2` the other process commits every ~1 ms, so
+    those sleeps mostly missed the free moments (measured: writes at c=8 slower on 2 workers than 1).
+    """
     if conn.in_transaction:  # a cancelled caller may have left one open
         conn.execute("ROLLBACK")
-    conn.execute("BEGIN IMMEDIATE")
+    timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline = time.monotonic() + timeout_ms / 1000
+        pause = _FIRST_PAUSE_S
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, _LONGEST_PAUSE_S)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+
+
+_FIRST_PAUSE_S = 0.0001
+_LONGEST_PAUSE_S = 0.001
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
