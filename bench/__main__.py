@@ -1,0 +1,26 @@
+"""`python -m bench compare | load | fault ...`: the project's benchmark entry point (run from the repo root)."""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = {
+    "compare": "bench.compare",
+    "load": "bench.load_suite",
+    "fault": "bench.fault_suite",
+}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(f"usage: python -m bench {{{','.join(COMMANDS)}}} [options]  (--help after a command)", file=sys.stderr)
+        return 2
+    import importlib
+
+    module = importlib.import_module(COMMANDS[sys.argv[1]])
+    result: int = module.main(sys.argv[2:])
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
