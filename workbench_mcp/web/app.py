@@ -3,8 +3,9 @@
 Routes are data: `_public_routes` (health, RFC 9728 discovery) never require a token; `_mcp_routes` are
 behind BearerAuthMiddleware, as are the REST routes (`run_routes`); the discovery documents and the demo page
 (`discovery_routes`) are public.
-MCP runs stateless with JSON responses: any replica can answer any request, and every request gets
-its own transport, so overlapping requests never share one (D21 fixed).
+MCP runs stateless with JSON responses: any replica can answer any request, and every request is
+answered on its own, so overlapping requests never share a transport (D21 fixed); `McpEndpoint`
+answers handshake-era requests without the SDK's per-request transport (web/mcp_endpoint.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +32,7 @@ from workbench_mcp.service import RunService
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import discovery_routes
+from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.run_routes import run_routes
 from workbench_mcp.wiring import build_service, open_demo_service
@@ -96,7 +97,7 @@ def _mcp_routes(config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateL
         json_response=True,
         transport_security=transport_security(config),
     )
-    endpoint = StreamableHTTPASGIApp(server.session_manager)
+    endpoint = McpEndpoint(server.session_manager)
     verifier = JwtVerifier(config.jwt) if config.single_tenant is None else None
     single = Principal(config.single_tenant, subject="local") if config.single_tenant is not None else None
     return [
