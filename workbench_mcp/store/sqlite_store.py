@@ -160,33 +160,34 @@ ON CONFLICT (tenant_id, run_id, idempotency_key) DO UPDATE SET
 
 # --- functions that run on a connection's thread -------------------------------------------------------
 # Each is one whole transaction body, or the read it needs; none touches the store's Python state.
+# A write body runs inside the BEGIN IMMEDIATE that `SqliteRunStore._write` opens in the same hop.
 
 
-def _begin_immediate(conn: sqlite3.Connection) -> None:
-    """Take the database's write lock, waiting for another process's writer up to the busy timeout.
+def _begin_immediate(conn: sqlite3.Connection, wait_s: float) -> None:
+    """Take the database's write lock, waiting up to `wait_s` for another process's writer.
 
-    The wait polls every 0.1-1 ms instead of using SQLite's own busy handler, which sleeps 1, 2, 5,
-    10, 15 ... ms between tries: with `serve --workers 2` the other process commits every ~1 ms, so
-    those sleeps mostly missed the free moments (measured: writes at c=8 slower on 2 workers than 1).
+    The writer connection has SQLite's busy handler off (busy_timeout 0) and this polls every
+    0.1-1 ms instead: the handler sleeps 1, 2, 5, 10, 15 ... ms between tries, and with `serve
+    --workers 2` the other process commits every ~1 ms, so those sleeps mostly missed the free
+    moments (measured: writes at c=8 slower on 2 workers than 1). Uncontended, this is one statement.
     """
     if conn.in_transaction:  # a cancelled caller may have left one open
         conn.execute("ROLLBACK")
-    timeout_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+    deadline = time.monotonic() + wait_s
+    pause = _FIRST_PAUSE_S
+    while True:
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, _LONGEST_PAUSE_S)
+
+
+def _without_busy_handler(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        deadline = time.monotonic() + timeout_ms / 1000
-        pause = _FIRST_PAUSE_S
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE_S)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
 
 
 _FIRST_PAUSE_S = 0.0001
@@ -218,8 +219,7 @@ def _read_state(conn: sqlite3.Connection, key: Key, meta: _RunMeta) -> StoredSta
 def _open_run_tx(
     conn: sqlite3.Connection, key: Key, expected_revision: int | None, cached_tag: int | None
 ) -> tuple[_RunMeta, StoredState | None]:
-    """BEGIN IMMEDIATE, then the checks; the transaction stays open only if they pass."""
-    _begin_immediate(conn)
+    """The checks, in the write transaction; it stays open only if they pass."""
     try:
         meta = _read_meta(conn, key)
         if meta is None:
@@ -295,7 +295,6 @@ def _create(
     conn: sqlite3.Connection, key: Key, write: RunWrite, request_id: str | None, limits: StoreLimits
 ) -> str | None:
     """Insert a new run; if request_id already created a run that still exists, return its id."""
-    _begin_immediate(conn)
     try:
         if request_id is not None:
             earlier = conn.execute(_SELECT_REQUEST, (key[0], request_id)).fetchone()
@@ -318,7 +317,6 @@ def _create(
 def _replace(
     conn: sqlite3.Connection, key: Key, write: RunWrite, expected_revision: int | None, limits: StoreLimits
 ) -> None:
-    _begin_immediate(conn)
     try:
         meta = _read_meta(conn, key)
         if expected_revision is not None and (meta is None or meta.revision != expected_revision):
@@ -337,7 +335,6 @@ def _replace(
 
 
 def _delete(conn: sqlite3.Connection, key: Key, expected_revision: int | None) -> bool:
-    _begin_immediate(conn)
     try:
         if expected_revision is not None:
             meta = _read_meta(conn, key)
@@ -527,6 +524,7 @@ class SqliteRunStore:
             self._writer = await self._connect()
             await self._on(self._writer, self._configure_writer)
             await self._on(self._writer, partial(migrate, migrations=bundled_migrations()))
+            await self._on(self._writer, _without_busy_handler)  # from now on _begin_immediate waits
             self._reader = await self._connect()
             await self._on(self._reader, self._configure_reader)
             self._checkpointer = await self._connect()
@@ -593,6 +591,16 @@ class SqliteRunStore:
                 raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed") from exc
             raise
 
+    async def _write(self, writer: aiosqlite.Connection | None, body: Callable[[sqlite3.Connection], T]) -> T:
+        """`body(conn)` inside a fresh BEGIN IMMEDIATE, in one hop; the lock wait ends at the busy timeout."""
+        wait_s = self._busy_timeout_ms / 1000
+
+        def locked(conn: sqlite3.Connection) -> T:
+            _begin_immediate(conn, wait_s)
+            return body(conn)
+
+        return await self._on(writer, locked)
+
     async def _rollback_quietly(self, conn: aiosqlite.Connection | None) -> None:
         """On the way out of a failed block; the block's own error is the one worth reporting."""
         with contextlib.suppress(Exception):
@@ -645,7 +653,7 @@ class SqliteRunStore:
                 expected_revision=expected_revision,
                 cached_tag=None if cached is None else cached[0],
             )
-            meta, stored = await self._on(writer, open_tx)
+            meta, stored = await self._write(writer, open_tx)
             try:
                 tx = SqliteTransaction(key, meta, self._state_of(key, meta, stored, cached), self._write_context)
                 yield tx
@@ -673,7 +681,7 @@ class SqliteRunStore:
         write = row_codec.full_write(state, events, self._write_context(actor))
         create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits)
         async with self._exclusive() as writer:
-            earlier = await self._on(writer, create)
+            earlier = await self._write(writer, create)
         if earlier is not None:
             return earlier
         self._committed()
@@ -695,7 +703,7 @@ class SqliteRunStore:
         write = row_codec.full_write(state, trace, self._write_context(actor))
         replace = partial(_replace, key=key, write=write, expected_revision=expected_revision, limits=self.limits)
         async with self._exclusive() as writer:
-            await self._on(writer, replace)
+            await self._write(writer, replace)
         self._committed()
         self._cache.put(key, write.state_tag, state)
 
@@ -705,7 +713,7 @@ class SqliteRunStore:
         key = (tenant_id, run_id)
         async with self._exclusive() as writer:
             self._cache.drop(key)
-            return await self._on(writer, partial(_delete, key=key, expected_revision=expected_revision))
+            return await self._write(writer, partial(_delete, key=key, expected_revision=expected_revision))
 
     # --- reads ---------------------------------------------------------------------------------------
 
