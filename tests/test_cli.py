@@ -132,6 +132,34 @@ def test_flags_override_environment(tmp_path: Path) -> None:
     assert config.db_path == tmp_path / "x.db"
 
 
+@pytest.mark.parametrize(
+    ("argv", "env", "synchronous"),
+    [
+        (["serve"], {}, 1),  # NORMAL
+        (["serve"], {"WORKBENCH_DURABILITY": "full"}, 2),  # FULL: an fsync per commit
+        (["serve", "--durability", "FULL"], {"WORKBENCH_DURABILITY": "normal"}, 2),
+        (["stdio", "--durability", "normal"], {"WORKBENCH_DURABILITY": "full"}, 1),
+    ],
+)
+async def test_durability_reaches_the_store(
+    tmp_path: Path, argv: list[str], env: dict[str, str], synchronous: int
+) -> None:
+    from workbench_mcp.cli import _parser
+    from workbench_mcp.wiring import build_service
+
+    config = config_from(_parser().parse_args([*argv, "--db", str(tmp_path / "d.db")]), env)
+    _, store = build_service(config)
+    async with store:
+        mode = await store._on(store._writer, lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])
+    assert mode == synchronous
+
+
+def test_unknown_durability_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "serve", "--durability", "paranoid")
+    assert code == 2
+    assert "durability must be one of normal, full, got 'paranoid'" in err
+
+
 def test_unknown_toolset_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "stdio", "--toolsets", "core,admin")
     assert code == 2

@@ -51,6 +51,7 @@ def test_the_configuration_reaches_workers_unchanged() -> None:
         jwt=JwtConfig(secret="s" * 40, issuer="https://i", audience="aud", tenant_claims=("org",), leeway_seconds=5),
         log_level="WARNING",
         workers=3,
+        durability="full",
         rate_limit=RateLimitConfig(per_second=12.5, burst=40),
     )
     assert config_from_json(config_to_json(config)) == config

@@ -24,6 +24,7 @@ from workbench_mcp.config import (
     check_serve_config,
     from_env,
     is_loopback_host,
+    parse_durability,
     parse_toolsets,
     read_public_key,
 )
@@ -89,6 +90,11 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--read-only", action="store_true", default=None, help="expose read tools only (WORKBENCH_READ_ONLY)"
     )
+    parser.add_argument(
+        "--durability",
+        help="normal (survives a killed process) or full (also power loss, one fsync per write); "
+        "default normal (WORKBENCH_DURABILITY)",
+    )
 
 
 def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
@@ -115,6 +121,8 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
         changes["log_level"] = args.log_level.upper()
     if getattr(args, "workers", None) is not None:
         changes["workers"] = args.workers
+    if getattr(args, "durability", None):
+        changes["durability"] = parse_durability(args.durability)
     rate = config.rate_limit
     if getattr(args, "rate_limit", None) is not None:
         rate = replace(rate, per_second=args.rate_limit)

@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from typing import cast, get_args
 from urllib.parse import urlsplit
+
+from workbench_mcp.store.sqlite_store import Durability
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -95,6 +98,8 @@ class ServerConfig:
     log_level: str = "INFO"
     workers: int = 1
     """Server processes sharing the port and the SQLite file (WAL + BEGIN IMMEDIATE make that safe)."""
+    durability: Durability = "normal"
+    """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
 
     @property
@@ -137,6 +142,13 @@ def parse_toolsets(text: str) -> frozenset[Toolset]:
     if not chosen:
         raise ConfigError("no toolset selected")
     return frozenset(chosen)
+
+
+def parse_durability(text: str) -> Durability:
+    value = text.strip().lower()
+    if value in get_args(Durability):
+        return cast(Durability, value)
+    raise ConfigError(f"durability must be one of {', '.join(get_args(Durability))}, got {text!r}")
 
 
 def _flag(value: str | None, name: str) -> bool:
@@ -227,6 +239,7 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
         stdio_tenant=_text(env, "WORKBENCH_TENANT") or DEFAULT_STDIO_TENANT,
         log_level=(_text(env, "WORKBENCH_LOG_LEVEL") or "INFO").upper(),
         workers=_int(env.get("WORKBENCH_WORKERS"), "WORKBENCH_WORKERS", 1),
+        durability=parse_durability(_text(env, "WORKBENCH_DURABILITY") or "normal"),
         rate_limit=RateLimitConfig(
             per_second=_float(env.get("WORKBENCH_RATE_LIMIT"), "WORKBENCH_RATE_LIMIT", DEFAULT_RATE_PER_S),
             burst=_int(env.get("WORKBENCH_RATE_BURST"), "WORKBENCH_RATE_BURST", DEFAULT_RATE_BURST),
@@ -289,6 +302,7 @@ def config_to_json(config: ServerConfig) -> str:
         "stdio_tenant": config.stdio_tenant,
         "log_level": config.log_level,
         "workers": config.workers,
+        "durability": config.durability,
         "rate_limit": {"per_second": config.rate_limit.per_second, "burst": config.rate_limit.burst},
     }
     return json.dumps(document)

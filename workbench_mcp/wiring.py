@@ -26,7 +26,7 @@ def build_catalog(config: ServerConfig) -> WorkflowCatalog:
 
 def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, SqliteRunStore]:
     limits = Limits()
-    store = SqliteRunStore(config.db_path, limits=limits.for_store())
+    store = SqliteRunStore(config.db_path, limits=limits.for_store(), durability=config.durability)
     return RunService(store, catalog=catalog or build_catalog(config), limits=limits), store
 
 
