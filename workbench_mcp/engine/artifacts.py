@@ -11,7 +11,7 @@ from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.guards import require_running
 from workbench_mcp.engine.json_patch import PatchError, apply_patch
 from workbench_mcp.engine.outcome import Outcome, absent_if_none, appended, make_event
-from workbench_mcp.engine.run_state import IdempotencyEntry, RunState, with_entry
+from workbench_mcp.engine.run_state import IdempotencyEntry, RunState, with_entry, with_record
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.artifacts import ArtifactVersion
 from workbench_mcp.protocol.canonical_json import canonical_json
@@ -59,7 +59,7 @@ def _replayed(state: RunState, key: str | None, artifact_key: str, digest: str) 
 def _recorded(state: RunState, key: str | None, artifact_key: str, version: int, digest: str) -> Any:
     if not key:
         return state.idempotency
-    return with_entry(state.idempotency, key, IdempotencyEntry(artifact_key, version, digest))
+    return with_record(state.idempotency, key, IdempotencyEntry(artifact_key, version, digest))
 
 
 def write_artifact(

@@ -15,7 +15,7 @@ Comparing a 10k-entry map costs ~0.5 ms, more than the whole write it would be p
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Reversible, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
@@ -378,7 +378,7 @@ def _named_changes(old: Mapping[str, V], new: Mapping[str, V], named: Iterable[s
 def _last_keys(mapping: Mapping[str, V], count: int) -> list[str]:
     if count == 0:
         return []
-    if isinstance(mapping, dict):  # O(count): a dict iterates backwards without a copy
+    if isinstance(mapping, Reversible):  # O(count): dicts and GrowingMaps iterate backwards without a copy
         return list(islice(reversed(mapping), count))[::-1]
     return list(mapping)[-count:]
 
