@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from workbench_mcp.engine.run_state import RunState
 
@@ -23,6 +23,10 @@ class Actor:
     principal: str
     tool: str
     correlation_id: str | None = None
+
+
+Durability = Literal["normal", "full"]
+"""What a committed write survives: "normal" a killed process, "full" also power loss (sqlite_store.py)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -48,11 +48,10 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.store import row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.row_codec import RunWrite, StoredState, WriteContext
-from workbench_mcp.store.run_store import Actor, EventJson, RunPage, RunStore, StoreLimits
+from workbench_mcp.store.run_store import Actor, Durability, EventJson, RunPage, RunStore, StoreLimits
 from workbench_mcp.store.schema import bundled_migrations, migrate
 
 T = TypeVar("T")
-Durability = Literal["normal", "full"]
 Key = tuple[str, str]
 
 LIST_LIMIT_DEFAULT = 100
