@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
@@ -99,15 +100,17 @@ class McpEndpoint:
         self._manager = manager
         self._sdk = StreamableHTTPASGIApp(manager)
         self._security = TransportSecurityMiddleware(manager.security_settings)
-        self._direct = RequestBodyLimitMiddleware(self._answer, manager.max_request_body_size)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] == "POST" and _handshake_version(scope) is not None:
-            await self._direct(scope, receive, send)
-        else:
+        version = _handshake_version(scope) if scope["method"] == "POST" else None
+        if version is None:
             await self._sdk(scope, receive, send)
+            return
+        # The SDK's own body limit, in front of the direct path as in front of its own.
+        direct = RequestBodyLimitMiddleware(partial(self._answer, version), self._manager.max_request_body_size)
+        await direct(scope, receive, send)
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _answer(self, version: str, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if not self._passes_sdk_checks(request) or await self._security.validate_request(request, is_post=True):
             await self._sdk(scope, receive, send)  # the SDK writes its own refusal
@@ -117,8 +120,6 @@ class McpEndpoint:
         if message is None:
             await self._sdk(scope, _replaying(body, receive), send)
             return
-        version = _handshake_version(scope)
-        assert version is not None  # __call__ routes nothing else here
         reply = await self._dispatch(message, request, version)
         # The SDK transport's own rendering of a JSON reply: same serialisation, same header, status 200.
         text = reply.model_dump_json(by_alias=True, exclude_unset=True)
