@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,7 +34,14 @@ from workbench_mcp.auth import (
     load_or_create_dev_secret,
     mint_token,
 )
-from workbench_mcp.config import JwtConfig
+from workbench_mcp.config import (
+    DEFAULT_JWT_MAX_LIFETIME_S,
+    ConfigError,
+    JwtConfig,
+    check_jwt_config,
+    jwt_from_env,
+    parse_duration,
+)
 from workbench_mcp.errors import WorkbenchError
 from workbench_mcp.principal import Principal
 
@@ -100,6 +108,36 @@ async def test_tenant_is_org_claim_else_user(extra: dict[str, Any], tenant: str)
     assert (await verify(JwtConfig(secret=SECRET), hs(claims(**extra)))).tenant_id == tenant
 
 
+@pytest.mark.parametrize(
+    ("tenant_claims", "extra", "claim"),
+    [
+        (("org_id", "o.id"), {"org_id": "user:alice"}, "org_id"),
+        (("org_id", "o.id"), {"o": {"id": "user:alice"}}, "o.id"),
+        (("org_id", "o.id"), {"org_id": "user:alice", "o": {"id": "org_fine"}}, "org_id"),
+        (("org_id", "o.id"), {"org_id": "user:"}, "org_id"),
+        (
+            ("https://example.test/tenant",),
+            {"https://example.test/tenant": "user:alice"},
+            "https://example.test/tenant",
+        ),
+        (("tenant.id",), {"tenant": {"id": "user:bob"}}, "tenant.id"),
+    ],
+)
+async def test_an_org_claim_in_the_personal_namespace_is_refused(
+    tenant_claims: tuple[str, ...], extra: dict[str, Any], claim: str
+) -> None:
+    """Org tenants and personal tenants (`user:<sub>`) never share an id: such a token is refused whole."""
+    config = JwtConfig(secret=SECRET, tenant_claims=tenant_claims)
+    with pytest.raises(AuthError) as refused:
+        await verify(config, hs(claims(**extra)))
+    assert f"token `{claim}` is in the personal-tenant namespace" in str(refused.value)
+
+
+@pytest.mark.parametrize("org", ["org_2abc", "User:alice", "users:alice", "acme:user:alice", "user_alice"])
+async def test_org_ids_outside_the_personal_namespace_are_tenants_unchanged(org: str) -> None:
+    assert (await verify(JwtConfig(secret=SECRET), hs(claims(org_id=org)))).tenant_id == org
+
+
 async def test_tenant_claim_names_are_configurable() -> None:
     config = JwtConfig(secret=SECRET, tenant_claims=("https://example.test/tenant",))
     token = hs(claims(**{"https://example.test/tenant": "t-9", "org_id": "ignored"}))
@@ -125,6 +163,95 @@ async def test_hs256_rejections(token_factory: Any, reason: str) -> None:
     with pytest.raises(AuthError) as refused:
         await verify(JwtConfig(secret=SECRET), token_factory())
     assert reason in str(refused.value)
+
+
+# --- times and lifetime --------------------------------------------------------------------------------
+
+NOW = int(time.time())
+DAY = 86400
+
+
+@pytest.mark.parametrize(
+    ("times", "accepted"),
+    [
+        ({"iat": NOW, "exp": NOW + DEFAULT_JWT_MAX_LIFETIME_S}, True),  # exactly the maximum: the dev token's
+        ({"iat": NOW, "exp": NOW + DEFAULT_JWT_MAX_LIFETIME_S + 1}, False),
+        ({"iat": NOW - 10 * DAY, "exp": NOW + 25 * DAY}, False),  # 35 days, though only 25 remain
+        ({"exp": NOW + DEFAULT_JWT_MAX_LIFETIME_S}, True),  # no iat: measured from now
+        ({"exp": NOW + DEFAULT_JWT_MAX_LIFETIME_S + 3600}, False),
+        ({"iat": NOW, "exp": 10**30}, False),
+        ({"iat": NOW, "exp": 1e30}, False),
+        ({"exp": 10**400}, False),  # an integer beyond any float
+    ],
+)
+async def test_token_lifetime_is_bounded(times: dict[str, Any], accepted: bool) -> None:
+    token = hs({"sub": "u", **times})
+    if accepted:
+        assert (await verify(JwtConfig(secret=SECRET), token)).subject == "u"
+    else:
+        with pytest.raises(AuthError, match=f"lifetime exceeds the maximum of {DEFAULT_JWT_MAX_LIFETIME_S} seconds"):
+            await verify(JwtConfig(secret=SECRET), token)
+
+
+async def test_maximum_lifetime_is_configurable() -> None:
+    config = jwt_from_env({"WORKBENCH_JWT_SECRET": SECRET, "WORKBENCH_JWT_MAX_LIFETIME": "1h"})
+    assert config.max_lifetime_seconds == 3600
+    assert await verify(config, hs(claims(iat=NOW, exp=NOW + 3600)))
+    with pytest.raises(AuthError, match="lifetime"):
+        await verify(config, hs(claims(iat=NOW, exp=NOW + 3601)))
+
+
+@pytest.mark.parametrize(
+    ("times", "reason"),
+    [
+        ({"exp": str(NOW + 600)}, "token `exp` must be a number"),  # PyJWT alone accepts numeric strings
+        ({"exp": NOW + 600, "iat": str(NOW)}, "token `iat` must be a number"),
+        ({"exp": NOW + 600, "nbf": str(NOW)}, "token `nbf` must be a number"),
+        ({"exp": NOW + 600, "iat": None}, "token is invalid"),
+        ({"exp": True}, "token has expired"),
+    ],
+)
+async def test_time_claims_must_be_numbers(times: dict[str, Any], reason: str) -> None:
+    with pytest.raises(AuthError) as refused:
+        await verify(JwtConfig(secret=SECRET), hs({"sub": "u", **times}))
+    assert reason in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "claim"),
+    [
+        ({"sub": "\ud800"}, "sub"),
+        ({"sub": "ok\udfffok"}, "sub"),
+        ({"org_id": "org_\ud800"}, "org_id"),
+        ({"o": {"id": "\udc80"}}, "o.id"),
+        ({"scope": "runs:read \ud800"}, "scope"),
+    ],
+)
+async def test_lone_surrogates_in_identity_claims_are_refused(extra: dict[str, Any], claim: str) -> None:
+    """JSON `"\\ud800"` decodes to a str with no UTF-8 form: refused here, not INTERNAL_ERROR later."""
+    with pytest.raises(AuthError, match=f"token `{claim}` is not valid Unicode text"):
+        await verify(JwtConfig(secret=SECRET), hs(claims(**extra)))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("3600", 3600), ("90m", 5400), ("24h", 86400), ("30d", 2592000), (" 2H ", 7200)]
+)
+def test_durations(text: str, seconds: int) -> None:
+    assert parse_duration(text, "X") == seconds
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "1.5h", "h", "10w", ""])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="X must be a positive duration"):
+        parse_duration(text, "X")
+
+
+def test_short_hs256_secrets_are_refused_at_start() -> None:
+    check_jwt_config(JwtConfig(secret="k" * 32))
+    with pytest.raises(ConfigError, match="is 31 bytes; at least 32 are required"):
+        check_jwt_config(JwtConfig(secret="k" * 31))
+    with pytest.raises(ConfigError, match="is 30 bytes"):
+        check_jwt_config(JwtConfig(secret="é" * 15))  # bytes, not characters
 
 
 async def test_small_clock_skew_is_tolerated() -> None:
@@ -284,6 +411,42 @@ def test_dev_secret_is_created_once_beside_the_database(tmp_path: Path) -> None:
     assert len(secret) >= 48
     assert dev_secret_path(db).parent == db.parent
     assert dev_secret_path(db).stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message"),
+    [
+        (lambda path: path.chmod(0o644), "mode 0644 lets other users read or change it"),
+        (lambda path: path.chmod(0o620), "mode 0620"),
+        (lambda path: path.write_text(""), "is empty"),
+        (lambda path: path.write_text("  \n"), "is empty"),
+        (lambda path: path.write_bytes(b"\xff" * 40), "is not UTF-8 text"),
+        (lambda path: path.write_text("short"), "is 5 bytes; at least 32"),
+    ],
+)
+def test_an_untrustworthy_dev_secret_is_refused(tmp_path: Path, prepare: Any, message: str) -> None:
+    db = tmp_path / "w.db"
+    secret_file = dev_secret_path(db)
+    secret_file.write_text("x" * 64)
+    secret_file.chmod(0o600)
+    prepare(secret_file)
+    with pytest.raises(ConfigError, match=message) as refused:
+        load_or_create_dev_secret(db)
+    assert str(secret_file) in str(refused.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_dev_secret_owned_by_another_user_is_refused(tmp_path: Path) -> None:
+    """Whoever can write the directory could plant a secret they know; a file not ours is not trusted."""
+    if os.geteuid() != 0:
+        pytest.skip("creating another user's file needs root")
+    db = tmp_path / "w.db"
+    secret_file = dev_secret_path(db)
+    secret_file.write_text("x" * 64)
+    secret_file.chmod(0o600)
+    os.chown(secret_file, 65534, 65534)
+    with pytest.raises(ConfigError, match="owned by uid 65534, not by this server's user"):
+        load_or_create_dev_secret(db)
 
 
 async def test_minted_tokens_verify_with_the_same_settings() -> None:

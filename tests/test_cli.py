@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from tests.servers import SECRET, free_port
-from workbench_mcp.auth import dev_secret_path
-from workbench_mcp.cli import config_from, main
-from workbench_mcp.config import JwtConfig, ServerConfig, Toolset
+from workbench_mcp.auth import JwtVerifier, dev_secret_path, load_or_create_dev_secret
+from workbench_mcp.cli import config_from, dev_token_ttl, main
+from workbench_mcp.config import JwtConfig, ServerConfig, Toolset, from_env
 from workbench_mcp.principal import Principal
 from workbench_mcp.wiring import open_service
 
@@ -38,19 +39,62 @@ def cli_env(**extra: str) -> dict[str, str]:
 # --- token -----------------------------------------------------------------------------------------
 
 
-async def test_token_uses_the_dev_secret_beside_the_database(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def no_workbench_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No WORKBENCH_* variables, and an empty current directory (returned)."""
     for name in [k for k in os.environ if k.startswith("WORKBENCH_")]:
         monkeypatch.delenv(name)
-    db = tmp_path / "w.db"
-    code, out, _ = run_main(capsys, "token", "--user", "ann", "--org", "org_7", "--db", str(db), "--ttl", "120")
-    assert code == 0
-    from workbench_mcp.auth import JwtVerifier
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
 
-    secret = dev_secret_path(db).read_text().strip()
+
+@pytest.mark.parametrize("with_db", [True, False])
+def test_token_without_any_secret_refuses_and_creates_nothing(
+    tmp_path: Path, no_workbench_env: Path, capsys: pytest.CaptureFixture[str], with_db: bool
+) -> None:
+    """A secret made up here would sign tokens that no server accepts."""
+    db = tmp_path / "w.db" if with_db else Path("workbench.db")
+    code, out, err = run_main(capsys, "token", "--user", "ann", *(["--db", str(db)] if with_db else []))
+    assert (code, out) == (2, "")
+    assert f"no JWT secret: none is configured and {dev_secret_path(db)} does not exist" in err
+    assert err.count("\n") == 1
+    assert list(no_workbench_env.iterdir()) == []
+    assert not dev_secret_path(tmp_path / "w.db").exists()
+
+
+async def test_token_uses_the_dev_secret_beside_the_database(
+    tmp_path: Path, no_workbench_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "w.db"
+    secret, _ = load_or_create_dev_secret(db)  # as `serve --db w.db` left it
+    code, out, err = run_main(capsys, "token", "--user", "ann", "--org", "org_7", "--db", str(db), "--ttl", "120")
+    assert code == 0
+    used = f"signed with the development secret {dev_secret_path(db)}"
+    assert err == f"workbench-mcp: token for tenant org_7, valid 2 minutes, {used}\n"
     who = await JwtVerifier(JwtConfig(secret=secret)).verify(out.strip())
     assert who == Principal("org_7", "ann")
+
+
+async def test_token_uses_a_secret_file_like_serve(
+    tmp_path: Path, no_workbench_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret_file = tmp_path / "hs256.key"
+    secret_file.write_text(SECRET + "\n")
+    secret_file.chmod(0o600)
+    code, out, err = run_main(
+        capsys, "token", "--user", "ann", "--jwt-secret-file", str(secret_file), "--jwt-audience", "wb"
+    )
+    assert code == 0
+    assert f"signed with the secret file {secret_file}" in err
+    assert "tenant user:ann, valid 30 days" in err
+    assert (await JwtVerifier(JwtConfig(secret=SECRET, audience="wb")).verify(out.strip())).tenant_id == "user:ann"
+    secret_file.chmod(0o644)
+    code, out, err = run_main(capsys, "token", "--user", "ann", "--jwt-secret-file", str(secret_file))
+    assert (code, out) == (2, "")
+    refusal = f"refusing the JWT secret file {secret_file}: mode 0644 lets other users read or change it (chmod 600)"
+    assert err == f"workbench-mcp: {refusal}\n"
 
 
 async def test_token_uses_the_configured_secret(
@@ -58,12 +102,54 @@ async def test_token_uses_the_configured_secret(
 ) -> None:
     monkeypatch.setenv("WORKBENCH_JWT_SECRET", SECRET)
     monkeypatch.setenv("WORKBENCH_JWT_ISSUER", "https://iss.test")
-    code, out, _ = run_main(capsys, "token", "--user", "bo")
-    from workbench_mcp.auth import JwtVerifier
-
+    code, out, err = run_main(capsys, "token", "--user", "bo")
     who = await JwtVerifier(JwtConfig(secret=SECRET, issuer="https://iss.test")).verify(out.strip())
     assert code == 0
     assert who.tenant_id == "user:bo"
+    assert "signed with WORKBENCH_JWT_SECRET" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--org", "user:alice"], {}, "--org may not start with 'user:'"),
+        (["--org", "user:"], {}, "--org may not start with 'user:'"),
+        (["--ttl", "31d"], {}, "--ttl 2678400 s exceeds the maximum token lifetime 2592000 s"),
+        (["--ttl", "2h"], {"WORKBENCH_JWT_MAX_LIFETIME": "1h"}, "--ttl 7200 s exceeds the maximum token lifetime 3600"),
+        (["--ttl", "0"], {}, "--ttl must be a positive duration"),
+        (["--org", ""], {}, "--org must be non-empty"),
+        ([], {"WORKBENCH_JWT_SECRET": "too-short"}, "is 9 bytes; at least 32 are required"),
+    ],
+)
+def test_token_refuses_what_the_server_would_refuse(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    monkeypatch.setenv("WORKBENCH_JWT_SECRET", SECRET)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code, out, err = run_main(capsys, "token", "--user", "alice", *argv)
+    assert (code, out) == (2, "")
+    assert message in err
+    assert err.count("\n") == 1
+
+
+async def test_token_lifetime_defaults_to_the_configured_maximum_when_shorter(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORKBENCH_JWT_SECRET", SECRET)
+    monkeypatch.setenv("WORKBENCH_JWT_MAX_LIFETIME", "1h")
+    code, out, err = run_main(capsys, "token", "--user", "bo")
+    assert code == 0
+    assert "valid 1 hour" in err
+    claims = jwt.decode(out.strip(), SECRET, algorithms=["HS256"])
+    assert claims["exp"] - claims["iat"] == 3600
+    config = from_env({"WORKBENCH_JWT_SECRET": SECRET, "WORKBENCH_JWT_MAX_LIFETIME": "1h"})
+    assert dev_token_ttl(config) == 3600  # the dev token serve prints: accepted by that same server
+    assert dev_token_ttl(ServerConfig()) == 30 * 86400
 
 
 # --- verify ----------------------------------------------------------------------------------------
@@ -264,3 +350,62 @@ def _wait_healthy(base: str) -> None:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise AssertionError("server did not become healthy")
+
+
+# --- serve refuses secrets it cannot trust (a real process: one line on stderr, no traceback) ----------
+
+
+def _secret_file(path: Path, content: str, mode: int = 0o600) -> Path:
+    path.write_text(content)
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message"),
+    [
+        (lambda d: ([], _secret_file(d / "w.db.jwt-secret", "x" * 64, 0o644)), "mode 0644 lets other users read"),
+        (lambda d: ([], _secret_file(d / "w.db.jwt-secret", "")), "w.db.jwt-secret is empty"),
+        (
+            lambda d: (["--jwt-secret-file", str(_secret_file(d / "k", SECRET, 0o640))], None),
+            "mode 0640 lets other users read",
+        ),
+        (
+            lambda d: (["--jwt-secret-file", str(_secret_file(d / "k", "s" * 31))], None),
+            "is 31 bytes; at least 32 are required",
+        ),
+        (lambda d: (["--jwt-secret-file", str(d / "missing")], None), "cannot read the JWT secret file"),
+        (lambda d: (["--jwt-max-lifetime", "forever"], None), "--jwt-max-lifetime must be a positive duration"),
+    ],
+)
+def test_serve_refuses_an_untrustworthy_secret_in_one_line(tmp_path: Path, prepare: Any, message: str) -> None:
+    argv, _ = prepare(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench_mcp", "serve", "--db", str(tmp_path / "w.db"), *argv],
+        env=cli_env(WORKBENCH_PORT=str(free_port())),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""  # no banner, no token
+    assert result.stderr.startswith("workbench-mcp: ")
+    assert result.stderr.count("\n") == 1
+    assert message in result.stderr
+
+
+def test_serve_refuses_a_short_secret_in_the_environment(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench_mcp", "serve", "--db", str(tmp_path / "w.db")],
+        env=cli_env(WORKBENCH_PORT=str(free_port()), WORKBENCH_JWT_SECRET="hunter2"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "workbench-mcp: the HS256 secret from WORKBENCH_JWT_SECRET / --jwt-secret-file is 7 bytes; at least 32 "
+        "are required (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')\n"
+    )

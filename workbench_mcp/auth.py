@@ -3,12 +3,15 @@
 Verification is deliberately narrow: an explicit algorithm allow-list that is chosen by the key
 material configured (HS256 only with a shared secret; RS256/ES256 only with a public key or JWKS),
 so `alg: none` and HS/RS key confusion can never verify. `exp` and `sub` are required; `iss`/`aud`
-are checked when configured. The tenant is the organization claim, else `"user:" + sub` (PROTOCOL.md 8.2).
+are checked when configured; `exp`/`iat`/`nbf` must be numbers and the lifetime is bounded. The tenant
+is the organization claim, else `"user:" + sub` (PROTOCOL.md 8.2); an organization claim in the
+`user:` namespace is refused, so it can never name someone's personal tenant.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import secrets
 import time
@@ -26,9 +29,9 @@ from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 
-from workbench_mcp.config import JwtConfig
+from workbench_mcp.config import ConfigError, JwtConfig, read_secret_file
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.principal import Principal, tenant_for
+from workbench_mcp.principal import USER_TENANT_PREFIX, Principal, in_user_namespace, tenant_for
 
 logger = logging.getLogger(__name__)
 
@@ -217,6 +220,7 @@ class JwtVerifier(TokenVerifier):
             raise AuthError("token is invalid") from None
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise AuthError("token `sub` must be a non-empty string")
+        check_token_times(claims, self._config, time.time())
         return claims
 
     async def _key_for(self, alg: str, kid: Any) -> Any:
@@ -227,6 +231,41 @@ class JwtVerifier(TokenVerifier):
         if self._jwks is not None:
             return await self._jwks.key_for(kid if isinstance(kid, str) else None)
         return self._public_key
+
+
+def check_token_times(claims: Mapping[str, Any], config: JwtConfig, now: float) -> None:
+    """`exp`/`iat`/`nbf` are JSON numbers (PyJWT alone accepts `"exp": "1700000000"`), and the token
+    lives at most `max_lifetime_seconds`: from `iat`, or from now for a token without one (plus the
+    clock-skew leeway then, as the issuer's clock may run ahead of ours)."""
+    for name in ("exp", "iat", "nbf"):
+        if name in claims and not _is_numeric_date(claims[name]):
+            raise AuthError(f"token `{name}` must be a number of seconds (NumericDate)")
+    if "iat" in claims:
+        start, allowed = claims["iat"], config.max_lifetime_seconds
+    else:
+        start, allowed = now, config.max_lifetime_seconds + config.leeway_seconds
+    try:
+        too_long = claims["exp"] - start > allowed
+    except OverflowError:  # an integer beyond any float, e.g. `"exp": 1e400` written out in digits
+        too_long = True
+    if too_long:
+        raise AuthError(f"token lifetime exceeds the maximum of {config.max_lifetime_seconds} seconds")
+
+
+def _is_numeric_date(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+
+
+def _claim_text(value: str, name: str) -> str:
+    """A claim we store or compare as text: a lone surrogate (`"\\ud800"` in the JSON) has no UTF-8
+    form, so SQLite could not bind it; refused here instead of failing every call later."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise AuthError(f"token `{name}` is not valid Unicode text") from None
+    return value
 
 
 def _claim_at(claims: Mapping[str, Any], path: str) -> Any:
@@ -245,13 +284,30 @@ def principal_from_claims(claims: Mapping[str, Any], tenant_claims: tuple[str, .
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError("token `sub` must be a non-empty string")
-    org = next(
-        (v for v in (_claim_at(claims, p) for p in tenant_claims) if isinstance(v, str) and v),
-        None,
-    )
+    _claim_text(subject, "sub")
+    org = _org_claim(claims, tenant_claims)
     scope = claims.get("scope", claims.get("scp", ""))
     scopes = scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)]
+    for one in scopes:
+        _claim_text(one, "scope")
     return Principal(tenant_id=tenant_for(subject, org), subject=subject, scopes=frozenset(scopes))
+
+
+def _org_claim(claims: Mapping[str, Any], tenant_claims: tuple[str, ...]) -> str | None:
+    """The first non-empty tenant claim. One in the personal namespace refuses the whole token (it is
+    not skipped for the next claim): it is either an attack or a misconfigured issuer, never a tenant."""
+    for path in tenant_claims:
+        value = _claim_at(claims, path)
+        if not isinstance(value, str) or not value:
+            continue
+        _claim_text(value, path)
+        if in_user_namespace(value):
+            raise AuthError(
+                f"token `{path}` is in the personal-tenant namespace: organization ids may not start with "
+                f"{USER_TENANT_PREFIX!r} (a token without one acts in the tenant {USER_TENANT_PREFIX}<sub>)"
+            )
+        return value
+    return None
 
 
 def access_token_for(who: Principal, *, token: str = "", claims: dict[str, Any] | None = None) -> PrincipalToken:
@@ -309,16 +365,30 @@ def dev_secret_path(db_path: Path) -> Path:
 
 
 def load_or_create_dev_secret(db_path: Path) -> tuple[str, bool]:
-    """The development HS256 secret stored beside the database (created 0600 on first use)."""
+    """The development HS256 secret stored beside the database (created 0600 on first use).
+
+    An existing file is used only if this server's user owns it and nobody else can read or change
+    it (`config.read_secret_file`): anyone who can write the directory could otherwise plant a
+    secret they know and forge tokens. ConfigError, one line, otherwise.
+    """
     path = dev_secret_path(db_path)
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip(), False
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return read_dev_secret(db_path), False
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(secret + "\n")
     return secret, True
+
+
+def read_dev_secret(db_path: Path) -> str:
+    """The existing development secret of `db_path`; ConfigError when there is none or it is not trusted."""
+    path = dev_secret_path(db_path)
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(f"no development secret {path}")
+    return read_secret_file(path)
 
 
 def mint_token(

@@ -21,16 +21,20 @@ from workbench_mcp import __version__
 from workbench_mcp.config import (
     ConfigError,
     ServerConfig,
+    check_jwt_config,
     check_serve_config,
     from_env,
     is_loopback_host,
     parse_durability,
+    parse_duration,
     parse_toolsets,
     read_public_key,
+    read_secret_file,
 )
 from workbench_mcp.errors import WorkbenchError
 
 DEV_TOKEN_TTL_S = 30 * 24 * 3600
+"""The printed dev token's and `token`'s default lifetime, capped by the configured maximum lifetime."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,11 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     _store_flags(serve)
     serve.add_argument("--public-url", help="origin clients use, e.g. https://mcp.example.com (WORKBENCH_PUBLIC_URL)")
     serve.add_argument("--allowed-hosts", help="extra Host names accepted, comma-separated (WORKBENCH_ALLOWED_HOSTS)")
-    serve.add_argument("--jwt-secret-file", type=Path, help="file holding the HS256 secret (WORKBENCH_JWT_SECRET)")
+    _secret_flags(serve)
     serve.add_argument("--jwt-public-key", type=Path, help="PEM public key for RS256/ES256 (WORKBENCH_JWT_PUBLIC_KEY)")
     serve.add_argument("--jwks-url", help="JWKS URL for RS256/ES256 keys (WORKBENCH_JWKS_URL)")
-    serve.add_argument("--jwt-issuer", help="required `iss` (WORKBENCH_JWT_ISSUER)")
-    serve.add_argument("--jwt-audience", help="required `aud` (WORKBENCH_JWT_AUDIENCE)")
     serve.add_argument(
         "--single-tenant",
         metavar="TENANT",
@@ -67,11 +69,14 @@ def _parser() -> argparse.ArgumentParser:
         "--rate-burst", type=int, help="requests a tenant may send at once (default 2000; WORKBENCH_RATE_BURST)"
     )
 
-    token = commands.add_parser("token", help="print a bearer token signed with the configured (or dev) secret")
+    token = commands.add_parser(
+        "token", help="print a bearer token signed with the configured secret or the database's dev secret"
+    )
     token.add_argument("--user", required=True, help="the token's `sub`")
-    token.add_argument("--org", help="organization id: the tenant (default: user:<user>)")
-    token.add_argument("--ttl", type=int, default=DEV_TOKEN_TTL_S, help="lifetime in seconds (default 30 days)")
-    token.add_argument("--db", type=Path, help="database whose dev secret to use (WORKBENCH_DB)")
+    token.add_argument("--org", help="organization id: the tenant (default: user:<user>); may not start with user:")
+    token.add_argument("--ttl", help="lifetime: seconds or with s/m/h/d (default 30 days, at most the maximum)")
+    token.add_argument("--db", type=Path, help="database whose dev secret to use (./workbench.db; WORKBENCH_DB)")
+    _secret_flags(token)
 
     stdio = commands.add_parser("stdio", help="serve MCP over stdio (IDEs, Claude Desktop)")
     stdio.add_argument("--tenant", help="tenant to act as (default user:local; env WORKBENCH_TENANT)")
@@ -81,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="verify a RunBundle file offline (exit 0 valid, 1 invalid)")
     verify.add_argument("bundle", type=Path, help="path to a RunBundle JSON file")
     return parser
+
+
+def _secret_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--jwt-secret-file", type=Path, help="file holding the HS256 secret, mode 0600 (or WORKBENCH_JWT_SECRET)"
+    )
+    parser.add_argument("--jwt-issuer", help="required `iss` (WORKBENCH_JWT_ISSUER)")
+    parser.add_argument("--jwt-audience", help="required `aud` (WORKBENCH_JWT_AUDIENCE)")
+    parser.add_argument(
+        "--jwt-max-lifetime", help="longest token lifetime accepted, e.g. 24h (default 30d; WORKBENCH_JWT_MAX_LIFETIME)"
+    )
 
 
 def _store_flags(parser: argparse.ArgumentParser) -> None:
@@ -131,7 +147,9 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
     changes["rate_limit"] = rate
     jwt = config.jwt
     if getattr(args, "jwt_secret_file", None):
-        jwt = replace(jwt, secret=args.jwt_secret_file.read_text(encoding="utf-8").strip())
+        jwt = replace(jwt, secret=read_secret_file(args.jwt_secret_file))
+    if getattr(args, "jwt_max_lifetime", None):
+        jwt = replace(jwt, max_lifetime_seconds=parse_duration(args.jwt_max_lifetime, "--jwt-max-lifetime"))
     if getattr(args, "jwt_public_key", None):
         jwt = replace(jwt, public_key_pem=read_public_key(args.jwt_public_key))
     for flag in ("jwks_url", "issuer", "audience"):
@@ -169,7 +187,7 @@ def _serve(config: ServerConfig) -> int:
         dev_token = mint_token(
             secret,
             user="dev",
-            ttl_s=DEV_TOKEN_TTL_S,
+            ttl_s=dev_token_ttl(config),
             issuer=config.jwt.issuer,
             audience=config.jwt.audience,
         )
@@ -255,7 +273,7 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
         f"No JWT key configured: using the development secret in {secret_file}"
         + (" (just created)" if created else ""),
         "",
-        "Dev token (tenant user:dev, valid 30 days):",
+        f"Dev token (tenant user:dev, valid {_lifetime_text(dev_token_ttl(config))}):",
         f"  {token}",
         "",
         "Claude Code:",
@@ -276,22 +294,71 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
 # --- token, stdio, verify ---------------------------------------------------------------------------
 
 
-def _token(args: argparse.Namespace, config: ServerConfig) -> int:
-    from workbench_mcp.auth import load_or_create_dev_secret, mint_token
+def dev_token_ttl(config: ServerConfig) -> int:
+    """30 days, or the configured maximum lifetime when shorter: the server must accept its own tokens."""
+    return min(DEV_TOKEN_TTL_S, config.jwt.max_lifetime_seconds)
 
-    if config.jwt.secret:
-        secret = config.jwt.secret
-    elif config.jwt.public_key_pem or config.jwt.jwks_url:
-        raise ConfigError("tokens for RS256/ES256 keys come from your identity provider; no secret is configured")
-    else:
-        secret, _ = load_or_create_dev_secret(config.db_path)
-    if args.ttl <= 0:
-        raise ConfigError("--ttl must be positive")
+
+def _lifetime_text(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
+
+
+def _token(args: argparse.Namespace, config: ServerConfig) -> int:
+    """Mint a token the server with the same settings accepts, or refuse; never create a secret.
+
+    A secret made up here (as earlier versions did, in the current directory) signs tokens that no
+    running server accepts. The secret used is named on stderr; stdout carries only the token.
+    """
+    from workbench_mcp.auth import mint_token
+    from workbench_mcp.principal import USER_TENANT_PREFIX, in_user_namespace
+
+    check_jwt_config(config.jwt)
+    for flag, value in (("--user", args.user), ("--org", args.org)):
+        if value is not None and (not value or value != value.strip() or not value.isprintable()):
+            raise ConfigError(f"{flag} must be non-empty printable text without surrounding spaces")
+    if args.org and in_user_namespace(args.org):
+        raise ConfigError(
+            f"--org may not start with {USER_TENANT_PREFIX!r}: that namespace holds personal tenants "
+            f"(omit --org for the tenant {USER_TENANT_PREFIX}{args.user})"
+        )
+    maximum = config.jwt.max_lifetime_seconds
+    ttl = min(DEV_TOKEN_TTL_S, maximum) if args.ttl is None else parse_duration(args.ttl, "--ttl")
+    if ttl > maximum:
+        raise ConfigError(
+            f"--ttl {ttl} s exceeds the maximum token lifetime {maximum} s, which the server would refuse "
+            "(raise it with --jwt-max-lifetime / WORKBENCH_JWT_MAX_LIFETIME on both)"
+        )
+    secret, source = _token_secret(args, config)
     token = mint_token(
-        secret, user=args.user, org=args.org, ttl_s=args.ttl, issuer=config.jwt.issuer, audience=config.jwt.audience
+        secret, user=args.user, org=args.org, ttl_s=ttl, issuer=config.jwt.issuer, audience=config.jwt.audience
     )
+    tenant = args.org or f"{USER_TENANT_PREFIX}{args.user}"
+    valid = _lifetime_text(ttl)
+    print(f"workbench-mcp: token for tenant {tenant}, valid {valid}, signed with {source}", file=sys.stderr)
     print(token)
     return 0
+
+
+def _token_secret(args: argparse.Namespace, config: ServerConfig) -> tuple[str, str]:
+    """The secret `serve` with these settings verifies with, and where it came from."""
+    from workbench_mcp.auth import dev_secret_path, read_dev_secret
+
+    if config.jwt.secret:
+        source = f"the secret file {args.jwt_secret_file}" if args.jwt_secret_file else "WORKBENCH_JWT_SECRET"
+        return config.jwt.secret, source
+    if config.jwt.public_key_pem or config.jwt.jwks_url:
+        raise ConfigError("tokens for RS256/ES256 keys come from your identity provider; no secret is configured")
+    path = dev_secret_path(config.db_path)
+    if not path.exists() and not path.is_symlink():
+        raise ConfigError(
+            f"no JWT secret: none is configured and {path} does not exist; run `workbench-mcp serve "
+            f"--db {config.db_path}` once to create it, or pass --jwt-secret-file / set WORKBENCH_JWT_SECRET"
+        )
+    return read_dev_secret(config.db_path), f"the development secret {path}"
 
 
 def _stdio(config: ServerConfig) -> int:

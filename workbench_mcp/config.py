@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -23,6 +26,10 @@ DEFAULT_DB = "workbench.db"
 DEFAULT_STDIO_TENANT = "user:local"
 DEFAULT_TENANT_CLAIMS = ("org_id", "o.id")
 """Where the tenant (organization) id is looked up in a token, in order: our own claim, then Clerk's `o.id`."""
+DEFAULT_JWT_MAX_LIFETIME_S = 30 * 24 * 3600
+"""Longest token lifetime accepted: the printed dev token's 30 days (Auth0's ceiling for API access tokens too)."""
+MIN_HS256_SECRET_BYTES = 32
+"""RFC 7518 3.2: an HS256 key is at least as long as the hash output, 256 bits."""
 DEFAULT_RATE_PER_S = 1000.0
 DEFAULT_RATE_BURST = 2000
 MAX_WORKERS = 64
@@ -55,6 +62,8 @@ class JwtConfig:
     tenant_claims: tuple[str, ...] = DEFAULT_TENANT_CLAIMS
     leeway_seconds: int = 30
     """Clock skew tolerated on `exp` and `nbf`."""
+    max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_S
+    """Longest accepted `exp - iat` (`exp - now` for a token without `iat`)."""
 
     @property
     def has_key(self) -> bool:
@@ -209,6 +218,75 @@ def read_public_key(path: Path) -> str:
         raise ConfigError(f"cannot read the JWT public key {path}: {exc.strerror}") from None
 
 
+_DURATION = re.compile(r"(\d+)\s*([smhd]?)")
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, name: str) -> int:
+    """Seconds from `3600`, `90m`, `24h` or `30d`; a positive whole number."""
+    match = _DURATION.fullmatch(text.strip().lower())
+    seconds = int(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else 0
+    if seconds <= 0:
+        raise ConfigError(f"{name} must be a positive duration in seconds or with s/m/h/d (e.g. 24h), got {text!r}")
+    return seconds
+
+
+def read_secret_file(path: Path) -> str:
+    """An HS256 secret from a file that only this server's user can read or change.
+
+    Whoever can read the secret forges tokens for every tenant, and whoever can write it chooses
+    one, so a file owned by another user (root excepted: it can do anything anyway) or open to
+    group/others is refused rather than trusted. Opened first, then checked, so the file checked is
+    the file read; O_NONBLOCK so a FIFO put in its place cannot hang the start.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ConfigError(f"cannot read the JWT secret file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        check_private_file(path, os.fstat(fd), "JWT secret file")
+        raw = handle.read(64 * 1024)
+    try:
+        secret = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"the JWT secret file {path} is not UTF-8 text") from None
+    if not secret:
+        raise ConfigError(f"the JWT secret file {path} is empty: put a random secret of 32+ bytes in it")
+    check_secret_length(secret, str(path))
+    return secret
+
+
+def check_private_file(path: Path, info: os.stat_result, what: str) -> None:
+    """Refuse a file another local user could read or replace (POSIX; Windows has no such mode bits)."""
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"refusing the {what} {path}: not a regular file")
+    me = os.geteuid()
+    if info.st_uid not in (me, 0):
+        raise ConfigError(f"refusing the {what} {path}: owned by uid {info.st_uid}, not by this server's user ({me})")
+    if info.st_mode & 0o077:
+        mode = stat.S_IMODE(info.st_mode)
+        raise ConfigError(f"refusing the {what} {path}: mode {mode:04o} lets other users read or change it (chmod 600)")
+
+
+def check_secret_length(secret: str, source: str) -> None:
+    size = len(secret.encode("utf-8", "surrogateescape"))
+    if size < MIN_HS256_SECRET_BYTES:
+        raise ConfigError(
+            f"the HS256 secret from {source} is {size} bytes; at least {MIN_HS256_SECRET_BYTES} are required "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+
+
+def check_jwt_config(jwt: JwtConfig) -> None:
+    """Refused at start: a guessable HS256 secret, a non-positive maximum lifetime."""
+    if jwt.secret:
+        check_secret_length(jwt.secret, "WORKBENCH_JWT_SECRET / --jwt-secret-file")
+    if jwt.max_lifetime_seconds <= 0:
+        raise ConfigError(f"the maximum token lifetime must be positive, got {jwt.max_lifetime_seconds}")
+
+
 def jwt_from_env(env: Mapping[str, str]) -> JwtConfig:
     claims = _csv(env.get("WORKBENCH_TENANT_CLAIMS"))
     return JwtConfig(
@@ -219,7 +297,13 @@ def jwt_from_env(env: Mapping[str, str]) -> JwtConfig:
         audience=_text(env, "WORKBENCH_JWT_AUDIENCE"),
         tenant_claims=claims or DEFAULT_TENANT_CLAIMS,
         leeway_seconds=_int(env.get("WORKBENCH_JWT_LEEWAY"), "WORKBENCH_JWT_LEEWAY", 30),
+        max_lifetime_seconds=_duration(env, "WORKBENCH_JWT_MAX_LIFETIME", DEFAULT_JWT_MAX_LIFETIME_S),
     )
+
+
+def _duration(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(env, name)
+    return default if value is None else parse_duration(value, name)
 
 
 def from_env(env: Mapping[str, str]) -> ServerConfig:
@@ -262,6 +346,7 @@ def check_serve_config(config: ServerConfig) -> None:
         raise ConfigError(f"port must be 1..65535, got {config.port}")
     if not 1 <= config.workers <= MAX_WORKERS:
         raise ConfigError(f"workers must be 1..{MAX_WORKERS}, got {config.workers}")
+    check_jwt_config(config.jwt)
     check_rate_limit(config.rate_limit)
 
 
@@ -297,6 +382,7 @@ def config_to_json(config: ServerConfig) -> str:
             "audience": jwt.audience,
             "tenant_claims": list(jwt.tenant_claims),
             "leeway_seconds": jwt.leeway_seconds,
+            "max_lifetime_seconds": jwt.max_lifetime_seconds,
         },
         "single_tenant": config.single_tenant,
         "stdio_tenant": config.stdio_tenant,

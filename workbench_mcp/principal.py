@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+USER_TENANT_PREFIX = "user:"
+"""Personal tenants are `user:<sub>`; no organization id may start with this (README "Security")."""
+
 
 @dataclass(frozen=True, slots=True)
 class Principal:
@@ -12,6 +15,13 @@ class Principal:
     scopes: frozenset[str] = field(default_factory=frozenset)
 
 
+def in_user_namespace(tenant_id: str) -> bool:
+    """True for ids shaped like a personal tenant: an organization claim like this is refused, so org
+    tenants and user tenants can never share an id (`org_id: "user:alice"` would otherwise be alice)."""
+    return tenant_id.startswith(USER_TENANT_PREFIX)
+
+
 def tenant_for(subject: str, org_id: str | None) -> str:
-    """The reference's formula: tenantId = orgId ?? "user:" + userId."""
-    return org_id if org_id else f"user:{subject}"
+    """The reference's formula: tenantId = orgId ?? "user:" + userId (org ids in the user namespace are
+    refused before this point, by the token verifier and by `workbench-mcp token`)."""
+    return org_id if org_id else f"{USER_TENANT_PREFIX}{subject}"

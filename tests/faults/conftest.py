@@ -55,6 +55,7 @@ def server_process(db_path: Path, *, file_size_limit: int) -> Iterator[str]:
     """`workbench-mcp serve` in a child process whose files may not grow beyond `file_size_limit` bytes."""
     secret_file = db_path.with_name("secret")
     secret_file.write_text(SECRET)
+    secret_file.chmod(0o600)  # serve refuses a secret other users could read
     port = free_port()
     command = [
         sys.executable, "-c", _LAUNCHER, str(file_size_limit),

@@ -47,6 +47,7 @@ from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.store import row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
+from workbench_mcp.store.private_files import make_database_private
 from workbench_mcp.store.row_codec import RunWrite, StoredState, WriteContext
 from workbench_mcp.store.run_store import Actor, Durability, EventJson, RunPage, RunStore, StoreLimits
 from workbench_mcp.store.schema import bundled_migrations, migrate
@@ -519,6 +520,7 @@ class SqliteRunStore:
         """Connect, set the PRAGMAs and bring the schema up to date (STORAGE_UNAVAILABLE on failure)."""
         if self._writer is not None:
             return
+        make_database_private(self.path)  # before SQLite creates it (and its WAL/SHM) with the umask's 0644
         try:
             self._writer = await self._connect()
             await self._on(self._writer, self._configure_writer)
