@@ -333,7 +333,8 @@ Resources: `runs://{{runId}}` (the run's bundle) and `workflows://{{workflowId}}
 ## Authentication
 
 Send `Authorization: Bearer <JWT>` on every REST and MCP request. The token's tenant is its organization claim
-(`org_id`, or Clerk's `o.id`), else `user:<sub>`; every read, list, write and delete is confined to that tenant,
+(`org_id`, or Clerk's `o.id`), else `user:<sub>` (an organization id may not start with `user:`: such a token
+gets 401); every read, list, write and delete is confined to that tenant,
 and another tenant's run is indistinguishable from a missing one (404 / `UNKNOWN_RUN`). A missing or invalid token
 gets 401 `UNAUTHORIZED` with a `WWW-Authenticate` challenge naming the RFC 9728 metadata
 (`{base}/.well-known/oauth-protected-resource{MCP_PATH}`). Operators mint tokens with
