@@ -409,3 +409,45 @@ def test_serve_refuses_a_short_secret_in_the_environment(tmp_path: Path) -> None
         "workbench-mcp: the HS256 secret from WORKBENCH_JWT_SECRET / --jwt-secret-file is 7 bytes; at least 32 "
         "are required (e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')\n"
     )
+
+
+def test_the_token_command_serve_prints_mints_tokens_that_serve_accepts(tmp_path: Path) -> None:
+    """Run from another directory, as a user would: the printed command finds serve's secret via --db."""
+    port = free_port()
+    db = tmp_path / "data" / "w.db"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    log = tmp_path / "serve.log"
+    command = [sys.executable, "-m", "workbench_mcp", "serve", "--port", str(port), "--db", str(db)]
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen(command, env=cli_env(), stdout=subprocess.PIPE, stderr=stderr, text=True) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            printed = ""
+            while not printed.startswith("More tokens:"):
+                printed = process.stdout.readline()
+                assert printed, log.read_text()
+            argv = printed.removeprefix("More tokens: workbench-mcp ").replace("USER", "zed").split()
+            assert argv[:3] == ["token", "--db", str(db)]
+            minted = subprocess.run(
+                [sys.executable, "-m", "workbench_mcp", *argv[:5]],
+                env=cli_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd=elsewhere,
+            )
+            assert minted.returncode == 0, minted.stderr
+            assert f"signed with the development secret {dev_secret_path(db)}" in minted.stderr
+            base = f"http://127.0.0.1:{port}"
+            _wait_healthy(base)
+            listed = httpx.get(
+                base + "/api/runs", headers={"Authorization": f"Bearer {minted.stdout.strip()}"}, timeout=30
+            )
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    assert (listed.status_code, listed.json()) == (200, [])
+    assert list(elsewhere.iterdir()) == []  # no stray secret

@@ -285,7 +285,7 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
         "Claude Desktop (claude_desktop_config.json, stdio):",
         "  " + json.dumps(stdio_json),
         "",
-        "More tokens: workbench-mcp token --user USER [--org ORG]",
+        f"More tokens: workbench-mcp token --db {config.db_path} --user USER [--org ORG]",
         "",
     ]
     print("\n".join(lines), flush=True)

@@ -231,6 +231,9 @@ def parse_duration(text: str, name: str) -> int:
     return seconds
 
 
+MAX_SECRET_FILE_BYTES = 64 * 1024
+
+
 def read_secret_file(path: Path) -> str:
     """An HS256 secret from a file that only this server's user can read or change.
 
@@ -240,12 +243,14 @@ def read_secret_file(path: Path) -> str:
     the file read; O_NONBLOCK so a FIFO put in its place cannot hang the start.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise ConfigError(f"cannot read the JWT secret file {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         check_private_file(path, os.fstat(fd), "JWT secret file")
-        raw = handle.read(64 * 1024)
+        raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        raise ConfigError(f"the JWT secret file {path} is larger than {MAX_SECRET_FILE_BYTES} bytes: not a secret")
     try:
         secret = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
