@@ -252,6 +252,8 @@ def test_short_hs256_secrets_are_refused_at_start() -> None:
         check_jwt_config(JwtConfig(secret="k" * 31))
     with pytest.raises(ConfigError, match="is 30 bytes"):
         check_jwt_config(JwtConfig(secret="é" * 15))  # bytes, not characters
+    with pytest.raises(ConfigError, match="is 31 bytes"):
+        JwtVerifier(JwtConfig(secret="k" * 31))  # an app built without `serve` checks it too
 
 
 async def test_small_clock_skew_is_tolerated() -> None:

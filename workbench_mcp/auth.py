@@ -29,7 +29,7 @@ from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 
-from workbench_mcp.config import ConfigError, JwtConfig, read_secret_file
+from workbench_mcp.config import ConfigError, JwtConfig, check_jwt_config, read_secret_file
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import USER_TENANT_PREFIX, Principal, in_user_namespace, tenant_for
 
@@ -153,6 +153,7 @@ class JwtVerifier(TokenVerifier):
     def __init__(self, config: JwtConfig) -> None:
         if not config.has_key:
             raise ValueError("JwtVerifier needs a secret, a public key or a JWKS URL")
+        check_jwt_config(config)  # also here for embedders that skip `serve`'s start-up checks
         self._config = config
         self._public_key = config.public_key_pem
         self._jwks = JwksCache(config.jwks_url) if config.jwks_url else None
