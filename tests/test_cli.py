@@ -430,7 +430,7 @@ def test_the_token_command_serve_prints_mints_tokens_that_serve_accepts(tmp_path
                 printed = process.stdout.readline()
                 assert printed, log.read_text()
             argv = printed.removeprefix("More tokens: workbench-mcp ").replace("USER", "zed").split()
-            assert argv[:3] == ["token", "--db", str(db)]
+            assert argv[:3] == ["token", "--db", str(db.resolve())]  # absolute: works from any directory
             minted = subprocess.run(
                 [sys.executable, "-m", "workbench_mcp", *argv[:5]],
                 env=cli_env(),

@@ -285,7 +285,7 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
         "Claude Desktop (claude_desktop_config.json, stdio):",
         "  " + json.dumps(stdio_json),
         "",
-        f"More tokens: workbench-mcp token --db {config.db_path} --user USER [--org ORG]",
+        f"More tokens: workbench-mcp token --db {config.db_path.resolve()} --user USER [--org ORG]",
         "",
     ]
     print("\n".join(lines), flush=True)
