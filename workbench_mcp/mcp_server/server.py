@@ -36,7 +36,6 @@ from workbench_mcp.mcp_server.tool_errors import (
     unknown_tool,
 )
 from workbench_mcp.mcp_server.toolsets import all_tools, enabled_tools
-from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.service import RunService
 
 SERVER_NAME = "llm-workbench"
@@ -61,7 +60,7 @@ class WorkbenchMCP(MCPServer[Any]):
         super().__init__(
             SERVER_NAME,
             title="workbench-mcp",
-            version=PROTOCOL_VERSION,
+            version=__version__,  # the package's; the protocol version lives in the card and bundles
             instructions=INSTRUCTIONS,
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
         )
