@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -122,6 +123,7 @@ class WorkbenchMCP(MCPServer[Any]):
             "correlationId": _short(arguments.get("correlationId")),
             "outcome": error_code_of(result),
             "latencyMs": round(seconds * 1000, 2),
+            "pid": os.getpid(),  # which of `serve --workers N` answered
         }
         audit_log.info(json.dumps(record, separators=(",", ":")))
 
