@@ -140,6 +140,12 @@ class RunService:
         self._bundles.put(key, state, bundle)
         return bundle
 
+    async def export_stored_bundle(self, who: Principal, run_id: str) -> tuple[dict[str, Any], Bundle]:
+        """The serialized state and full bundle decoded from the stored rows now, past every cache:
+        for checks of what is stored (the demo page's integrity badge), not for serving exports."""
+        state, trace = await self._store.load_run(who.tenant_id, run_id, fresh=True)
+        return to_serialized(state, trace), export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
+
     # --- gates -----------------------------------------------------------------------------------
 
     async def resolve_gate(
