@@ -3,7 +3,7 @@
 Verification is deliberately narrow: an explicit algorithm allow-list that is chosen by the key
 material configured (HS256 only with a shared secret; RS256/ES256 only with a public key or JWKS),
 so `alg: none` and HS/RS key confusion can never verify. `exp` and `sub` are required; `iss`/`aud`
-are checked when configured. The tenant is the organization claim, else `"user:" + sub` (PROTOCOL.md 8.2).
+are checked when configured. The tenant is the organization claim, else `"user:" + sub` (docs/protocol.md 8.2).
 """
 
 from __future__ import annotations

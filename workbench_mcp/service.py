@@ -84,7 +84,7 @@ class RunService:
         return await self._store.list_runs(who.tenant_id, limit=clamp_limit(limit, self.limits), cursor=cursor)
 
     async def get_run(self, who: Principal, run_id: str) -> dict[str, Any]:
-        """The serialized run-store state (PROTOCOL.md 4.2) with real `[key, value]` maps (D6 fixed)."""
+        """The serialized run-store state (docs/protocol.md 4.2) with real `[key, value]` maps (D6 fixed)."""
         state, trace = await self._store.load_run(who.tenant_id, run_id)
         return to_serialized(state, trace)
 

@@ -40,7 +40,7 @@ from workbench_mcp.mcp_server.toolsets import all_tools, enabled_tools
 from workbench_mcp.service import RunService
 
 SERVER_NAME = "llm-workbench"
-"""serverInfo.name of the reference deployment (PROTOCOL.md 1.1): existing agents key on it."""
+"""serverInfo.name of the reference deployment (docs/protocol.md 1.1): existing agents key on it."""
 
 audit_log = logging.getLogger("workbench_mcp.audit")
 logger = logging.getLogger(__name__)

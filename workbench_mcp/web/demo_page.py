@@ -337,7 +337,7 @@ def _links(links: Iterable[tuple[str, str]]) -> str:
 
 
 def render_run_page(state: dict[str, Any], integrity: Integrity) -> str:
-    """The whole HTML document for one serialized run state (PROTOCOL.md 4.2)."""
+    """The whole HTML document for one serialized run state (docs/protocol.md 4.2)."""
     run = state["run"]
     workflow = run["workflowSnapshot"]
     steps: list[dict[str, Any]] = workflow.get("steps", [])
@@ -398,7 +398,8 @@ def render_run_page(state: dict[str, Any], integrity: Integrity) -> str:
     <p>{_e(integrity.detail)}.</p>
     <p>Bundle hash: <code class="hash" data-testid="integrity-hash">{_e(integrity.sha256)}</code></p>
     <p class="muted-text">The hash covers run, trace, artifacts, rule sets and engine state; it detects accidental
-      edits, not a party that recomputes it (PROTOCOL.md D20).</p>
+      edits, not a party that recomputes it. The protocol, the hash and this limit are described in the
+      workbench-mcp source, <code>docs/protocol.md</code> sections 5.5 and 10 (D20).</p>
   </div>
 </section>
 <footer>{footer}</footer>
