@@ -44,3 +44,11 @@ def test_nothing_cites_a_specification_outside_the_repository() -> None:
         if path.name != "test_docs.py" and re.search(r"PROTOCOL\.md|shared/spec", path.read_text(errors="replace"))
     ]
     assert offenders == []
+
+
+def test_the_license_file_is_the_one_pyproject_declares() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'license = "MIT"' in pyproject
+    assert 'license-files = ["LICENSE"]' in pyproject
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 workbench-mcp contributors\n")
