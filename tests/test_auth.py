@@ -343,8 +343,11 @@ async def jwks() -> AsyncIterator[tuple[JwksServer, str]]:
     app = Starlette(routes=[Route("/jwks.json", keys.endpoint)])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
+    while not server.started:  # uvicorn exposes a flag, not an event
+        if task.done():
+            task.result()  # startup failed (e.g. the port was taken): raise it instead of waiting forever
+            raise AssertionError("the JWKS server stopped before it started")
+        await asyncio.sleep(0.01)  # pytest-timeout (pyproject) bounds the rest
     yield keys, f"http://127.0.0.1:{port}/jwks.json"
     server.should_exit = True
     await task

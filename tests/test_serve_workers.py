@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -100,18 +102,20 @@ async def test_two_workers_share_one_database_without_lost_updates(tmp_path: Pat
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
     command = [sys.executable, "-m", "workbench_mcp", "serve", "--port", str(port), "--db", str(db)]
-    server = await asyncio.create_subprocess_exec(
-        *command,
-        "--workers",
-        str(WORKERS),
-        "--log-level",
-        "WARNING",
-        cwd=REPO,
-        env={**env, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:  # INFO: one audit line per tool call, naming the process that answered
+        server = await asyncio.create_subprocess_exec(
+            *command,
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "INFO",
+            cwd=REPO,
+            env={**env, "PYTHONPATH": str(REPO)},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
             deadline = time.monotonic() + 60
@@ -121,25 +125,37 @@ async def test_two_workers_share_one_database_without_lost_updates(tmp_path: Pat
                 await asyncio.sleep(0.1)
             run_id = (await _tool(http, bearer, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
 
-            async def writer(n: int) -> list[int]:
-                # One connection each, so the kernel spreads the writers over both processes.
+            async def write(n: int, i: int) -> int:
+                # A new connection per write: the processes share one listening socket, and whichever is
+                # idle accepts. Eight long-lived connections often all landed on one process (the audit
+                # lines below showed it), which raced nothing across processes.
                 async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as own:
-                    args = {"runId": run_id, "artifactKey": "race", "typeId": "t.v1"}
-                    return [
-                        (await _tool(own, bearer, "write_artifact", {**args, "data": {"n": n, "i": i}}))["version"]
-                        for i in range(WRITES_EACH)
-                    ]
+                    args = {"runId": run_id, "artifactKey": "race", "typeId": "t.v1", "data": {"n": n, "i": i}}
+                    version: int = (await _tool(own, bearer, "write_artifact", args))["version"]
+                    return version
+
+            async def writer(n: int) -> list[int]:
+                return [await write(n, i) for i in range(WRITES_EACH)]
 
             versions = [v for got in await asyncio.gather(*(writer(n) for n in range(CLIENTS))) for v in got]
             state = await _tool(http, bearer, "get_run", {"runId": run_id})
-        assert len(_children(server.pid)) == WORKERS
+        workers = _children(server.pid)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 30)
+    assert len(workers) == WORKERS
+    writes_by_pid = Counter(line["pid"] for line in _audit_lines(log_path) if line["tool"] == "write_artifact")
+    assert set(writes_by_pid) == set(workers), writes_by_pid  # both processes took writes
     expected = CLIENTS * WRITES_EACH
+    assert sum(writes_by_pid.values()) == expected
     assert sorted(versions) == list(range(1, expected + 1))  # every acknowledgement a distinct version
     written = [e["artifact"]["version"] for e in state["trace"] if e["type"] == "artifact_written"]
     assert written == list(range(1, expected + 1))
+
+
+def _audit_lines(log: Path) -> list[dict[str, Any]]:
+    lines = (line for line in log.read_text(encoding="utf-8").splitlines() if line.startswith('{"event":'))
+    return [json.loads(line) for line in lines]
 
 
 async def _healthy(http: httpx.AsyncClient) -> bool:

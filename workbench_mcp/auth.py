@@ -4,7 +4,7 @@ Verification is deliberately narrow: an explicit algorithm allow-list that is ch
 material configured (HS256 only with a shared secret; RS256/ES256 only with a public key or JWKS),
 so `alg: none` and HS/RS key confusion can never verify. `exp` and `sub` are required; `iss`/`aud`
 are checked when configured; `exp`/`iat`/`nbf` must be numbers and the lifetime is bounded. The tenant
-is the organization claim, else `"user:" + sub` (PROTOCOL.md 8.2); an organization claim in the
+is the organization claim, else `"user:" + sub` (docs/protocol.md 8.2); an organization claim in the
 `user:` namespace is refused, so it can never name someone's personal tenant.
 """
 

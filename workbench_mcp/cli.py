@@ -186,7 +186,7 @@ def _serve(config: ServerConfig) -> int:
         config = replace(config, jwt=replace(config.jwt, secret=secret))
         dev_token = mint_token(
             secret,
-            user="dev",
+            user=DEV_USER,
             ttl_s=dev_token_ttl(config),
             issuer=config.jwt.issuer,
             audience=config.jwt.audience,
@@ -255,25 +255,58 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+DEV_USER = "dev"
+"""The `sub` of the printed dev token; the stdio snippet acts as the same tenant."""
+
+
+def dev_tenant(config: ServerConfig) -> str:
+    """The tenant the printed dev token lands in, by the same rule the bearer check applies."""
+    from workbench_mcp.auth import principal_from_claims
+
+    return principal_from_claims({"sub": DEV_USER}, config.jwt.tenant_claims).tenant_id
+
+
+def stdio_client_command(config: ServerConfig, argv0: str | None = None) -> list[str]:
+    """The command line a stdio client (Claude Desktop) runs to reach what `serve` serves.
+
+    Absolute paths only: such clients start it without the venv activated and from another working
+    directory. The same database, workflows, toolsets and read-only setting as this `serve`, and the
+    dev token's tenant, so the HTTP and the stdio client see the same runs.
+    """
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    if script.name == "workbench-mcp" and script.is_file():
+        # The console script's shebang names the venv's interpreter, so it runs without activation.
+        command = [str(script.absolute())]
+    else:  # `python -m workbench_mcp`: the interpreter that runs us finds the package the same way
+        command = [sys.executable, "-m", "workbench_mcp"]
+    command += ["stdio", "--db", str(config.db_path.resolve()), "--tenant", dev_tenant(config)]
+    command += ["--toolsets", ",".join(sorted(t.value for t in config.toolsets))]
+    if config.workflows_dir is not None:
+        command += ["--workflows", str(config.workflows_dir.resolve())]
+    if config.read_only:
+        command.append("--read-only")
+    if config.durability != "normal":
+        command += ["--durability", config.durability]
+    return command
+
+
 def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
     from workbench_mcp.auth import dev_secret_path
 
     url = config.base_url + "/api/mcp"
     secret_file = dev_secret_path(config.db_path)
+    tenant = dev_tenant(config)
     http_json = {
         "servers": {"workbench": {"type": "http", "url": url, "headers": {"Authorization": f"Bearer {token}"}}}
     }
-    stdio_json = {
-        "mcpServers": {
-            "workbench": {"command": "workbench-mcp", "args": ["stdio", "--db", str(config.db_path.resolve())]}
-        }
-    }
+    command = stdio_client_command(config)
+    stdio_json = {"mcpServers": {"workbench": {"command": command[0], "args": command[1:]}}}
     lines = [
         f"workbench-mcp {__version__}: MCP at {url} (also {config.base_url}/mcp), database {config.db_path}",
         f"No JWT key configured: using the development secret in {secret_file}"
         + (" (just created)" if created else ""),
         "",
-        f"Dev token (tenant user:dev, valid {_lifetime_text(dev_token_ttl(config))}):",
+        f"Dev token (tenant {tenant}, valid {_lifetime_text(dev_token_ttl(config))}):",
         f"  {token}",
         "",
         "Claude Code:",
@@ -282,7 +315,8 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
         "VS Code (.vscode/mcp.json):",
         "  " + json.dumps(http_json),
         "",
-        "Claude Desktop (claude_desktop_config.json, stdio):",
+        f"Claude Desktop (claude_desktop_config.json, stdio; same database, toolsets and tenant {tenant} "
+        "as the dev token, so both clients see the same runs):",
         "  " + json.dumps(stdio_json),
         "",
         f"More tokens: workbench-mcp token --db {config.db_path.resolve()} --user USER [--org ORG]",

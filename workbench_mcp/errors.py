@@ -7,7 +7,7 @@ from typing import Any
 
 
 class ErrorCode(StrEnum):
-    # Protocol 1.0.0 codes (PROTOCOL.md section 7.1).
+    # Protocol 1.0.0 codes (docs/protocol.md section 7.1).
     INVALID_JSON = "INVALID_JSON"
     INVALID_RUN_BUNDLE = "INVALID_RUN_BUNDLE"
     INVALID_RUN_STATE = "INVALID_RUN_STATE"

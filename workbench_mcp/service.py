@@ -84,7 +84,7 @@ class RunService:
         return await self._store.list_runs(who.tenant_id, limit=clamp_limit(limit, self.limits), cursor=cursor)
 
     async def get_run(self, who: Principal, run_id: str) -> dict[str, Any]:
-        """The serialized run-store state (PROTOCOL.md 4.2) with real `[key, value]` maps (D6 fixed)."""
+        """The serialized run-store state (docs/protocol.md 4.2) with real `[key, value]` maps (D6 fixed)."""
         state, trace = await self._store.load_run(who.tenant_id, run_id)
         return to_serialized(state, trace)
 
@@ -139,6 +139,12 @@ class RunService:
         bundle = export_bundle(state, trace, profile=profile, redactions=DEMO_REDACTIONS)
         self._bundles.put(key, state, bundle)
         return bundle
+
+    async def export_stored_bundle(self, who: Principal, run_id: str) -> tuple[dict[str, Any], Bundle]:
+        """The serialized state and full bundle decoded from the stored rows now, past every cache:
+        for checks of what is stored (the demo page's integrity badge), not for serving exports."""
+        state, trace = await self._store.load_run(who.tenant_id, run_id, fresh=True)
+        return to_serialized(state, trace), export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
 
     # --- gates -----------------------------------------------------------------------------------
 

@@ -17,6 +17,9 @@ from tests.conformance.toolchain import ensure_node22, ensure_suite
 from tests.servers import running_server, server_config
 from workbench_mcp.config import JwtConfig, check_serve_config
 
+# The first test installs Node 22 and the suite from npm (two npm commands of up to 600 s each).
+pytestmark = pytest.mark.timeout(1500)
+
 GENERIC_SCENARIOS = [
     "server-initialize",
     "ping",

@@ -372,8 +372,8 @@ def test_patch_failures_change_nothing(run: Callable[..., Run], ops: list[dict[s
 
 
 def test_leading_zero_index_is_an_index_like_fast_json_patch(run: Callable[..., Run]) -> None:
-    # PROTOCOL.md 6.7 says leading zeros are invalid, but fast-json-patch 3 (checked under Node)
-    # accepts any all-digit segment: "/list/01" is index 1. Byte-compatibility wins.
+    # RFC 6901 forbids leading zeros in an index, but fast-json-patch 3 (checked under Node) accepts any
+    # all-digit segment: "/list/01" is index 1. Byte-compatibility wins (docs/protocol.md 6.7).
     r = run()
     _write(r, data={"list": [1, 2]})
     assert _patch(r, [{"op": "add", "path": "/list/01", "value": 9}]).result.data == {"list": [1, 9, 2]}

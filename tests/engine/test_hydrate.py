@@ -187,7 +187,7 @@ def test_replay_of_checkpoints(run: Callable[..., Run]) -> None:
 
 def test_checkpoint_note_ambiguity_is_documented(run: Callable[..., Run]) -> None:
     # resolve_gate(CHECKPOINT, approved, note=...) and resolve_checkpoint(...) write identical events,
-    # so without an engine snapshot replay reads the former as a named checkpoint (PROTOCOL.md D11).
+    # so without an engine snapshot replay reads the former as a named checkpoint (docs/protocol.md D11).
     r = run(one_step("CHECKPOINT"))
     r.do(gates.resolve_gate, step_id="s1", gate="CHECKPOINT", decision="approved", note="looks good")
     state, _ = from_bundle(_bundle_of(r, engine=False))

@@ -1,4 +1,4 @@
-"""JSON Patch as fast-json-patch 3.1.1 applies it (PROTOCOL.md 3.4, 6.7).
+"""JSON Patch as fast-json-patch 3.1.1 applies it (docs/protocol.md 3.4, 6.7).
 
 Every expectation here was checked against the real library (tests/interop/test_json_patch_interop.py
 runs the quirks and thousands of random patches through it); messages are asserted verbatim because

@@ -14,7 +14,7 @@ terminal transitions). After every command:
   states and idempotency records.
 
 Replay cannot tell `resolve_gate(gate="CHECKPOINT", note=...)` from `resolve_checkpoint(...)`: both
-append the same `human_gate_resolved {gate: "CHECKPOINT", decision, note}` event (PROTOCOL.md D11).
+append the same `human_gate_resolved {gate: "CHECKPOINT", decision, note}` event (docs/protocol.md D11).
 The same holds for a checkpoint id of "" (an empty note reads as "no note"). So the commands below
 never send a note with a generic CHECKPOINT decision and only use non-empty checkpoint ids.
 """

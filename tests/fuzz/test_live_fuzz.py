@@ -228,7 +228,7 @@ def assert_run_is_valid(client: httpx.Client, run_id: str) -> None:
     bundle = must(client, "export_bundle", {"runId": run_id})
     validate_bundle(bundle)
     assert integrity_matches(normalize_bundle(bundle))
-    # (revision need not equal the trace length: a PUT may store any revision, PROTOCOL.md 4.4)
+    # (revision need not equal the trace length: a PUT may store any revision, docs/protocol.md 4.4)
     assert [e["id"] for e in bundle["trace"]] == [e["id"] for e in state["trace"]]
 
 

@@ -95,7 +95,7 @@
 //    "deliberateDifferences": [...]}   ("expect"/"deliberateDifferences" are for the Python side only)
 //   - "run" defaults to the most recently (successfully) started run; "as" names the run started by
 //     startRun (default "main") / fork (default "fork").
-//   - args.workflow == "jobSearchWorkflow" → the reference workflow of PROTOCOL.md section 9, and, unless
+//   - args.workflow == "jobSearchWorkflow" → the reference workflow of docs/protocol.md section 9, and, unless
 //     args.ruleSets is given, ruleSets = [its "default" rule set].
 //   - Any string equal to "$run:<alias>" inside args is replaced by that run's id, and "$span:<alias>"
 //     by that span's id.
@@ -180,7 +180,7 @@ Object.defineProperty(globalThis.performance, "now", {
 const rt = await import("@llm-workbench/runtime");
 const { WorkbenchRuntime, WorkbenchError, buildForkStartInput, canStartStep, parseRunBundleJson, verifyRunBundleIntegrity } = rt;
 
-// ─── Reference workflow of PROTOCOL.md section 9 ──────────────────────────────────────────────────
+// ─── Reference workflow of docs/protocol.md section 9 ──────────────────────────────────────────────────
 const JOB_SEARCH_WORKFLOW = {
   id: "jobSearchWorkflow",
   version: 1,

@@ -11,6 +11,7 @@ import pytest
 
 from tests.interop.node_process import ensure_reference_installed
 from tests.servers import running_server, server_config, token
+from workbench_mcp import __version__
 
 INTEROP_DIR = Path(__file__).resolve().parent
 SCRIPT = INTEROP_DIR / "mcp_ts_client.mjs"
@@ -41,7 +42,7 @@ async def test_typescript_client_drives_the_core_tools(tmp_path: Path) -> None:
     for label, call in calls.items():
         assert call["text"] == call["structured"], label  # the text item is the same JSON
 
-    assert out["serverVersion"] == {"name": "llm-workbench", "title": "workbench-mcp", "version": "1.0.0"}
+    assert out["serverVersion"] == {"name": "llm-workbench", "title": "workbench-mcp", "version": __version__}
     assert {"start_run", "get_run", "resolve_gate", "write_artifact", "export_bundle"} <= set(out["tools"])
     run_id = out["runId"]
     assert calls["start_run"]["structured"] == {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ async def test_one_line_per_call_with_outcome_and_no_payload(
         ("list_runs", "INVALID_INPUT"),
     ]
     assert lines[0]["runId"] == run_id  # taken from the result when the call created the run
-    assert lines[1] | {"latencyMs": 0} == {
+    assert lines[1] | {"latencyMs": 0, "pid": 0} == {
         "event": "tool_call",
         "tenant": "user:alice",
         "principal": "alice",
@@ -46,6 +47,8 @@ async def test_one_line_per_call_with_outcome_and_no_payload(
         "correlationId": "c-9",
         "outcome": "OK",
         "latencyMs": 0,
+        "pid": 0,
     }
+    assert {line["pid"] for line in lines} == {os.getpid()}
     assert all(isinstance(line["latencyMs"], float | int) and line["latencyMs"] >= 0 for line in lines)
     assert "private resume" not in caplog.text

@@ -8,6 +8,7 @@ import pytest
 
 from tests.mcp_server.conftest import ClientFactory
 from tests.mcp_server.scenario import caller, run_job_search
+from workbench_mcp import __version__
 from workbench_mcp.protocol.canonical_json import pretty_json
 
 
@@ -28,7 +29,7 @@ async def test_both_protocol_eras_work(http_client: ClientFactory, mode: str, ve
     async with http_client("bob", mode=mode) as client:
         assert client.protocol_version == version
         assert client.server_info is not None
-        assert (client.server_info.name, client.server_info.version) == ("llm-workbench", "1.0.0")
+        assert (client.server_info.name, client.server_info.version) == ("llm-workbench", __version__)
         started = await caller(client)("start_run", {"workflowId": "jobSearchWorkflow"})
         again = await caller(client)("get_run", {"runId": started["runId"]})
     assert again["revision"] == 1

@@ -10,9 +10,13 @@ from typing import Any
 import pytest
 
 from tests.mcp_server.conftest import ClientFactory
+from tests.mcp_server.scenario import Call, caller
+from tests.mcp_server.tool_calls import run_scoped_calls
 from tests.servers import ALL_TOOLSETS
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server.toolsets import all_tools, enabled_tools
+from workbench_mcp.principal import Principal
+from workbench_mcp.service import RunService
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 
@@ -72,23 +76,71 @@ def test_enabled_tools_filters_by_toolset_then_read_only(
     assert {s.name for s in enabled_tools(all_tools(), toolsets, read_only)} == expected
 
 
-async def test_every_tool_states_its_hints_truthfully(local_client: ClientFactory) -> None:
+ALICE = Principal("user:alice", "alice")
+APPROVE_PARSER = {"stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": "approved"}
+SETUP: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # What a fresh jobSearchWorkflow run needs before the tool's first call can succeed.
+    "begin_step": [("resolve_gate", APPROVE_PARSER)],
+    "complete_step": [("resolve_gate", APPROVE_PARSER), ("begin_step", {"stepId": "parser1"})],
+}
+
+
+async def _arguments(call: Call, name: str) -> dict[str, Any]:
+    """Arguments that succeed for `name` on a new run of its own (set up as SETUP says)."""
+    run_id = (await call("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
+    await call("write_artifact", {"runId": run_id, "artifactKey": "k", "typeId": "t", "data": {"x": 1}})
+    for tool, arguments in SETUP.get(name, []):
+        await call(tool, {"runId": run_id, **arguments})
+    bundle = await call("export_bundle", {"runId": run_id})
+    others = {
+        "list_runs": {},
+        "list_workflows": {},
+        "start_run": {"workflowId": "jobSearchWorkflow"},
+        "verify_run_integrity": {"bundle": bundle},
+        "validate_run_bundle": {"bundle": bundle},
+    }
+    return others[name] if name in others else run_scoped_calls(run_id)[name]
+
+
+async def _everything_stored(service: RunService) -> list[tuple[str, int, list[Any]]]:
+    """Every run of the tenant with its revision and trace, read past the tools under test."""
+    page = await service.list_runs(ALICE, limit=500)
+    runs = [await service.get_run(ALICE, meta["id"]) for meta in page.items]
+    return [(r["run"]["id"], r["revision"], r["trace"]) for r in runs]
+
+
+async def test_every_tool_states_its_hints_truthfully(local_client: ClientFactory, service: RunService) -> None:
+    """Read-only tools change nothing; a second call of an idempotent tool changes nothing more.
+    The hints come from the live tools/list, so a tool that gains or loses a hint is checked by what it does."""
     async with local_client() as client:
         tools = (await client.list_tools()).tools
-    assert {t.name for t in tools} == CORE | STEPS | TELEMETRY
-    for tool in tools:
-        hints = tool.annotations
-        assert hints is not None
-        assert tool.title
-        assert tool.description
-        assert hints.read_only_hint is (tool.name in READ), tool.name
-        assert hints.destructive_hint is not None, tool.name
-        assert hints.idempotent_hint is not None, tool.name
-        assert hints.open_world_hint is False
-        if hints.read_only_hint:
-            assert (hints.destructive_hint, hints.idempotent_hint) == (False, True), tool.name
-    destructive = {t.name for t in tools if t.annotations and t.annotations.destructive_hint}
-    assert destructive == {"fail_step", "complete_run", "cancel_run", "fail_run"}
+        call = caller(client)
+        for tool in tools:
+            hints = tool.annotations
+            assert hints is not None
+            assert tool.title
+            assert tool.description
+            assert hints.destructive_hint is not None, tool.name
+            assert hints.idempotent_hint is not None, tool.name
+            assert hints.open_world_hint is False
+            if hints.read_only_hint:
+                assert (hints.destructive_hint, hints.idempotent_hint) == (False, True), tool.name
+            if not (hints.read_only_hint or hints.idempotent_hint):
+                continue
+            arguments = await _arguments(call, tool.name)
+            if hints.read_only_hint:
+                before = await _everything_stored(service)
+                await call(tool.name, arguments)
+                assert await _everything_stored(service) == before, f"{tool.name} is marked read-only"
+            else:
+                await call(tool.name, arguments)  # the first call must do its work
+                after_first = await _everything_stored(service)
+                await client.call_tool(tool.name, arguments)  # may answer an error; must change nothing
+                assert await _everything_stored(service) == after_first, f"{tool.name} is marked idempotent"
+    checked = {
+        t.name for t in tools if t.annotations and (t.annotations.read_only_hint or t.annotations.idempotent_hint)
+    }
+    assert {"get_run", "export_bundle", "begin_step", "complete_run"} <= checked  # the loop did run
 
 
 async def test_every_tool_has_an_output_schema_and_typed_inputs(local_client: ClientFactory) -> None:

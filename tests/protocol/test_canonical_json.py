@@ -1,4 +1,4 @@
-"""Canonical JSON, JavaScript rendering and the strict parser (PROTOCOL.md 1.4, 3.3, 5.5)."""
+"""Canonical JSON, JavaScript rendering and the strict parser (docs/protocol.md 1.4, 3.3, 5.5)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ DESCRIBED_BY = '</api/openapi.json>; rel="describedby"'
 
 
 class RunFactory:
-    """Serialized jobSearchWorkflow runs (PROTOCOL.md 4.2); one clock, so ids and start times never repeat."""
+    """Serialized jobSearchWorkflow runs (docs/protocol.md 4.2); one clock, so ids and start times never repeat."""
 
     def __init__(self) -> None:
         self.clock = CountingClock()

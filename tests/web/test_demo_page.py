@@ -1,15 +1,21 @@
-"""/runs/demo: public, read-only, server-rendered, everything escaped, integrity recomputed per request."""
+"""/runs/demo: public, read-only, server-rendered, everything escaped, integrity recomputed per request
+from the stored rows and compared with the hash sealed when the demo run was built."""
 
 from __future__ import annotations
 
 import copy
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.web.rest import RunFactory
-from workbench_mcp.web.demo_page import Integrity, check_integrity, event_summary, render_run_page
+from workbench_mcp.config import ServerConfig
+from workbench_mcp.web.demo_page import DemoRun, Integrity, check_integrity, event_summary, render_run_page
+from workbench_mcp.wiring import open_service
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -32,6 +38,44 @@ async def test_the_demo_page_is_public_and_shows_a_verified_completed_run(base_u
     assert "rejected" in html  # the jobSearcher PAUSE_AFTER gate was rejected once before its approval
     # The same run each time (built once per server), its hash recomputed per request.
     assert again.text == html
+
+
+@pytest.fixture
+async def demo_and_db(tmp_path: Path) -> AsyncIterator[tuple[DemoRun, Path]]:
+    """The page's DemoRun on a store whose file the test can reach (the server's is a hidden temp file)."""
+    db = tmp_path / "demo.db"
+    demo = DemoRun()
+    async with open_service(ServerConfig(db_path=db)) as service:
+        demo.attach(service)
+        yield demo, db
+        demo.attach(None)
+
+
+VERIFIED = 'data-testid="integrity-badge" data-verified="true"'
+FAILED = 'data-testid="integrity-badge" data-verified="false"'
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        # The run row: its decoded state is cached in the store and its bundle in the export cache.
+        "UPDATE runs SET run_json = replace(run_json, 'public demo', 'edited demo')",
+        # An event row of the trace.
+        "UPDATE trace_events SET event_json = replace(event_json, '\"approved\"', '\"rejected\"') "
+        "WHERE type = 'human_gate_resolved'",
+    ],
+)
+async def test_a_tampered_stored_row_shows_as_not_verified(demo_and_db: tuple[DemoRun, Path], tamper: str) -> None:
+    demo, db = demo_and_db
+    before = await demo.page()
+    assert VERIFIED in before
+    assert await demo.page() == before  # served again, nothing changed: same page, still verified
+    with sqlite3.connect(db) as conn:  # behind the server's back, as a disk edit or a bad restore would
+        assert conn.execute(tamper).rowcount >= 1
+    after = await demo.page()
+    assert FAILED in after
+    assert "Integrity check failed" in after
+    assert "no longer hashes to" in after
 
 
 def hostile_state() -> dict[str, Any]:

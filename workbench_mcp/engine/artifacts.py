@@ -1,4 +1,4 @@
-"""Artifact writes and JSON patches with idempotency keys (PROTOCOL.md 6.7)."""
+"""Artifact writes and JSON patches with idempotency keys (docs/protocol.md 6.7)."""
 
 from __future__ import annotations
 

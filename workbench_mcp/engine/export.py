@@ -1,4 +1,4 @@
-"""RunState + trace -> RunBundle (PROTOCOL.md 5.3), profiles `full` and `user`."""
+"""RunState + trace -> RunBundle (docs/protocol.md 5.3), profiles `full` and `user`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Human-review gates (PROTOCOL.md 6.3)."""
+"""Human-review gates (docs/protocol.md 6.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""RFC 6902 JSON Patch applied exactly as fast-json-patch 3.1.1 applies it (PROTOCOL.md 3.4, 6.7).
+"""RFC 6902 JSON Patch applied exactly as fast-json-patch 3.1.1 applies it (docs/protocol.md 3.4, 6.7).
 
 The reference runs `applyPatch(structuredClone(data ?? {}), patch, true, false)` and turns any thrown
 error into `PATCH_FAILED` with the error's `message`. This module is a port of that call

@@ -1,4 +1,4 @@
-"""Starting runs and their terminal transitions (PROTOCOL.md 6.2, 6.6)."""
+"""Starting runs and their terminal transitions (docs/protocol.md 6.2, 6.6)."""
 
 from __future__ import annotations
 

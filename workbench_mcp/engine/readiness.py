@@ -1,4 +1,4 @@
-"""Can a step start? (PROTOCOL.md 6.4) and what can an agent do next."""
+"""Can a step start? (docs/protocol.md 6.4) and what can an agent do next."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rule sets: replace and reorder (PROTOCOL.md 6.9). Rules are stored, never evaluated."""
+"""Rule sets: replace and reorder (docs/protocol.md 6.9). Rules are stored, never evaluated."""
 
 from __future__ import annotations
 

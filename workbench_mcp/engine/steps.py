@@ -1,4 +1,4 @@
-"""Step execution (PROTOCOL.md 6.5)."""
+"""Step execution (docs/protocol.md 6.5)."""
 
 from __future__ import annotations
 

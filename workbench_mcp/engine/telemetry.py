@@ -1,4 +1,4 @@
-"""Model I/O, tool calls, spans, annotations and fork notices (PROTOCOL.md 6.8, 6.9)."""
+"""Model I/O, tool calls, spans, annotations and fork notices (docs/protocol.md 6.8, 6.9)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,7 @@ class RunList(_Out):
 
 
 class SerializedRun(_Out):
-    """PROTOCOL.md 4.2: maps travel as arrays of [key, value] pairs, in insertion order."""
+    """docs/protocol.md 4.2: maps travel as arrays of [key, value] pairs, in insertion order."""
 
     revision: int
     run: Built[dict[str, Any]]
@@ -128,7 +128,7 @@ class Recorded(_Mutation):
 
 
 class Bundle(_Out):
-    """A RunBundle (PROTOCOL.md 5.1) with its integrity hash."""
+    """A RunBundle (docs/protocol.md 5.1) with its integrity hash."""
 
     protocolVersion: Literal["1.0.0"]
     run: Built[dict[str, Any]]

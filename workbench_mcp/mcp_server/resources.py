@@ -24,7 +24,7 @@ JSON = "application/json"
 
 
 def resource_error(exc: WorkbenchError, uri: str) -> MCPError:
-    """Resource failures are JSON-RPC errors (PROTOCOL.md 7.2); the protocol code rides in `data`."""
+    """Resource failures are JSON-RPC errors (docs/protocol.md 7.2); the protocol code rides in `data`."""
     return MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value, "uri": uri})
 
 

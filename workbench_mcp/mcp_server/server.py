@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -36,11 +37,10 @@ from workbench_mcp.mcp_server.tool_errors import (
     unknown_tool,
 )
 from workbench_mcp.mcp_server.toolsets import all_tools, enabled_tools
-from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.service import RunService
 
 SERVER_NAME = "llm-workbench"
-"""serverInfo.name of the reference deployment (PROTOCOL.md 1.1): existing agents key on it."""
+"""serverInfo.name of the reference deployment (docs/protocol.md 1.1): existing agents key on it."""
 
 audit_log = logging.getLogger("workbench_mcp.audit")
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class WorkbenchMCP(MCPServer[Any]):
         super().__init__(
             SERVER_NAME,
             title="workbench-mcp",
-            version=PROTOCOL_VERSION,
+            version=__version__,  # the package's; the protocol version lives in the card and bundles
             instructions=INSTRUCTIONS,
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
         )
@@ -123,6 +123,7 @@ class WorkbenchMCP(MCPServer[Any]):
             "correlationId": _short(arguments.get("correlationId")),
             "outcome": error_code_of(result),
             "latencyMs": round(seconds * 1000, 2),
+            "pid": os.getpid(),  # which of `serve --workers N` answered
         }
         audit_log.info(json.dumps(record, separators=(",", ":")))
 

@@ -1,1 +1,1 @@
-"""Wire protocol 1.0.0: models, canonical JSON, collation and bundles (PROTOCOL.md)."""
+"""Wire protocol 1.0.0: models, canonical JSON, collation and bundles (docs/protocol.md)."""

@@ -1,4 +1,4 @@
-"""Artifact versions and pointers (PROTOCOL.md 3.3)."""
+"""Artifact versions and pointers (docs/protocol.md 3.3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run bundles (PROTOCOL.md section 5): schema, parsing with migration, structural checks, integrity.
+"""Run bundles (docs/protocol.md section 5): schema, parsing with migration, structural checks, integrity.
 
 Bundles travel as plain JSON trees here. Parsing validates them against the pydantic models and
 returns the *normalized* tree (unknown members dropped, defaults filled), because both export

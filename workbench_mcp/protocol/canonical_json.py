@@ -1,4 +1,4 @@
-"""JSON exactly as the JavaScript reference writes it, and a strict parser (PROTOCOL.md 1.4, 3.3, 5.5).
+"""JSON exactly as the JavaScript reference writes it, and a strict parser (docs/protocol.md 1.4, 3.3, 5.5).
 
 Four writers share one value model and one rendering of primitives (JavaScript `JSON.stringify`):
 
@@ -66,7 +66,7 @@ def _unsafe(message: str) -> WorkbenchError:
 
 
 def js_number(x: int | float) -> str:
-    """Render a number as JavaScript `JSON.stringify` does (PROTOCOL.md 5.5).
+    """Render a number as JavaScript `JSON.stringify` does (docs/protocol.md 5.5).
 
     Integers are treated as the double they become in JavaScript. Integers outside +-(2^53-1) and
     NaN/Infinity raise `UNSAFE_NUMBER` rather than being rounded or turned into `null`.
@@ -405,7 +405,7 @@ def canonical_json(value: object) -> str:
 
 
 def artifact_canonical_json(value: object) -> str:
-    """Artifact payload encoding (`encodeArtifactPayloadBytes`, PROTOCOL.md 3.3) as text.
+    """Artifact payload encoding (`encodeArtifactPayloadBytes`, docs/protocol.md 3.3) as text.
 
     Array-index keys come first in numeric order, then the other keys sorted by UTF-16 code
     units; a `__proto__` member is dropped, as the reference's object rebuild drops it.

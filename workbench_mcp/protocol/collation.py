@@ -1,6 +1,6 @@
 """The order of Node's `a.localeCompare(b)` (ICU, en-US), used to sort bundle artifacts and rule sets.
 
-PROTOCOL.md 5.3: the reference sorts `artifacts` by `artifactKey` and `ruleSets` by `id` with
+docs/protocol.md 5.3: the reference sorts `artifacts` by `artifactKey` and `ruleSets` by `id` with
 `localeCompare`, and the integrity hash covers that order. Three tiers:
 
 1. Printable ASCII (the usual case) needs no dependency: ICU's order there equals sorting by
@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 ICU_LOCALE: Final = "en_US"
 
-# PROTOCOL.md 5.3; the first character is a space. Uppercase letters share their lowercase rank.
+# docs/protocol.md 5.3; the first character is a space. Uppercase letters share their lowercase rank.
 _ASCII_ORDER: Final = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789abcdefghijklmnopqrstuvwxyz"
 _PRIMARY: Final = str.maketrans(
     {c: chr(0x41 + i) for i, c in enumerate(_ASCII_ORDER)}

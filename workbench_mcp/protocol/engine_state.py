@@ -26,6 +26,6 @@ class IdempotencyRecord(WireModel):
 
 
 def initial_gate_slots(policy: str) -> GateSlots:
-    """PROTOCOL.md 2.3: PAUSE_BEFORE and CHECKPOINT start with `before` pending."""
+    """docs/protocol.md 2.3: PAUSE_BEFORE and CHECKPOINT start with `before` pending."""
     before: GateStatus = "pending" if policy in ("PAUSE_BEFORE", "CHECKPOINT") else "approved"
     return GateSlots(before=before, after="approved", checkpoints={})

@@ -1,4 +1,4 @@
-"""The reference deployment's workflow, rule set and demo registry (PROTOCOL.md section 9)."""
+"""The reference deployment's workflow, rule set and demo registry (docs/protocol.md section 9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rule sets (PROTOCOL.md 3.2): stored and snapshotted, never evaluated by the runtime."""
+"""Rule sets (docs/protocol.md 3.2): stored and snapshotted, never evaluated by the runtime."""
 
 from __future__ import annotations
 

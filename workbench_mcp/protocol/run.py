@@ -1,4 +1,4 @@
-"""Run instances (PROTOCOL.md 3.1) and run listing metadata (4.3)."""
+"""Run instances (docs/protocol.md 3.1) and run listing metadata (4.3)."""
 
 from __future__ import annotations
 

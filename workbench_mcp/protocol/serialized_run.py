@@ -1,4 +1,4 @@
-"""The serialized run-store state (PROTOCOL.md 4.2): what HttpRunRepository PUTs and GETs.
+"""The serialized run-store state (docs/protocol.md 4.2): what HttpRunRepository PUTs and GETs.
 
 Maps travel as arrays of `[key, value]` entries in insertion order. Reading is lenient where the
 reference is (missing revision is 0, missing arrays are empty, duplicate keys collapse with the
@@ -69,7 +69,7 @@ def _state_error(message: str) -> WorkbenchError:
 
 
 def check_state_invariants(state: SerializedRun) -> None:
-    """PROTOCOL.md 4.4, in order; the first failure wins."""
+    """docs/protocol.md 4.4, in order; the first failure wins."""
     run = state.run
     workflow = run.workflow_snapshot
     check_workflow_structure(workflow)

@@ -1,4 +1,4 @@
-"""Protocol datetimes (PROTOCOL.md 1.3) as instants: `Date.parse` semantics without `datetime`.
+"""Protocol datetimes (docs/protocol.md 1.3) as instants: `Date.parse` semantics without `datetime`.
 
 `datetime` cannot hold year 0000 and rejects more than six fraction digits, both of which the
 protocol accepts, so the arithmetic is done by hand.

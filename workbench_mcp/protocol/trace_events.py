@@ -1,4 +1,4 @@
-"""The 16 trace event types (PROTOCOL.md 3.5) as one tagged union, plus JSON Patch operations (3.4)."""
+"""The 16 trace event types (docs/protocol.md 3.5) as one tagged union, plus JSON Patch operations (3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Workflow specs (PROTOCOL.md section 2) and their structural invariants."""
+"""Workflow specs (docs/protocol.md section 2) and their structural invariants."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def _invalid(message: str) -> WorkbenchError:
 
 
 def check_workflow_structure(spec: WorkflowSpec) -> None:
-    """PROTOCOL.md 2.2, in the reference's order and with its messages."""
+    """docs/protocol.md 2.2, in the reference's order and with its messages."""
     step_ids: set[str] = set()
     for step in spec.steps:
         if step.id in step_ids:

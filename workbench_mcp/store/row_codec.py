@@ -91,7 +91,7 @@ def sort_micros(timestamp: str) -> int:
 def saved_run_meta(
     run_id: str, workflow_id: str, started_at: str, ended_at: str | None, status: str, tags: str | None
 ) -> dict[str, Any]:
-    """SavedRunMeta (PROTOCOL.md 4.3): optional members absent, never null."""
+    """SavedRunMeta (docs/protocol.md 4.3): optional members absent, never null."""
     meta: dict[str, Any] = {"id": run_id, "workflowId": workflow_id, "startedAt": started_at}
     if ended_at is not None:
         meta["endedAt"] = ended_at

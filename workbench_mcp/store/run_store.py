@@ -87,9 +87,10 @@ class RunStore(Protocol):
 
     async def load_trace(self, tenant_id: str, run_id: str) -> list[EventJson]: ...
 
-    async def load_run(self, tenant_id: str, run_id: str) -> tuple[RunState, list[EventJson]]:
+    async def load_run(self, tenant_id: str, run_id: str, *, fresh: bool = False) -> tuple[RunState, list[EventJson]]:
         """State and trace read in ONE snapshot: two separate loads can straddle a write and pair
-        revision N with N+1 events (use this for GET /runs/{id} and exports)."""
+        revision N with N+1 events (use this for GET /runs/{id} and exports). `fresh` decodes the
+        state from its rows even when a cached copy is still valid (integrity checks of what is stored)."""
         ...
 
     async def list_runs(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> RunPage: ...

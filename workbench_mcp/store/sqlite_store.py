@@ -725,8 +725,8 @@ class SqliteRunStore:
     async def load_trace(self, tenant_id: str, run_id: str) -> list[EventJson]:
         return (await self._snapshot((tenant_id, run_id), with_state=False, with_trace=True))[1]
 
-    async def load_run(self, tenant_id: str, run_id: str) -> tuple[RunState, list[EventJson]]:
-        state, trace = await self._snapshot((tenant_id, run_id), with_state=True, with_trace=True)
+    async def load_run(self, tenant_id: str, run_id: str, *, fresh: bool = False) -> tuple[RunState, list[EventJson]]:
+        state, trace = await self._snapshot((tenant_id, run_id), with_state=True, with_trace=True, fresh=fresh)
         return cast(RunState, state), trace
 
     async def list_runs(self, tenant_id: str, *, limit: int = LIST_LIMIT_DEFAULT, cursor: str | None = None) -> RunPage:
@@ -747,9 +747,9 @@ class SqliteRunStore:
         return [AuditRecord(*row) for row in rows]
 
     async def _snapshot(
-        self, key: Key, *, with_state: bool, with_trace: bool
+        self, key: Key, *, with_state: bool, with_trace: bool, fresh: bool = False
     ) -> tuple[RunState | None, list[EventJson]]:
-        cached = self._cache.peek(key)
+        cached = None if fresh else self._cache.peek(key)
         read = partial(
             _read_snapshot,
             key=key,

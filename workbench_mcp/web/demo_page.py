@@ -337,7 +337,7 @@ def _links(links: Iterable[tuple[str, str]]) -> str:
 
 
 def render_run_page(state: dict[str, Any], integrity: Integrity) -> str:
-    """The whole HTML document for one serialized run state (PROTOCOL.md 4.2)."""
+    """The whole HTML document for one serialized run state (docs/protocol.md 4.2)."""
     run = state["run"]
     workflow = run["workflowSnapshot"]
     steps: list[dict[str, Any]] = workflow.get("steps", [])
@@ -398,7 +398,8 @@ def render_run_page(state: dict[str, Any], integrity: Integrity) -> str:
     <p>{_e(integrity.detail)}.</p>
     <p>Bundle hash: <code class="hash" data-testid="integrity-hash">{_e(integrity.sha256)}</code></p>
     <p class="muted-text">The hash covers run, trace, artifacts, rule sets and engine state; it detects accidental
-      edits, not a party that recomputes it (PROTOCOL.md D20).</p>
+      edits, not a party that recomputes it. The protocol, the hash and this limit are described in the
+      workbench-mcp source, <code>docs/protocol.md</code> sections 5.5 and 10 (D20).</p>
   </div>
 </section>
 <footer>{footer}</footer>
@@ -474,15 +475,19 @@ a { color: var(--info); }
 
 class DemoRun:
     """The demo run behind `/runs/demo`. Its store is opened by the app's lifespan; the run itself is built
-    on the first request (under a lock), so servers that never show the page never pay for it."""
+    on the first request (under a lock), so servers that never show the page never pay for it.
+
+    When built, the run's bundle hash is sealed. Every request decodes the run from its stored rows
+    (past the state and export caches), exports it and compares: a changed row shows as not verified.
+    """
 
     def __init__(self) -> None:
         self._service: RunService | None = None
-        self._run_id: str | None = None
+        self._built: tuple[str, str] | None = None  # run id, bundle hash sealed when built
         self._lock = asyncio.Lock()
 
     def attach(self, service: RunService | None) -> None:
-        self._service, self._run_id = service, None
+        self._service, self._built = service, None
 
     async def page(self) -> str:
         """The page, with the integrity check recomputed now. STORAGE_UNAVAILABLE before startup."""
@@ -490,8 +495,25 @@ class DemoRun:
         if service is None:
             raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the demo run is not available yet")
         async with self._lock:
-            if self._run_id is None:
-                self._run_id = await build_demo_run(service)
-        state = await service.get_run(DEMO_PRINCIPAL, self._run_id)
-        bundle = await service.export_bundle(DEMO_PRINCIPAL, self._run_id)
-        return render_run_page(state, check_integrity(bundle))
+            if self._built is None:
+                run_id = await build_demo_run(service)
+                _, sealed = await service.export_stored_bundle(DEMO_PRINCIPAL, run_id)
+                self._built = (run_id, str(sealed["integrity"]["sha256"]))
+        run_id, sealed_hash = self._built
+        state, bundle = await service.export_stored_bundle(DEMO_PRINCIPAL, run_id)
+        return render_run_page(state, check_stored_integrity(bundle, sealed_hash))
+
+
+def check_stored_integrity(bundle: Bundle, sealed_hash: str) -> Integrity:
+    """`check_integrity`, and the freshly computed hash must still be the one sealed at build time."""
+    integrity = check_integrity(bundle)
+    if integrity.verified and integrity.sha256 != sealed_hash:
+        return Integrity(
+            False,
+            integrity.sha256,
+            f"the stored run no longer hashes to {sealed_hash}, the hash sealed when the demo run was built",
+        )
+    if integrity.verified:
+        detail = "SHA-256 of the canonical JSON recomputed from the stored rows for this request; it matches "
+        return Integrity(True, integrity.sha256, detail + "the hash sealed when the demo run was built")
+    return integrity

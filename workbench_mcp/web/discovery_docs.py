@@ -448,6 +448,45 @@ def sitemap_xml(config: ServerConfig) -> str:
     )
 
 
+HOME_LINKS = (
+    ("mcp", MCP_PATH, "MCP endpoint (Streamable HTTP; Authorization: Bearer <JWT>)"),
+    ("agents", "/agents.md", "the contract for agents: tools, authentication, errors, limits"),
+    ("llms", "/llms.txt", "summary and links for language models"),
+    ("demo", "/runs/demo", "a complete sample run, rendered"),
+    ("serverCard", SERVER_CARD_PATH, "MCP server card"),
+    ("catalog", "/.well-known/mcp/catalog.json", "MCP catalog"),
+    ("openapi", "/api/openapi.json", "OpenAPI of the REST run repository (/api/runs)"),
+    ("health", "/healthz", "liveness"),
+)
+
+
+def home_json(config: ServerConfig) -> dict[str, Any]:
+    """`GET /` for programs: what this server is and where its entry points are."""
+    return {
+        "name": REGISTRY_NAME,
+        "title": TITLE,
+        "version": __version__,
+        "protocolVersion": PROTOCOL_VERSION,
+        "description": SUMMARY,
+        "links": {key: config.base_url + path for key, path, _ in HOME_LINKS},
+    }
+
+
+def home_html(config: ServerConfig) -> str:
+    """`GET /` for browsers: the same links as `home_json`, as a page with no scripts."""
+    from html import escape
+
+    items = "".join(
+        f'  <li><a href="{escape(config.base_url + path)}"><code>{escape(path)}</code></a>: {escape(what)}</li>\n'
+        for _, path, what in HOME_LINKS
+    )
+    return (
+        '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8">'
+        f"<title>{escape(TITLE)}</title></head>\n<body>\n<h1>{escape(TITLE)} {escape(__version__)}</h1>\n"
+        f"<p>{escape(DESCRIPTION)}</p>\n<ul>\n{items}</ul>\n</body>\n</html>\n"
+    )
+
+
 def published_documents(config: ServerConfig) -> dict[str, str]:
     """Repository copy -> its text, exactly as the server serves it."""
     return {

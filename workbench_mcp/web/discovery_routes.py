@@ -59,11 +59,52 @@ def _demo_route(demo: DemoRun) -> Route:
     return Route("/runs/demo", endpoint, methods=["GET"])
 
 
+def _prefers_html(accept: str) -> bool:
+    """True when the Accept header ranks text/html above application/json (browsers); ties go to JSON."""
+
+    def quality(media_type: str) -> float:
+        best = 0.0
+        main = media_type.split("/")[0]
+        for part in accept.split(","):
+            kind, *params = (p.strip() for p in part.split(";"))
+            if kind.lower() not in (media_type, f"{main}/*", "*/*"):
+                continue
+            q = 1.0
+            for param in params:
+                name, _, value = param.partition("=")
+                if name.strip().lower() == "q":
+                    try:
+                        q = float(value)
+                    except ValueError:
+                        q = 0.0
+            best = max(best, q)
+        return best
+
+    return quality("text/html") > quality("application/json")
+
+
+def _home_route(config: ServerConfig) -> Route:
+    """`GET /`: where everything is, as a page for browsers and JSON for everything else."""
+    page = docs.home_html(config).encode("utf-8")
+    document = docs.pretty_json(docs.home_json(config)).encode("utf-8")
+    headers = {"Cache-Control": HOUR, "Vary": "Accept", "X-Content-Type-Options": "nosniff"}
+
+    async def endpoint(request: Request) -> Response:
+        if _prefers_html(request.headers.get("accept", "")):
+            return Response(
+                page, media_type="text/html; charset=utf-8", headers={**headers, "Content-Security-Policy": CSP}
+            )
+        return Response(document, media_type=JSON, headers={**headers, "Access-Control-Allow-Origin": "*"})
+
+    return Route("/", endpoint, methods=["GET"])
+
+
 def discovery_routes(config: ServerConfig, demo: DemoRun) -> list[BaseRoute]:
     card = docs.pretty_json(docs.server_card(config))
     # The SEP-2127 location under each MCP endpoint, plus the well-known path of its predecessor SEP-1649.
     card_paths = [docs.SERVER_CARD_PATH, "/mcp/server-card", "/.well-known/mcp/server-card.json"]
     return [
+        _home_route(config),
         _document("/.well-known/mcp.json", docs.pretty_json(docs.mcp_descriptor(config)), JSON, MINUTE),
         *(_document(path, card, docs.SERVER_CARD_MEDIA_TYPE, HOUR) for path in card_paths),
         _document("/.well-known/mcp/catalog.json", docs.pretty_json(docs.mcp_catalog(config)), JSON, HOUR),

@@ -1,4 +1,4 @@
-"""The REST run repository (PROTOCOL.md 8.1) that the reference `HttpRunRepository` talks to.
+"""The REST run repository (docs/protocol.md 8.1) that the reference `HttpRunRepository` talks to.
 
 Each route is a thin adapter: check the URL, read the body, make ONE RunService call, render.
 Deliberate differences from the reference deployment (all compatible with its client):
