@@ -89,7 +89,9 @@ class NextActions(_Out):
 
 class GateResolved(_Mutation):
     stepId: str
+    gate: str
     decision: str
+    changed: bool = Field(description="false when the gate was already approved: nothing was recorded")
 
 
 class GateRequested(_Mutation):
@@ -101,6 +103,7 @@ class CheckpointResolved(_Mutation):
     stepId: str
     checkpointId: str
     decision: str
+    changed: bool = Field(description="false when the checkpoint was already approved: nothing was recorded")
 
 
 class StepResult(_Mutation):
@@ -115,6 +118,9 @@ class StepFailed(_Mutation):
 
 class RunEnded(_Mutation):
     status: str
+    stepsNeverRun: list[str] | None = Field(
+        None, description="complete_run: steps still pending (never begun, never failed) when the run completed"
+    )
 
 
 class ArtifactWritten(_Mutation):
