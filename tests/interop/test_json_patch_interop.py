@@ -8,7 +8,7 @@ near misses (index = length, length + 1, `-`, `01`, missing keys, `~0`/`~1`, `""
 or both failed) and, since the module reproduces them, on the exact error message. (The library also
 leaves the patch changed: op values are inserted by reference, so later ops can change them, and the
 reference records that changed patch; `patchArtifact` records the patch as sent, D28, so that is not
-compared here: `scenarios/19_patch_recorded_as_sent_d28.json` states the difference.)
+compared here: `scenarios/20_patch_recorded_as_sent_d28.json` states the difference.)
 
 The only pairs not compared are our deliberate deviations (`PatchError.reference_differs`, listed in the
 module docstring): there the reference puts `undefined`, a function or a cycle into the document. They
