@@ -214,14 +214,15 @@ def test_resolve_gate_unknown_step(started: Callable[..., RunState], clock: Coun
 
 
 @pytest.mark.parametrize(("gate", "decision"), [("AUTO", "approved"), ("PAUSE_BEFORE", "maybe"), ("PAUSE_BEFORE", "")])
+@pytest.mark.parametrize("policy", ["PAUSE_BEFORE", "AUTO"])  # AUTO: the slot is open, so no "no-op" either
 def test_resolve_gate_invalid_values_change_nothing(
-    started: Callable[..., RunState], clock: CountingClock, gate: str, decision: str
+    started: Callable[..., RunState], clock: CountingClock, gate: str, decision: str, policy: str
 ) -> None:
-    state = started(one_step("PAUSE_BEFORE"))
+    state = started(one_step(policy))
     assert _code(lambda: gates.resolve_gate(state, clock, step_id="s1", gate=gate, decision=decision)) is (
         ErrorCode.INVALID_TRACE_EVENT
     )
-    assert state.gate_state["s1"].before == "pending"
+    assert state.gate_state["s1"].before == ("pending" if policy == "PAUSE_BEFORE" else "approved")
 
 
 def test_an_imported_closed_gate_on_an_auto_step_can_be_opened(run: Callable[..., Run]) -> None:

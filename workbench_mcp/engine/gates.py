@@ -1,6 +1,8 @@
-"""Human-review gates (PROTOCOL.md 6.3)."""
+"""Human-review gates (PROTOCOL.md 6.3), checked against the step so a decision means what it says (D25-D27)."""
 
 from __future__ import annotations
+
+from typing import get_args
 
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.guards import require_running, require_step
@@ -9,8 +11,8 @@ from workbench_mcp.engine.readiness import start_gate
 from workbench_mcp.engine.run_state import RunState, with_entry
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.engine_state import GateSlots
-from workbench_mcp.protocol.trace_events import HumanGateRequested, HumanGateResolved
-from workbench_mcp.protocol.workflow import POLICIES_WITH_AFTER_GATE, WorkflowStep
+from workbench_mcp.protocol.trace_events import Decision, HumanGateRequested, HumanGateResolved
+from workbench_mcp.protocol.workflow import POLICIES_WITH_AFTER_GATE, GateKind, WorkflowStep
 
 
 def request_gate(
@@ -50,7 +52,7 @@ def _refuse(message: str) -> WorkbenchError:
     return WorkbenchError(ErrorCode.GATE_NOT_APPLICABLE, message)
 
 
-def check_gate_decision(state: RunState, step: WorkflowStep, gate: str) -> None:
+def _check_gate_decision(state: RunState, step: WorkflowStep, gate: str) -> None:
     """A decision must name a gate the step has, while that gate is the one under review (D25, D26).
 
     The reference accepts any gate on any step at any time and records it, so a decision could
@@ -97,7 +99,10 @@ def resolve_gate(
     """
     require_running(state, "resolve gate")
     step = require_step(state, step_id)
-    check_gate_decision(state, step, gate)
+    if gate not in get_args(GateKind) or decision not in get_args(Decision):
+        # Refused by the event's own validation (INVALID_TRACE_EVENT), as in the reference.
+        return record_gate_decision(state, clock, step_id=step_id, gate=gate, decision=decision, note=note)
+    _check_gate_decision(state, step, gate)
     current = state.gate_state[step_id]
     if decision != "rejected" and _after_decision(current, gate, True) == current:
         return Outcome(state)
