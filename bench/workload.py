@@ -28,7 +28,9 @@ from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, v
 
 MODERN = "2026-07-28"
 WORKFLOW = "jobSearchWorkflow"
-GATES = [("parser1", "PAUSE_BEFORE"), ("jobSearcher", "PAUSE_AFTER"), ("output", "CHECKPOINT")]
+# Runs here never begin a step, so parser1's PAUSE_BEFORE is the one gate under review (D25): decisions
+# alternate on it; re-approving an open gate records nothing (`changed: false`) and is not counted.
+GATE_DECISIONS = ["approved", "rejected", "edited"]
 # Operation mix (weights): writes dominate, as they do for agents filling a run.
 MIX = {"write": 35, "get": 20, "gate": 15, "list": 10, "export": 10, "start": 10}
 
@@ -155,10 +157,10 @@ class Workload:
                         version = self.driver.tool_value(reply.result)["version"]
                         self.tally.acked_versions[(run_id, key)].append(version)
                 elif op == "gate":
-                    step, gate = rnd.choice(GATES)
-                    args = {"runId": run_id, "stepId": step, "gate": gate, "decision": "approved", "note": f"c{n}"}
-                    reply = await c.call_tool("resolve_gate", args)
-                    if reply.ok:
+                    decision = rnd.choice(GATE_DECISIONS)
+                    args = {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": decision}
+                    reply = await c.call_tool("resolve_gate", {**args, "note": f"c{n}"})
+                    if reply.ok and self.driver.tool_value(reply.result).get("changed", True):
                         self.tally.acked_gates[run_id] += 1
                 elif op == "get":
                     reply = await c.call_tool("get_run", {"runId": run_id})

@@ -28,6 +28,8 @@ class ErrorCode(StrEnum):
     # workbench-mcp's own codes: stricter than the reference, never contradicting it.
     UNSAFE_NUMBER = "UNSAFE_NUMBER"  # integer beyond 2^53-1 or a non-finite number
     UNKNOWN_SPAN = "UNKNOWN_SPAN"
+    GATE_NOT_APPLICABLE = "GATE_NOT_APPLICABLE"  # the step has no such gate, or it is not under review now
+    UNKNOWN_CHECKPOINT = "UNKNOWN_CHECKPOINT"  # no named checkpoint with that id waits on the step
     UNKNOWN_WORKFLOW = "UNKNOWN_WORKFLOW"
     REVISION_CONFLICT = "REVISION_CONFLICT"
     LIMIT_EXCEEDED = "LIMIT_EXCEEDED"

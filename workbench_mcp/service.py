@@ -160,8 +160,10 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        """Record a reviewer's decision. Pass expected_revision so that the first decision wins."""
-        _, revision = await self._mutate(
+        """Record a reviewer's decision. Pass expected_revision so that the first decision wins.
+
+        Approving a gate that is already open records nothing: `changed` is false (D25)."""
+        outcome, revision = await self._mutate(
             who,
             run_id,
             "resolve_gate",
@@ -177,7 +179,15 @@ class RunService:
             expected_revision=expected_revision,
             correlation_id=correlation_id,
         )
-        return {"ok": True, "runId": run_id, "stepId": step_id, "decision": decision, "revision": revision}
+        return {
+            "ok": True,
+            "runId": run_id,
+            "stepId": step_id,
+            "gate": gate,
+            "decision": decision,
+            "changed": bool(outcome.events),
+            "revision": revision,
+        }
 
     async def request_gate(
         self,
@@ -213,7 +223,7 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        _, revision = await self._mutate(
+        outcome, revision = await self._mutate(
             who,
             run_id,
             "resolve_checkpoint",
@@ -234,6 +244,7 @@ class RunService:
             "stepId": step_id,
             "checkpointId": checkpoint_id,
             "decision": decision,
+            "changed": bool(outcome.events),
             "revision": revision,
         }
 
@@ -337,7 +348,7 @@ class RunService:
                 )
             raise WorkbenchError(ErrorCode.INVALID_INPUT, f"Not a terminal status: {status}")
 
-        _, revision = await self._mutate(
+        outcome, revision = await self._mutate(
             who,
             run_id,
             f"{status}_run",
@@ -345,7 +356,11 @@ class RunService:
             expected_revision=expected_revision,
             correlation_id=correlation_id,
         )
-        return {"ok": True, "runId": run_id, "status": status, "revision": revision}
+        result = {"ok": True, "runId": run_id, "status": status, "revision": revision}
+        if status == "completed":
+            # Completing with steps that never ran is allowed (the reference's rule) but said (D19).
+            result["stepsNeverRun"] = (outcome.result or {}).get("stepsNeverRun", [])
+        return result
 
     # --- artifacts -------------------------------------------------------------------------------
 

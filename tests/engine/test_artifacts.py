@@ -253,6 +253,21 @@ def test_patch(run: Callable[..., Run]) -> None:
     assert before.artifacts["k"].data == {"a": 1, "list": [1, 2]}  # the previous version is untouched
 
 
+def test_patch_is_recorded_as_sent_d28(run: Callable[..., Run]) -> None:
+    """The reference records `{"y": [1]}` for op 0 (its op values are inserted by reference and op 1
+    appends into it); replaying that record would give `[1, 1]`. Ours replays to the stored version."""
+    r = run()
+    _write(r, data={})
+    ops = [{"op": "add", "path": "/x", "value": {"y": []}}, {"op": "add", "path": "/x/y/-", "value": 1}]
+    out = _patch(r, ops)
+    (event,) = dumped(out)
+    assert event["patch"] == [
+        {"op": "add", "path": "/x", "value": {"y": []}},
+        {"op": "add", "path": "/x/y/-", "value": 1},
+    ]
+    assert out.result.data == {"x": {"y": [1]}}
+
+
 def test_patch_replay_and_conflict(run: Callable[..., Run]) -> None:
     r = run()
     _write(r, data={})

@@ -65,64 +65,147 @@ def test_request_gate_invalid_gate(started: Callable[..., RunState], clock: Coun
     assert _code(lambda: gates.request_gate(started(), clock, step_id="s1", gate=gate)) is ErrorCode.INVALID_TRACE_EVENT
 
 
-# --- resolve_gate: the table of 6.3 --------------------------------------------------------------
+# --- resolve_gate: a gate the step has, while it is under review (D25, D26) -----------------------
 
-PENDING = {"before": "pending", "after": "pending", "checkpoints": {}}
+STEP_IS_PENDING_OR_COMPLETED = {"PAUSE_BEFORE": "pending", "CHECKPOINT": "pending", "PAUSE_AFTER": "completed"}
+GATES_OF_POLICY = {
+    "AUTO": set(),
+    "PAUSE_BEFORE": {"PAUSE_BEFORE"},
+    "PAUSE_AFTER": {"PAUSE_AFTER"},
+    "CHECKPOINT": {"CHECKPOINT", "PAUSE_AFTER"},
+}
 
 
-@pytest.mark.parametrize(
-    ("gate", "decision", "expected"),
-    [
-        ("PAUSE_BEFORE", "approved", {"before": "approved", "after": "pending"}),
-        ("PAUSE_BEFORE", "edited", {"before": "approved", "after": "pending"}),
-        ("PAUSE_BEFORE", "rejected", {"before": "pending", "after": "pending"}),
-        ("PAUSE_AFTER", "approved", {"before": "pending", "after": "approved"}),
-        ("PAUSE_AFTER", "edited", {"before": "pending", "after": "approved"}),
-        ("PAUSE_AFTER", "rejected", {"before": "pending", "after": "pending"}),
-        ("CHECKPOINT", "approved", {"before": "approved", "after": "pending"}),
-        ("CHECKPOINT", "edited", {"before": "approved", "after": "pending"}),
-        ("CHECKPOINT", "rejected", {"before": "pending", "after": "pending"}),
-    ],
-)
-def test_resolve_from_all_pending(run: Callable[..., Run], gate: str, decision: str, expected: dict[str, str]) -> None:
+def _to_status(r: Run, status: str) -> None:
+    if status == "completed":
+        gate = {"PAUSE_BEFORE": "PAUSE_BEFORE", "CHECKPOINT": "CHECKPOINT"}.get(
+            r.state.run.workflow_snapshot.steps[0].gate_policy
+        )
+        if gate:
+            r.do(gates.resolve_gate, step_id="s1", gate=gate, decision="approved")
+        r.do(steps.begin_step, step_id="s1")
+        r.do(steps.complete_step, step_id="s1")
+
+
+def _refused(r: Run, code: ErrorCode = ErrorCode.GATE_NOT_APPLICABLE, **kw: Any) -> str:
+    """The call is refused with `code` and changes nothing; returns the message."""
+    before = r.state
+    operation = gates.resolve_checkpoint if "checkpoint_id" in kw else gates.resolve_gate
+    with pytest.raises(WorkbenchError) as info:
+        operation(before, r.clock, step_id=kw.pop("step_id", "s1"), **kw)
+    assert info.value.code is code
+    assert r.state is before
+    assert before.revision == r.state.revision
+    return info.value.message
+
+
+@pytest.mark.parametrize("policy", ["AUTO", "PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"])
+@pytest.mark.parametrize("gate", ["PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"])
+def test_only_the_steps_own_gates_can_be_resolved(run: Callable[..., Run], policy: str, gate: str) -> None:
+    r = run(chain(policy, "AUTO"))
+    _to_status(r, STEP_IS_PENDING_OR_COMPLETED[gate])
+    if gate in GATES_OF_POLICY[policy]:
+        revision = r.state.revision
+        r.do(gates.resolve_gate, step_id="s1", gate=gate, decision="rejected")
+        assert r.state.revision == revision + 1
+        assert r.trace[-1]["gate"] == gate
+    else:
+        _refused(r, gate=gate, decision="approved")
+        _refused(r, gate=gate, decision="rejected")
+
+
+def test_a_checkpoint_steps_start_gate_is_called_checkpoint(run: Callable[..., Run]) -> None:
+    r = run(chain("CHECKPOINT", "AUTO"))
+    message = _refused(r, gate="PAUSE_BEFORE", decision="approved")
+    assert 'gate="CHECKPOINT"' in message
+    assert can_start_step(r.state, "s1")["reason"] == {"type": "gate", "stepId": "s1", "gate": "CHECKPOINT"}
+    assert r.do(steps.begin_step, step_id="s1").result["reason"]["gate"] == "CHECKPOINT"
+    r.do(gates.resolve_gate, step_id="s1", gate="CHECKPOINT", decision="approved")
+    assert r.do(steps.begin_step, step_id="s1").result == {"ok": True}
+
+
+def test_a_pause_before_steps_start_gate_names_itself(run: Callable[..., Run]) -> None:
+    r = run(one_step("PAUSE_BEFORE"))
+    assert 'gate="PAUSE_BEFORE"' in _refused(r, gate="CHECKPOINT", decision="approved")
+    assert can_start_step(r.state, "s1")["reason"]["gate"] == "PAUSE_BEFORE"
+
+
+def test_auto_steps_have_no_gates(run: Callable[..., Run]) -> None:
+    r = run(one_step("AUTO"))
+    assert "starts without review" in _refused(r, gate="PAUSE_BEFORE", decision="rejected")
+    _to_status(r, "completed")
+    assert "no PAUSE_AFTER gate" in _refused(r, gate="PAUSE_AFTER", decision="rejected")
+
+
+def test_pause_after_is_decided_after_completion_only(run: Callable[..., Run]) -> None:
     r = run(chain("PAUSE_AFTER", "AUTO"))
-    r.state = r.state.evolve(gate_state={**r.state.gate_state, "s1": r.state.gate_state["s1"].model_validate(PENDING)})
-    out = r.do(gates.resolve_gate, step_id="s1", gate=gate, decision=decision, note="n")
-    assert _slots(r.state) == {**expected, "checkpoints": {}}
-    (event,) = dumped(out)
-    assert {k: event[k] for k in ("type", "stepId", "gate", "decision", "note")} == {
-        "type": "human_gate_resolved",
-        "stepId": "s1",
-        "gate": gate,
-        "decision": decision,
-        "note": "n",
-    }
+    assert "complete_step" in _refused(r, gate="PAUSE_AFTER", decision="approved")
+    r.do(steps.begin_step, step_id="s1")
+    _refused(r, gate="PAUSE_AFTER", decision="approved")
+    r.do(steps.complete_step, step_id="s1")
+    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="edited")
+    assert can_start_step(r.state, "s2") == {"ok": True}
+
+
+def test_start_gate_is_decided_before_the_step_starts_only(run: Callable[..., Run]) -> None:
+    r = run(one_step("PAUSE_BEFORE"))
+    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
+    r.do(steps.begin_step, step_id="s1")
+    assert "running" in _refused(r, gate="PAUSE_BEFORE", decision="rejected")
 
 
 @pytest.mark.parametrize(
-    ("gate", "decision", "expected"),
+    ("decisions", "before", "events"),
     [
-        ("PAUSE_BEFORE", "rejected", {"before": "pending", "after": "approved"}),
-        ("PAUSE_AFTER", "rejected", {"before": "approved", "after": "pending"}),
-        ("CHECKPOINT", "rejected", {"before": "approved", "after": "approved"}),  # no change
-        ("PAUSE_BEFORE", "approved", {"before": "approved", "after": "approved"}),
+        (["rejected"], "pending", 1),  # a rejection is a decision worth recording, even of a closed gate
+        (["approved"], "approved", 1),
+        (["edited"], "approved", 1),
+        (["approved", "rejected"], "pending", 2),
+        (["approved", "rejected", "edited"], "approved", 3),
+        (["rejected", "rejected"], "pending", 2),
     ],
 )
-def test_resolve_from_all_approved(
-    started: Callable[..., RunState], clock: CountingClock, gate: str, decision: str, expected: dict[str, str]
+def test_start_gate_decisions(run: Callable[..., Run], decisions: list[str], before: str, events: int) -> None:
+    r = run(one_step("PAUSE_BEFORE"))
+    for decision in decisions:
+        r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_BEFORE", decision=decision, note="n")
+    assert r.state.gate_state["s1"].before == before
+    assert [(e["type"], e["gate"], e["decision"], e["note"]) for e in r.trace[-events:]] == [
+        ("human_gate_resolved", "PAUSE_BEFORE", d, "n") for d in decisions
+    ]
+
+
+@pytest.mark.parametrize(("policy", "gate"), [("PAUSE_BEFORE", "PAUSE_BEFORE"), ("CHECKPOINT", "CHECKPOINT")])
+@pytest.mark.parametrize("again", ["approved", "edited"])
+def test_reapproving_an_open_start_gate_records_nothing(
+    run: Callable[..., Run], policy: str, gate: str, again: str
 ) -> None:
-    state = started(one_step("AUTO"))
-    out = gates.resolve_gate(state, clock, step_id="s1", gate=gate, decision=decision)
-    assert _slots(out.state) == {**expected, "checkpoints": {}}
-    assert "note" not in dumped(out)[0]
-    assert out.state.revision == state.revision + 1
+    r = run(one_step(policy))
+    r.do(gates.resolve_gate, step_id="s1", gate=gate, decision="approved")
+    before, trace = r.state, list(r.trace)
+    out = r.do(gates.resolve_gate, step_id="s1", gate=gate, decision=again, note="again")
+    assert out.events == []
+    assert out.state is before
+    assert r.trace == trace
+
+
+def test_reapproving_an_open_pause_after_gate_records_nothing(run: Callable[..., Run]) -> None:
+    r = run(chain("PAUSE_AFTER", "AUTO"))
+    _to_status(r, "completed")
+    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="approved")
+    before = r.state
+    assert r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="approved").events == []
+    assert r.state is before
+    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="rejected")
+    assert r.state.gate_state["s1"].after == "pending"
+    assert can_start_step(r.state, "s2")["reason"]["type"] == "predecessor_after_gate"
 
 
 def test_resolve_keeps_checkpoints(run: Callable[..., Run]) -> None:
     r = run(one_step("CHECKPOINT"))
-    r.do(gates.resolve_checkpoint, step_id="s1", checkpoint_id="cp", decision="approved")
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
-    assert _slots(r.state) == {"before": "approved", "after": "approved", "checkpoints": {"cp": "approved"}}
+    _with_checkpoints(r, {"cp": "pending"})
+    r.do(gates.resolve_gate, step_id="s1", gate="CHECKPOINT", decision="approved")
+    assert _slots(r.state) == {"before": "approved", "after": "approved", "checkpoints": {"cp": "pending"}}
 
 
 def test_resolve_gate_unknown_step(started: Callable[..., RunState], clock: CountingClock) -> None:
@@ -131,77 +214,48 @@ def test_resolve_gate_unknown_step(started: Callable[..., RunState], clock: Coun
 
 
 @pytest.mark.parametrize(("gate", "decision"), [("AUTO", "approved"), ("PAUSE_BEFORE", "maybe"), ("PAUSE_BEFORE", "")])
+@pytest.mark.parametrize("policy", ["PAUSE_BEFORE", "AUTO"])  # AUTO: the slot is open, so no "no-op" either
 def test_resolve_gate_invalid_values_change_nothing(
-    started: Callable[..., RunState], clock: CountingClock, gate: str, decision: str
+    started: Callable[..., RunState], clock: CountingClock, gate: str, decision: str, policy: str
 ) -> None:
-    state = started(one_step("PAUSE_BEFORE"))
+    state = started(one_step(policy))
     assert _code(lambda: gates.resolve_gate(state, clock, step_id="s1", gate=gate, decision=decision)) is (
         ErrorCode.INVALID_TRACE_EVENT
     )
-    assert state.gate_state["s1"].before == "pending"
+    assert state.gate_state["s1"].before == ("pending" if policy == "PAUSE_BEFORE" else "approved")
 
 
-def test_no_prior_request_is_needed_and_policy_is_not_consulted(
-    started: Callable[..., RunState], clock: CountingClock
-) -> None:
-    state = started(one_step("AUTO"))
-    out = gates.resolve_gate(state, clock, step_id="s1", gate="CHECKPOINT", decision="approved")
-    assert _slots(out.state)["before"] == "approved"
-
-
-def test_approving_pause_after_before_completion_is_useless(run: Callable[..., Run]) -> None:
-    r = run(chain("PAUSE_AFTER", "AUTO"))
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="approved")
-    r.do(steps.begin_step, step_id="s1")
-    r.do(steps.complete_step, step_id="s1")
-    assert can_start_step(r.state, "s2") == {
-        "ok": False,
-        "reason": {"type": "predecessor_after_gate", "stepId": "s2", "waitingOn": "s1"},
-    }
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="edited")
-    assert can_start_step(r.state, "s2") == {"ok": True}
-
-
-def test_rejecting_pause_after_recloses_the_gate(run: Callable[..., Run]) -> None:
-    r = run(chain("CHECKPOINT", "AUTO"))
-    r.do(gates.resolve_gate, step_id="s1", gate="CHECKPOINT", decision="approved")
-    r.do(steps.begin_step, step_id="s1")
-    r.do(steps.complete_step, step_id="s1")
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="approved")
-    assert can_start_step(r.state, "s2") == {"ok": True}
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="rejected")
-    assert can_start_step(r.state, "s2")["reason"]["type"] == "predecessor_after_gate"
-
-
-def test_rejecting_pause_before_on_auto_blocks_until_approved(run: Callable[..., Run]) -> None:
+def test_an_imported_closed_gate_on_an_auto_step_can_be_opened(run: Callable[..., Run]) -> None:
+    """A run made by the reference can hold a rejected PAUSE_BEFORE on an AUTO step: it must not be stuck."""
     r = run(one_step("AUTO"))
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_BEFORE", decision="rejected")
-    assert r.do(steps.begin_step, step_id="s1").result["ok"] is False
+    slots = r.state.gate_state["s1"].model_copy(update={"before": "pending"})
+    r.state = r.state.evolve(gate_state={**r.state.gate_state, "s1": slots})
+    assert can_start_step(r.state, "s1")["reason"]["gate"] == "PAUSE_BEFORE"
+    _refused(r, gate="CHECKPOINT", decision="approved")
     r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
     assert r.do(steps.begin_step, step_id="s1").result == {"ok": True}
 
 
-def test_rejecting_pause_after_on_auto_does_not_block_successors(run: Callable[..., Run]) -> None:
-    r = run(chain("AUTO", "AUTO"))
-    r.do(steps.begin_step, step_id="s1")
-    r.do(steps.complete_step, step_id="s1")
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="rejected")
-    assert r.state.gate_state["s1"].after == "pending"
-    assert can_start_step(r.state, "s2") == {"ok": True}
+# --- resolve_checkpoint (D27) --------------------------------------------------------------------
 
 
-# --- resolve_checkpoint --------------------------------------------------------------------------
+def _with_checkpoints(r: Run, checkpoints: dict[str, str]) -> None:
+    """Named checkpoints as a run imported from the reference holds them (a rejection there makes one)."""
+    slots = r.state.gate_state["s1"].model_copy(update={"checkpoints": checkpoints})
+    r.state = r.state.evolve(gate_state={**r.state.gate_state, "s1": slots})
 
 
-def test_resolve_checkpoint(started: Callable[..., RunState], clock: CountingClock) -> None:
-    state = started(one_step("AUTO"))
-    out = gates.resolve_checkpoint(
-        state, clock, step_id="s1", checkpoint_id="review-1", decision="approved", correlation_id="c"
+def test_resolve_checkpoint(run: Callable[..., Run]) -> None:
+    r = run(one_step("AUTO"))
+    _with_checkpoints(r, {"review-1": "pending", "other": "pending"})
+    before = r.state
+    out = r.do(
+        gates.resolve_checkpoint, step_id="s1", checkpoint_id="review-1", decision="approved", correlation_id="c"
     )
     assert dumped(out) == [
         {
             "id": dumped(out)[0]["id"],
-            "runId": state.run_id,
+            "runId": before.run_id,
             "ts": dumped(out)[0]["ts"],
             "stepId": "s1",
             "correlationId": "c",
@@ -211,22 +265,38 @@ def test_resolve_checkpoint(started: Callable[..., RunState], clock: CountingClo
             "note": "review-1",
         }
     ]
-    assert _slots(out.state) == {"before": "approved", "after": "approved", "checkpoints": {"review-1": "approved"}}
+    assert _slots(r.state)["checkpoints"] == {"review-1": "approved", "other": "pending"}
+    assert r.state.revision == before.revision + 1
 
 
-def test_checkpoint_rejection_and_map_order(run: Callable[..., Run]) -> None:
-    r = run(one_step("CHECKPOINT"))
-    r.do(gates.resolve_checkpoint, step_id="s1", checkpoint_id="b", decision="approved")
-    r.do(gates.resolve_checkpoint, step_id="s1", checkpoint_id="a", decision="rejected")
+def test_checkpoint_reapproval_records_nothing_and_rejection_reopens(run: Callable[..., Run]) -> None:
+    r = run(one_step("AUTO"))
+    _with_checkpoints(r, {"b": "approved"})
+    before = r.state
+    assert r.do(gates.resolve_checkpoint, step_id="s1", checkpoint_id="b", decision="approved").events == []
+    assert r.state is before
     r.do(gates.resolve_checkpoint, step_id="s1", checkpoint_id="b", decision="rejected")
-    assert list(r.state.gate_state["s1"].checkpoints.items()) == [("b", "pending"), ("a", "pending")]
-    assert r.state.gate_state["s1"].before == "pending"  # checkpoints never open the step itself
-    assert [e["decision"] for e in r.trace] == ["approved", "rejected", "rejected"]
+    assert r.state.gate_state["s1"].checkpoints == {"b": "pending"}
+    assert r.state.gate_state["s1"].before == "approved"
+    assert [e["decision"] for e in r.trace if e["type"] == "human_gate_resolved"] == ["rejected"]
+
+
+def test_a_checkpoint_nothing_waits_for_is_refused(run: Callable[..., Run]) -> None:
+    r = run(chain("AUTO", "AUTO"))
+    message = _refused(r, ErrorCode.UNKNOWN_CHECKPOINT, checkpoint_id="x", decision="approved")
+    assert "next_actions" in message
+    _refused(r, ErrorCode.UNKNOWN_CHECKPOINT, checkpoint_id="x", decision="rejected")
+
+
+def test_resolve_checkpoint_names_the_call_that_opens_a_checkpoint_step(run: Callable[..., Run]) -> None:
+    r = run(one_step("CHECKPOINT"))
+    message = _refused(r, ErrorCode.UNKNOWN_CHECKPOINT, checkpoint_id="scope", decision="approved")
+    assert 'resolve_gate(stepId="s1", gate="CHECKPOINT"' in message
 
 
 def test_checkpoints_never_block(run: Callable[..., Run]) -> None:
     r = run(chain("AUTO", "AUTO"))
-    r.do(gates.resolve_checkpoint, step_id="s1", checkpoint_id="x", decision="rejected")
+    _with_checkpoints(r, {"x": "pending"})
     assert r.do(steps.begin_step, step_id="s1").result == {"ok": True}
     r.do(steps.complete_step, step_id="s1")
     assert can_start_step(r.state, "s2") == {"ok": True}
@@ -237,10 +307,12 @@ def test_resolve_checkpoint_unknown_step(started: Callable[..., RunState], clock
     assert _code(call) is ErrorCode.UNKNOWN_STEP
 
 
-def test_gate_operations_leave_the_input_untouched(started: Callable[..., RunState], clock: CountingClock) -> None:
-    state = started(one_step("PAUSE_BEFORE"))
+def test_gate_operations_leave_the_input_untouched(run: Callable[..., Run]) -> None:
+    r = run(one_step("PAUSE_BEFORE"))
+    _with_checkpoints(r, {"c": "pending"})
+    state = r.state
     snapshot = dict(state.gate_state)
-    gates.resolve_gate(state, clock, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
-    gates.resolve_checkpoint(state, clock, step_id="s1", checkpoint_id="c", decision="approved")
+    gates.resolve_gate(state, r.clock, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
+    gates.resolve_checkpoint(state, r.clock, step_id="s1", checkpoint_id="c", decision="approved")
     assert dict(state.gate_state) == snapshot
-    assert state.gate_state["s1"].checkpoints == {}
+    assert state.gate_state["s1"].checkpoints == {"c": "pending"}

@@ -38,7 +38,7 @@ def _busy_run(run: Callable[..., Run]) -> Run:
     )
     r.do(artifacts.write_artifact, artifact_key="notes", type_id="text", data=None)
     r.do(steps.complete_step, step_id="parser1")
-    r.do(gates.resolve_checkpoint, step_id="output", checkpoint_id="cp", decision="rejected")
+    r.do(gates.record_checkpoint_decision, step_id="output", checkpoint_id="cp", decision="rejected")
     r.do(steps.begin_step, step_id="jobSearcher")
     r.do(telemetry.begin_span, name="search", step_id="jobSearcher", correlation_id="c")
     r.do(telemetry.log_model_io, direction="request", step_id="jobSearcher", payload={"p": 1}, detail="full")
@@ -173,8 +173,8 @@ def test_replay_honours_rejections_d11(run: Callable[..., Run]) -> None:
 
 def test_replay_of_checkpoints(run: Callable[..., Run]) -> None:
     r = run(workflow([step("c", "CHECKPOINT"), step("d", "CHECKPOINT"), step("e", "CHECKPOINT")]))
-    r.do(gates.resolve_checkpoint, step_id="c", checkpoint_id="named", decision="approved")
-    r.do(gates.resolve_checkpoint, step_id="c", checkpoint_id="other", decision="rejected")
+    r.do(gates.record_checkpoint_decision, step_id="c", checkpoint_id="named", decision="approved")
+    r.do(gates.record_checkpoint_decision, step_id="c", checkpoint_id="other", decision="rejected")
     r.do(gates.resolve_gate, step_id="d", gate="CHECKPOINT", decision="approved")  # no note: approves before
     r.do(gates.resolve_gate, step_id="e", gate="CHECKPOINT", decision="edited", note="fixed typo")  # edited: before
     state, _ = from_bundle(_bundle_of(r, engine=False))

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from workbench_mcp.engine.json_patch import PatchError, apply_patch, apply_patch_with_record
+from workbench_mcp.engine.json_patch import PatchError, apply_patch
 
 
 def fails(doc: Any, patch: list[Any]) -> PatchError:
@@ -431,34 +431,33 @@ def test_patch_error_is_a_value_error_with_the_javascript_message() -> None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The patch as the reference records it
+# Op values are inserted by reference (like the library), but never the caller's
 # --------------------------------------------------------------------------------------------------
 
 
-def test_record_shows_op_values_changed_by_later_ops() -> None:
+def test_later_ops_never_change_the_callers_patch() -> None:
+    """The library would leave patch[0]'s value as {"y": [1]}; ours stays as sent (D28)."""
     patch = [
         {"op": "add", "path": "/x", "value": {"y": []}},
         {"op": "add", "path": "/x/y/-", "value": 1},
-        {"op": "copy", "from": "/x", "path": "/c"},  # copies are clones: patch[0] is not touched again
+        {"op": "copy", "from": "/x", "path": "/c"},
         {"op": "add", "path": "/c/z", "value": 2},
     ]
     before = copy.deepcopy(patch)
-    doc, recorded = apply_patch_with_record({}, patch)
+    doc = apply_patch({}, patch)
     assert doc == {"x": {"y": [1]}, "c": {"y": [1], "z": 2}}
-    assert recorded == [{"op": "add", "path": "/x", "value": {"y": [1]}}, *before[1:]]
     assert patch == before
-    doc["x"]["y"].append(9)  # the results share nothing
-    assert recorded[0]["value"] == {"y": [1]}
+    doc["x"]["y"].append(9)  # the result shares nothing with the patch
+    assert patch == before
 
 
-def test_record_follows_a_value_moved_or_swapped_in_at_the_root() -> None:
+def test_a_value_swapped_in_at_the_root_is_a_copy() -> None:
     patch = [
         {"op": "replace", "path": "", "value": {"a": {}}},
         {"op": "move", "from": "/a", "path": "/b"},
         {"op": "add", "path": "/b/c", "value": 1},
-        {"op": "remove", "path": "/b/c"},
         {"op": "add", "path": "/d", "value": 2},
     ]
-    doc, recorded = apply_patch_with_record([], patch)
-    assert doc == {"b": {}, "d": 2}
-    assert recorded[0]["value"] == {"b": {}, "d": 2}
+    before = copy.deepcopy(patch)
+    assert apply_patch([], patch) == {"b": {"c": 1}, "d": 2}
+    assert patch == before

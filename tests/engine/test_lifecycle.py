@@ -237,7 +237,15 @@ def test_complete_run(started: Callable[..., RunState], clock: CountingClock) ->
         }
     ]
     assert out.state.revision == state.revision + 1
-    assert out.result is None
+    assert out.result == {"stepsNeverRun": ["s1"]}  # the reference says nothing (D19)
+
+
+def test_complete_run_after_every_step_ran_or_was_skipped(run: Callable[..., Run]) -> None:
+    r = run(chain("AUTO", "AUTO"))
+    r.do(steps.begin_step, step_id="s1")
+    r.do(steps.complete_step, step_id="s1")
+    r.do(steps.fail_step, step_id="s2", message="not needed")  # a deliberate skip
+    assert r.do(lifecycle.complete_run).result is None  # as the reference's
 
 
 def test_cancel_run_without_reason(started: Callable[..., RunState], clock: CountingClock) -> None:
@@ -348,8 +356,8 @@ def test_ending_closes_open_spans(run: Callable[..., Run]) -> None:
 
 MUTATIONS: dict[str, Callable[[RunState, CountingClock], Any]] = {
     "request_gate": lambda s, c: gates.request_gate(s, c, step_id="s1", gate="PAUSE_BEFORE"),
-    "resolve_gate": lambda s, c: gates.resolve_gate(s, c, step_id="s1", gate="PAUSE_BEFORE", decision="approved"),
-    "resolve_checkpoint": lambda s, c: gates.resolve_checkpoint(
+    "resolve_gate": lambda s, c: gates.resolve_gate(s, c, step_id="s1", gate="PAUSE_BEFORE", decision="rejected"),
+    "resolve_checkpoint": lambda s, c: gates.record_checkpoint_decision(
         s, c, step_id="s1", checkpoint_id="c", decision="approved"
     ),
     "begin_step": lambda s, c: steps.begin_step(s, c, step_id="s1"),
@@ -373,7 +381,9 @@ MUTATIONS: dict[str, Callable[[RunState, CountingClock], Any]] = {
 def test_every_mutation_works_on_a_running_run(
     started: Callable[..., RunState], clock: CountingClock, operation: str
 ) -> None:
-    live = started(one_step(), rule_sets=[default_rule_set()])
+    live = started(one_step("PAUSE_BEFORE"), rule_sets=[default_rule_set()])
+    if operation in ("complete_step", "begin_step"):
+        live = gates.resolve_gate(live, clock, step_id="s1", gate="PAUSE_BEFORE", decision="approved").state
     if operation == "complete_step":
         live = steps.begin_step(live, clock, step_id="s1").state
     if operation == "end_span":
@@ -387,7 +397,7 @@ def test_every_mutation_works_on_a_running_run(
 def test_terminal_runs_refuse_every_mutation(
     started: Callable[..., RunState], clock: CountingClock, end: str, operation: str
 ) -> None:
-    live = started(one_step(), rule_sets=[default_rule_set()])
+    live = started(one_step("PAUSE_BEFORE"), rule_sets=[default_rule_set()])
     if operation == "end_span":  # D19: even a span opened while the run was live cannot end afterwards
         live = telemetry.begin_span(live, clock, name="n").state
     ended = _end(live, clock, end).state

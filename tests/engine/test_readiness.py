@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -43,7 +44,7 @@ def test_rule_2_unknown_step(started: Callable[..., RunState]) -> None:
 @pytest.mark.parametrize("policy", ["PAUSE_BEFORE", "CHECKPOINT"])
 def test_rule_3_gate_before_predecessors(started: Callable[..., RunState], policy: str) -> None:
     state = started(chain("AUTO", policy))
-    assert _reason(state, "s2") == {"type": "gate", "stepId": "s2", "gate": "PAUSE_BEFORE"}
+    assert _reason(state, "s2") == {"type": "gate", "stepId": "s2", "gate": policy}  # the policy's name (D26)
 
 
 def test_rule_3_missing_gate_state_blocks(started: Callable[..., RunState]) -> None:
@@ -84,7 +85,7 @@ def test_rule_5_first_unapproved_after_gate_in_edge_order(run: Callable[..., Run
     for step_id in ("auto", "pa", "cp"):
         r.do(steps.begin_step, step_id=step_id)
         r.do(steps.complete_step, step_id=step_id)
-    r.do(gates.resolve_gate, step_id="auto", gate="PAUSE_AFTER", decision="rejected")  # AUTO: ignored
+    r.do(gates.record_gate_decision, step_id="auto", gate="PAUSE_AFTER", decision="rejected")  # AUTO: ignored
     assert _reason(r.state, "x") == {"type": "predecessor_after_gate", "stepId": "x", "waitingOn": "cp"}
     r.do(gates.resolve_gate, step_id="cp", gate="PAUSE_AFTER", decision="approved")
     assert _reason(r.state, "x") == {"type": "predecessor_after_gate", "stepId": "x", "waitingOn": "pa"}
@@ -114,7 +115,7 @@ def test_next_actions_fresh_job_search(started: Callable[..., RunState]) -> None
             {"type": "predecessor", "stepId": "jobSearcher", "waitingOn": ["parser1"]},
             {"type": "predecessor", "stepId": "output", "waitingOn": ["jobSearcher"]},
         ],
-        "canCompleteRun": True,
+        "canCompleteRun": False,  # no step ran yet (D19)
     }
 
 
@@ -131,7 +132,9 @@ def test_next_actions_through_a_run(run: Callable[..., Run]) -> None:
     r.do(steps.complete_step, step_id="parser1")
     r.do(steps.begin_step, step_id="jobSearcher")
     r.do(steps.complete_step, step_id="jobSearcher")
-    r.do(gates.resolve_checkpoint, step_id="output", checkpoint_id="cp", decision="rejected")
+    r.do(
+        gates.record_checkpoint_decision, step_id="output", checkpoint_id="cp", decision="rejected"
+    )  # as the reference
     actions = next_actions(r.state)
     assert actions.pending_gates == [
         {"stepId": "jobSearcher", "gate": "PAUSE_AFTER"},
@@ -146,14 +149,43 @@ def test_next_actions_checkpoint_policy_reports_checkpoint_gate(started: Callabl
     assert actions.pending_gates == [{"stepId": "s1", "gate": "CHECKPOINT"}]
 
 
-def test_next_actions_of_a_terminal_run(run: Callable[..., Run]) -> None:
+@pytest.mark.parametrize("end", [lifecycle.cancel_run, lifecycle.complete_run])
+def test_next_actions_of_a_terminal_run_shows_nothing_to_do(run: Callable[..., Run], end: Any) -> None:
     r = run(job_search(), rule_sets=[default_rule_set()])
-    r.do(lifecycle.cancel_run)
+    r.do(end)
+    assert next_actions(r.state).to_json() == {
+        "runId": r.state.run_id,
+        "status": r.state.run.status,
+        "pendingGates": [],
+        "readySteps": [],
+        "runningSteps": [],
+        "blockedSteps": [],
+        "canCompleteRun": False,
+    }
+
+
+def test_can_complete_run_only_when_every_step_ran_or_was_skipped(run: Callable[..., Run]) -> None:
+    r = run(chain("AUTO", "PAUSE_AFTER", "AUTO"))
+    assert next_actions(r.state).can_complete_run is False
+    r.do(steps.begin_step, step_id="s1")
+    r.do(steps.complete_step, step_id="s1")
+    r.do(steps.begin_step, step_id="s2")
+    assert next_actions(r.state).can_complete_run is False  # s2 running, s3 pending
+    r.do(steps.complete_step, step_id="s2")
+    assert next_actions(r.state).can_complete_run is False  # s3 never ran
+    r.do(steps.fail_step, step_id="s3", message="skipped: nothing to ship")
     actions = next_actions(r.state)
-    assert actions.status == "cancelled"
-    assert actions.pending_gates == []
-    assert actions.ready_steps == []
-    assert actions.can_complete_run is False
+    assert actions.can_complete_run is True
+    assert actions.pending_gates == [{"stepId": "s2", "gate": "PAUSE_AFTER"}]  # it only holds successors back
+
+
+def test_pending_gates_are_exactly_what_resolve_gate_accepts(run: Callable[..., Run]) -> None:
+    """An AUTO step's `after` slot can be pending (a reference-made run): nothing waits on it, so it is not listed."""
+    r = run(chain("AUTO", "AUTO"))
+    r.do(steps.begin_step, step_id="s1")
+    r.do(steps.complete_step, step_id="s1")
+    r.do(gates.record_gate_decision, step_id="s1", gate="PAUSE_AFTER", decision="rejected")
+    assert next_actions(r.state).pending_gates == []
 
 
 def test_next_actions_has_no_side_effects(started: Callable[..., RunState], clock: CountingClock) -> None:

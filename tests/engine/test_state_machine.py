@@ -188,6 +188,16 @@ class EngineMachine(RuleBasedStateMachine):
             gates.resolve_checkpoint, step_id=self.pick_step(data), checkpoint_id=checkpoint_id, decision=decision
         )
 
+    @rule(data=st.data(), checkpoint_id=st.sampled_from(["cp1", "cp2"]))
+    def reference_checkpoint(self, data: st.DataObject, checkpoint_id: str) -> None:
+        """A pending named checkpoint, as a run made by the reference holds one (ours never creates one, D27)."""
+        self.apply(
+            gates.record_checkpoint_decision,
+            step_id=self.pick_step(data),
+            checkpoint_id=checkpoint_id,
+            decision="rejected",
+        )
+
     @rule(data=st.data(), gate=st.sampled_from(["PAUSE_BEFORE", "PAUSE_AFTER"]))
     def request_gate(self, data: st.DataObject, gate: str) -> None:
         self.apply(gates.request_gate, step_id=self.pick_step(data), gate=gate, reason="please")
@@ -262,6 +272,33 @@ class EngineMachine(RuleBasedStateMachine):
             self.apply(lifecycle.fail_run, message="stop", code="X")
 
     # --- invariants ------------------------------------------------------------------------------
+
+    @invariant()
+    def next_actions_mean_what_they_say(self) -> None:
+        """Every pending gate it lists is one resolve_gate / resolve_checkpoint records a decision on (D25-D27);
+        canCompleteRun only when every step completed or failed; a finished run has nothing to do (D19)."""
+        if self.state is None:
+            return
+        actions = next_actions(self.live)
+        for gate in actions.pending_gates:
+            if "checkpointId" in gate:
+                out = gates.resolve_checkpoint(
+                    self.live,
+                    self.clock,
+                    step_id=gate["stepId"],
+                    checkpoint_id=gate["checkpointId"],
+                    decision="approved",
+                )
+            else:
+                out = gates.resolve_gate(
+                    self.live, self.clock, step_id=gate["stepId"], gate=gate["gate"], decision="approved"
+                )
+            assert out.events, gate
+        finished = set(self.live.step_status.values()) <= {"completed", "failed"}
+        assert actions.can_complete_run is (self.live.run.status == "running" and finished)
+        if self.live.run.status != "running":
+            lists = (actions.pending_gates, actions.ready_steps, actions.running_steps, actions.blocked_steps)
+            assert lists == ([], [], [], [])
 
     @invariant()
     def revision_counts_events(self) -> None:

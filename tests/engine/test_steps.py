@@ -50,7 +50,8 @@ def test_begin_blocked_step_is_a_result_not_an_error(
 ) -> None:
     state = started(one_step(policy))
     out = steps.begin_step(state, clock, step_id="s1")
-    assert out.result == {"ok": False, "reason": {"type": "gate", "stepId": "s1", "gate": "PAUSE_BEFORE"}}
+    # The gate is named after the policy: the reference says PAUSE_BEFORE for a CHECKPOINT step (D26).
+    assert out.result == {"ok": False, "reason": {"type": "gate", "stepId": "s1", "gate": policy}}
     assert out.events == []
     assert out.state is state
 
@@ -86,7 +87,7 @@ def test_steps_without_edges_run_in_parallel(run: Callable[..., Run]) -> None:
 @pytest.mark.parametrize("policy", ["AUTO", "PAUSE_BEFORE"])
 def test_complete_without_after_gate(run: Callable[..., Run], policy: str) -> None:
     r = run(one_step(policy))
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
+    r.do(gates.record_gate_decision, step_id="s1", gate="PAUSE_BEFORE", decision="approved")
     r.do(steps.begin_step, step_id="s1")
     before = r.state
     out = r.do(steps.complete_step, step_id="s1", correlation_id="c")
@@ -110,9 +111,12 @@ def test_complete_without_after_gate(run: Callable[..., Run], policy: str) -> No
 @pytest.mark.parametrize("policy", ["PAUSE_AFTER", "CHECKPOINT"])
 def test_complete_with_after_gate_requests_review_first(run: Callable[..., Run], policy: str) -> None:
     r = run(one_step(policy))
-    r.do(gates.resolve_gate, step_id="s1", gate="PAUSE_AFTER", decision="approved")  # useless before completion
+    r.do(gates.record_gate_decision, step_id="s1", gate="PAUSE_AFTER", decision="approved")  # useless before completion
     r.do(
-        gates.resolve_gate, step_id="s1", gate=policy if policy == "CHECKPOINT" else "PAUSE_BEFORE", decision="approved"
+        gates.record_gate_decision,
+        step_id="s1",
+        gate=policy if policy == "CHECKPOINT" else "PAUSE_BEFORE",
+        decision="approved",
     )
     r.do(steps.begin_step, step_id="s1")
     before = r.state

@@ -21,8 +21,11 @@ on which the reference half-applied a deliberately refused operation.
 
 Scenario fields used only here: `ops[i].expect` ({"ok", "code"?, "result"?}: what the reference
 does, checked by `test_reference_meets_scenario_expectations`) and `deliberateDifferences`
-([{"opIndex", "ours", "why"}], where `ours` is one alternative or a list of them, each
-{"error": CODE or "*"} or {"ok": true, "result"?: ...}).
+([{"opIndex", "ours", "why", "state"?, "lastEvent"?}], where `ours` is one alternative or a list of
+them, each {"error": CODE or "*"} or {"ok": true, "result"?: ...}). `state` says what our state must
+be after the op: absent = unchanged (we refuse or ignore it); "reference" = the reference's own state
+(the op applies the same; only its result differs, so nothing diverges); "applied" = changed, but
+unlike the reference's, with `lastEvent` (members) in our last trace event (the run diverges).
 """
 
 from __future__ import annotations
@@ -238,7 +241,8 @@ def _step_summary(step: dict[str, Any]) -> str:
 
 
 def _diverging_ops(scenario: Scenario, ref: Output) -> dict[int, str]:
-    """Deliberate-difference ops at which the reference changed its state: op index -> run alias."""
+    """Deliberate-difference ops at which the reference changed its state and ours did not change it the
+    same way: op index -> run alias."""
     aliases = _target_aliases(scenario, ref["steps"])
     previous: dict[str, Any] = {}
     diverging: dict[int, str] = {}
@@ -246,7 +250,8 @@ def _diverging_ops(scenario: Scenario, ref: Output) -> dict[int, str]:
     for index, (alias, step) in enumerate(zip(aliases, ref["steps"], strict=True)):
         if alias is None:
             continue
-        if index in deliberate and step["state"] != previous.get(alias):
+        same_state = index in deliberate and deliberate[index].get("state") == "reference"
+        if index in deliberate and not same_state and step["state"] != previous.get(alias):
             diverging[index] = alias
         if step["state"] is not None:
             previous[alias] = step["state"]
@@ -343,6 +348,12 @@ def test_reference_meets_scenario_expectations(path: Path, reference_output: Cal
         assert 0 <= index < len(ops), f"deliberateDifferences opIndex {index} out of range"
         assert entry.get("why"), f"deliberateDifferences[{index}] needs a 'why'"
         assert _alternatives(entry), f"deliberateDifferences[{index}] needs 'ours'"
+        assert entry.get("state") in (None, "reference", "applied"), f"deliberateDifferences[{index}].state"
+        if entry.get("state") is not None:
+            assert all("error" not in alt for alt in _alternatives(entry)), (
+                f"deliberateDifferences[{index}]: an op whose state changes must succeed"
+            )
+            assert ref["steps"][index]["ok"], f"deliberateDifferences[{index}]: the reference refused the op"
     diverging = _diverging_ops(scenario, ref)
     if diverging:
         first = min(diverging)
@@ -406,12 +417,24 @@ def test_scenario_matches_reference(
                 f"{label}: deliberate difference ({entry['why']}) expects ours to be one of "
                 f"{_short(alternatives)}, got {_step_summary(o)}"
             )
-            _assert_same(
-                label,
-                "our state after a deliberately refused/ignored op (must be unchanged)",
-                o["state"],
-                ours_previous.get(alias) if alias else None,
-            )
+            if entry.get("state") == "reference":
+                _assert_same(label, "state (the op applies as in the reference)", o["state"], r["state"])
+            elif entry.get("state") == "applied":
+                assert o["state"] != ours_previous.get(alias), f"{label}: our state did not change"
+                last, theirs = o["state"]["trace"][-1], r["state"]["trace"][-1]
+                for key, value in entry.get("lastEvent", {}).items():
+                    _assert_same(label, f"our last event's {key}", last.get(key), value)
+                assert any(theirs.get(key) != value for key, value in entry.get("lastEvent", {}).items()), (
+                    f"{label}: the reference's last event has the same {sorted(entry.get('lastEvent', {}))}: "
+                    "no difference to declare"
+                )
+            else:
+                _assert_same(
+                    label,
+                    "our state after a deliberately refused/ignored op (must be unchanged)",
+                    o["state"],
+                    ours_previous.get(alias) if alias else None,
+                )
         else:
             assert o["ok"] == r["ok"], f"{label}: ours {_step_summary(o)}; reference {_step_summary(r)}"
             if r["ok"]:

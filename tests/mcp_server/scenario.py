@@ -9,6 +9,8 @@ from typing import Any
 from mcp import Client
 
 from tests.servers import payload
+from workbench_mcp.principal import Principal
+from workbench_mcp.service import RunService
 
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -16,6 +18,19 @@ PARSER_INPUTS = {"resumeText": "Ten years of Python.", "profiles": [{"label": "G
 PROFILE = {"headline": "Python engineer", "skills": ["python", "sql"], "summary": "Builds servers."}
 JOBS = [{"id": "j1", "title": "Backend engineer", "company": "Acme", "url": "https://jobs.test/1"}]
 SCORES = [{"jobId": "j1", "score": 0.9, "reasons": ["remote"]}]
+
+
+async def add_reference_checkpoint(
+    service: RunService, tenant: str, run_id: str, step_id: str, checkpoint_id: str
+) -> None:
+    """Give the run a pending named checkpoint, as a run made by the reference runtime arrives over REST PUT
+    (its resolveCheckpoint(rejected) creates one; ours never does, D27)."""
+    who = Principal(tenant, subject=tenant.removeprefix("user:"))
+    body = await service.get_run(who, run_id)
+    for step, slots in body["gateState"]:
+        if step == step_id:
+            slots["checkpoints"][checkpoint_id] = "pending"
+    await service.save_serialized(who, run_id, body)
 
 
 def caller(client: Client) -> Call:
@@ -104,8 +119,17 @@ async def run_job_search(call: Call, *, correlation: str = "agent-action-1") -> 
         "write_artifact", {"runId": run_id, "artifactKey": "scoredResults", "typeId": "scoredResults", "data": SCORES}
     )
     await call("complete_step", {"runId": run_id, "stepId": "output"})
+    assert (await call("next_actions", {"runId": run_id}))["canCompleteRun"] is True
     ended = await call("complete_run", {"runId": run_id, "reason": "done", "correlationId": correlation})
-    assert (ended["ok"], ended["status"]) == (True, "completed")
+    assert (ended["ok"], ended["status"], ended["stepsNeverRun"]) == (True, "completed", [])
+    done = await call("next_actions", {"runId": run_id})
+    assert [done[k] for k in ("pendingGates", "readySteps", "runningSteps", "blockedSteps", "canCompleteRun")] == [
+        [],
+        [],
+        [],
+        [],
+        False,
+    ]
 
     bundle = await call("export_bundle", {"runId": run_id})
     assert bundle["protocolVersion"] == "1.0.0"

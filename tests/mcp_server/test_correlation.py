@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from tests.mcp_server.conftest import ClientFactory
-from tests.mcp_server.scenario import caller
+from tests.mcp_server.scenario import add_reference_checkpoint, caller
 from tests.mcp_server.tool_calls import run_scoped_calls
 from workbench_mcp.mcp_server.toolsets import all_tools
+from workbench_mcp.service import RunService
 
 MUTATING = sorted(s.name for s in all_tools() if not s.read_only and s.name != "start_run")
 APPROVE = {"stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": "approved"}
@@ -21,12 +22,14 @@ PREREQUISITES: dict[str, list[tuple[str, dict[str, Any]]]] = {
 
 
 @pytest.mark.parametrize("tool", MUTATING)
-async def test_mutating_tool_stamps_correlation_id(local_client: ClientFactory, tool: str) -> None:
+async def test_mutating_tool_stamps_correlation_id(local_client: ClientFactory, service: RunService, tool: str) -> None:
     async with local_client() as client:
         call = caller(client)
         run_id = (await call("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         for setup_tool, arguments in PREREQUISITES.get(tool, []):
             await call(setup_tool, {"runId": run_id, **arguments})
+        if tool == "resolve_checkpoint":
+            await add_reference_checkpoint(service, "user:alice", run_id, "parser1", "cp")
         before = (await call("get_run", {"runId": run_id}))["revision"]
         await call(tool, {**run_scoped_calls(run_id)[tool], "correlationId": f"corr-{tool}"})
         trace = (await call("get_run", {"runId": run_id}))["trace"]

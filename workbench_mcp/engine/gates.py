@@ -1,13 +1,18 @@
-"""Human-review gates (docs/protocol.md 6.3)."""
+"""Human-review gates (docs/protocol.md 6.3), checked against the step so a decision means what it says (D25-D27)."""
 
 from __future__ import annotations
+
+from typing import get_args
 
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.guards import require_running, require_step
 from workbench_mcp.engine.outcome import Outcome, absent_if_none, appended, make_event
+from workbench_mcp.engine.readiness import start_gate
 from workbench_mcp.engine.run_state import RunState, with_entry
+from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.engine_state import GateSlots
-from workbench_mcp.protocol.trace_events import HumanGateRequested, HumanGateResolved
+from workbench_mcp.protocol.trace_events import Decision, HumanGateRequested, HumanGateResolved
+from workbench_mcp.protocol.workflow import POLICIES_WITH_AFTER_GATE, GateKind, WorkflowStep
 
 
 def request_gate(
@@ -39,8 +44,42 @@ def _after_decision(slots: GateSlots, gate: str, approved: bool) -> GateSlots:
         return slots.model_copy(update={"before": "approved" if approved else "pending"})
     if gate == "PAUSE_AFTER":
         return slots.model_copy(update={"after": "approved" if approved else "pending"})
-    # A generic CHECKPOINT approval opens `before`; a rejection changes nothing.
+    # A CHECKPOINT approval opens `before`; a rejection changes nothing (as in the reference).
     return slots.model_copy(update={"before": "approved"}) if approved else slots
+
+
+def _refuse(message: str) -> WorkbenchError:
+    return WorkbenchError(ErrorCode.GATE_NOT_APPLICABLE, message)
+
+
+def _check_gate_decision(state: RunState, step: WorkflowStep, gate: str) -> None:
+    """A decision must name a gate the step has, while that gate is the one under review (D25, D26).
+
+    The reference accepts any gate on any step at any time and records it, so a decision could
+    change nothing, re-close a gate nothing checks, or be wiped by complete_step.
+    """
+    status = state.step_status.get(step.id, "pending")
+    policy = step.gate_policy
+    if gate in ("PAUSE_BEFORE", "CHECKPOINT"):
+        own = start_gate(state, step.id)
+        if own is None:
+            raise _refuse(f"Step {step.id} (gatePolicy {policy}) has no {gate} gate: it starts without review")
+        if gate != own:
+            raise _refuse(
+                f"Step {step.id} (gatePolicy {policy}) has no {gate} gate: its start gate is {own}; "
+                f'call resolve_gate(stepId="{step.id}", gate="{own}")'
+            )
+        if status != "pending":
+            raise _refuse(f"Step {step.id} is {status}: its {gate} gate only applies before the step starts")
+    elif gate == "PAUSE_AFTER":
+        if policy not in POLICIES_WITH_AFTER_GATE:
+            raise _refuse(
+                f"Step {step.id} (gatePolicy {policy}) has no PAUSE_AFTER gate: its successors never wait for a review"
+            )
+        if status != "completed":
+            raise _refuse(
+                f"Step {step.id} is {status}: its PAUSE_AFTER gate opens for review when complete_step completes it"
+            )
 
 
 def resolve_gate(
@@ -53,7 +92,40 @@ def resolve_gate(
     note: str | None = None,
     correlation_id: str | None = None,
 ) -> Outcome:
-    """`edited` counts as approval; `rejected` re-closes the slot."""
+    """`edited` counts as approval; `rejected` re-closes the slot.
+
+    Approving a gate that is already open records nothing (no event, no new revision): the
+    decision it would record is already in force (D25).
+    """
+    require_running(state, "resolve gate")
+    step = require_step(state, step_id)
+    if gate not in get_args(GateKind) or decision not in get_args(Decision):
+        # Refused by the event's own validation (INVALID_TRACE_EVENT), as in the reference.
+        return record_gate_decision(state, clock, step_id=step_id, gate=gate, decision=decision, note=note)
+    _check_gate_decision(state, step, gate)
+    current = state.gate_state[step_id]
+    if decision != "rejected" and _after_decision(current, gate, True) == current:
+        return Outcome(state)
+    return record_gate_decision(
+        state, clock, step_id=step_id, gate=gate, decision=decision, note=note, correlation_id=correlation_id
+    )
+
+
+def record_gate_decision(
+    state: RunState,
+    clock: Clock,
+    *,
+    step_id: str,
+    gate: str,
+    decision: str,
+    note: str | None = None,
+    correlation_id: str | None = None,
+) -> Outcome:
+    """The reference's resolveGate transition (6.3 table), without our checks.
+
+    resolve_gate calls it once the decision is known to mean something; tests call it to build
+    runs as the reference leaves them.
+    """
     require_running(state, "resolve gate")
     require_step(state, step_id)
     slots = _after_decision(state.gate_state[step_id], gate, decision != "rejected")
@@ -80,7 +152,37 @@ def resolve_checkpoint(
     decision: str,
     correlation_id: str | None = None,
 ) -> Outcome:
-    """Named checkpoints are recorded but never block anything."""
+    """Resolves a named checkpoint that is waiting on the step (listed by next_actions, D27).
+
+    Named checkpoints never block a step. The reference creates one for any id it is given, so a
+    call meant to open a CHECKPOINT step's start gate silently opened nothing; we refuse it and
+    name the call that does. Approving an approved checkpoint records nothing.
+    """
+    require_running(state, "resolve checkpoint")
+    require_step(state, step_id)
+    current = state.gate_state[step_id].checkpoints.get(checkpoint_id)
+    if current is None:
+        raise WorkbenchError(ErrorCode.UNKNOWN_CHECKPOINT, _no_checkpoint_message(state, step_id, checkpoint_id))
+    if decision != "rejected" and current == "approved":
+        return Outcome(state)
+    return record_checkpoint_decision(
+        state, clock, step_id=step_id, checkpoint_id=checkpoint_id, decision=decision, correlation_id=correlation_id
+    )
+
+
+def record_checkpoint_decision(
+    state: RunState,
+    clock: Clock,
+    *,
+    step_id: str,
+    checkpoint_id: str,
+    decision: str,
+    correlation_id: str | None = None,
+) -> Outcome:
+    """The reference's resolveCheckpoint transition, without our checks (see record_gate_decision).
+
+    The reference creates the checkpoint if it does not exist: that is how runs it made hold them.
+    """
     require_running(state, "resolve checkpoint")
     require_step(state, step_id)
     rejected = decision == "rejected"
@@ -99,3 +201,15 @@ def resolve_checkpoint(
     updated = slots.model_copy(update={"checkpoints": checkpoints})
     new_state = appended(state, [event], gate_state=with_entry(state.gate_state, step_id, updated))
     return Outcome(new_state, [event])
+
+
+def _no_checkpoint_message(state: RunState, step_id: str, checkpoint_id: str) -> str:
+    text = f"No checkpoint {checkpoint_id!r} is waiting on step {step_id}"
+    gate = start_gate(state, step_id)
+    closed = state.gate_state[step_id].before != "approved"
+    if gate is not None and closed and state.step_status.get(step_id) == "pending":
+        return (
+            f"{text}. Step {step_id} waits for its {gate} gate: "
+            f'call resolve_gate(stepId="{step_id}", gate="{gate}", decision=...) to let it start'
+        )
+    return f"{text} (next_actions lists the checkpoints that are; gates are resolved with resolve_gate)"

@@ -51,8 +51,9 @@ non-JSON values into the document or loop it into itself):
 Numbers are kept as given (an int stays an int, even beyond 2**53 where JavaScript rounds); only
 comparisons and index conversions use JavaScript doubles. The caller's document and operations are
 never mutated: both are copied first. The reference, however, inserts each operation's own `value`
-object, so later operations of the same patch mutate the patch it then records in its event;
-`apply_patch_with_record` returns that mutated patch too.
+object, so later operations of the same patch mutate the patch it then records in its event
+(`[add /x {"y": []}, add /x/y/- 1]` is recorded with `"value": {"y": [1]}`); `patchArtifact`
+records the patch as the caller sent it instead (D28).
 """
 
 from __future__ import annotations
@@ -375,30 +376,12 @@ def apply_patch(document: Any, ops: Sequence[Mapping[str, Any]]) -> Any:
     Same as `applyPatch(structuredClone(document), ops, true, false).newDocument` in the reference:
     operations apply in order to the evolving document; any failure discards all of them.
     """
-    return _run(document, ops)[0]
-
-
-def apply_patch_with_record(document: Any, ops: Sequence[Mapping[str, Any]]) -> tuple[Any, list[Any]]:
-    """`apply_patch`, plus the operations as the reference is left holding them.
-
-    The library inserts each operation's own `value` object into the document, so later operations
-    of the same patch that write inside it also change the patch; `patchArtifact` then records that
-    changed patch in its `artifact_patch` event (verified with runtime 0.3.3: `[add /x {"y": []},
-    add /x/y/- 1]` is recorded with `"value": {"y": [1]}`). The second element reproduces it; both
-    are fresh copies that share nothing with the inputs or with each other.
-    """
-    current, work = _run(document, ops)
-    return current, _copy(work)
-
-
-def _run(document: Any, ops: Sequence[Mapping[str, Any]]) -> tuple[Any, list[Any]]:
     # Private working operations: each `value` is copied once, then inserted by reference exactly as
-    # the library does, so the working ops end up as the reference's patch does.
-    work = [_working_op(op) for op in ops]
+    # the library does, so the caller's operations are never changed by later ones.
     current = _json_roundtrip(document)
-    for index, op in enumerate(work):
+    for index, op in enumerate(_working_op(op) for op in ops):
         current = _apply_operation(current, op, index)
-    return current, work
+    return current
 
 
 def _working_op(op: Any) -> Any:
@@ -462,7 +445,7 @@ def _in_op_table(name: Any) -> bool:
 def _apply_at_root(document: Any, op: Mapping[str, Any], index: int) -> Any:
     name = op["op"]
     if name in ("add", "replace"):
-        return op["value"]  # by reference, like the library (see apply_patch_with_record)
+        return op["value"]  # by reference, like the library (a private copy: see apply_patch)
     if name == "remove":
         return None
     if name == "test":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import MISSING
@@ -11,6 +11,7 @@ from pydantic import MISSING
 from workbench_mcp.engine.clock import Clock, new_id
 from workbench_mcp.engine.guards import require_running
 from workbench_mcp.engine.outcome import Outcome, absent_if_none, appended, make_event
+from workbench_mcp.engine.readiness import steps_never_run
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.artifacts import ArtifactVersion
@@ -172,7 +173,14 @@ def _transition(
 def complete_run(
     state: RunState, clock: Clock, *, reason: str | None = None, correlation_id: str | None = None
 ) -> Outcome:
-    return _transition(state, clock, "completed", reason=reason, error=None, correlation_id=correlation_id)
+    """Completes the run even with steps that never ran (as the reference does), but says which (D19).
+
+    The result is `{"stepsNeverRun": [...]}` when some step is still pending, else None (the
+    reference's result).
+    """
+    outcome = _transition(state, clock, "completed", reason=reason, error=None, correlation_id=correlation_id)
+    never_ran = steps_never_run(state)
+    return replace(outcome, result={"stepsNeverRun": never_ran}) if never_ran else outcome
 
 
 def cancel_run(

@@ -20,11 +20,14 @@ RunId = Annotated[
 StepId = Annotated[str, Field(min_length=1, max_length=_ID, description="Workflow step id, e.g. parser1")]
 Gate = Annotated[
     Literal["PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"],
-    Field(description="Which gate of the step: PAUSE_BEFORE (before it starts), PAUSE_AFTER (after it completes)"),
+    Field(
+        description="The step's gate, named after its gatePolicy: PAUSE_BEFORE or CHECKPOINT (before the step starts), "
+        "PAUSE_AFTER (PAUSE_AFTER and CHECKPOINT steps, after it completed). AUTO steps have none"
+    ),
 ]
 Decision = Annotated[
     Literal["approved", "rejected", "edited"],
-    Field(description="approved or edited open the gate; rejected closes it (PAUSE_BEFORE/PAUSE_AFTER)"),
+    Field(description="approved or edited open the gate (if already open nothing is recorded); rejected closes it"),
 ]
 CheckpointDecision = Literal["approved", "rejected"]
 Note = Annotated[str, Field(max_length=10_000, description="Free text kept in the trace")]

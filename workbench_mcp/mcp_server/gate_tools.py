@@ -93,10 +93,14 @@ TOOLS = [
         "resolve_gate",
         Toolset.CORE,
         "Resolve a human gate",
-        "Record a reviewer's decision on a step's gate: approve PAUSE_BEFORE to let the step start, approve "
-        "PAUSE_AFTER (after the step completed) to let successors start; rejected closes the gate again. "
-        "Pass expectedRevision so that the first of two concurrent decisions wins. "
-        "Errors: UNKNOWN_RUN, UNKNOWN_STEP, INVALID_STATE_TRANSITION (run not running), REVISION_CONFLICT.",
+        "Record a reviewer's decision on a gate the step has, while it is under review: its start gate "
+        "(PAUSE_BEFORE for a PAUSE_BEFORE step, CHECKPOINT for a CHECKPOINT step) before it starts, to let it start; "
+        "PAUSE_AFTER (PAUSE_AFTER and CHECKPOINT steps) after complete_step, to let successors start. rejected "
+        "closes the gate again. next_actions.pendingGates lists the gates open for a decision. Approving an open "
+        "gate records nothing (changed: false). Pass expectedRevision so that the first of two concurrent "
+        "decisions wins. Errors: UNKNOWN_RUN, UNKNOWN_STEP, GATE_NOT_APPLICABLE (the step has no such gate or it "
+        "is not under review now; the message names the right call), INVALID_STATE_TRANSITION (run not running), "
+        "REVISION_CONFLICT.",
         read_only=False,
         build=_resolve_gate,
         idempotent=False,
@@ -117,8 +121,12 @@ TOOLS = [
         "resolve_checkpoint",
         Toolset.STEPS,
         "Resolve a named checkpoint",
-        "Approve or reject a named checkpoint of a step (recorded as a CHECKPOINT gate resolution whose note is "
-        "the checkpoint id). Errors: UNKNOWN_RUN, UNKNOWN_STEP, INVALID_STATE_TRANSITION, REVISION_CONFLICT.",
+        "Approve or reject a named checkpoint that waits on a step: a next_actions.pendingGates entry with a "
+        "checkpointId (runs made by the reference runtime hold them). Named checkpoints never block a step; to let "
+        "a CHECKPOINT step start call resolve_gate(gate=CHECKPOINT). Recorded as a CHECKPOINT gate resolution whose "
+        "note is the checkpoint id; approving an approved checkpoint records nothing (changed: false). Errors: "
+        "UNKNOWN_RUN, UNKNOWN_STEP, UNKNOWN_CHECKPOINT (nothing waits for that id; the message names the call that "
+        "opens the step), INVALID_STATE_TRANSITION, REVISION_CONFLICT.",
         read_only=False,
         build=_resolve_checkpoint,
         idempotent=False,

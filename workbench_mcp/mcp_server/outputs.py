@@ -79,17 +79,22 @@ class WorkflowList(_Out):
 class NextActions(_Out):
     runId: str
     status: str
-    pendingGates: list[dict[str, Any]] = Field(description="Gates waiting for resolve_gate / resolve_checkpoint")
+    pendingGates: list[dict[str, Any]] = Field(
+        description="{stepId, gate}: resolve_gate takes a decision on it now; "
+        "{stepId, gate, checkpointId}: resolve_checkpoint does"
+    )
     readySteps: list[str] = Field(description="Steps begin_step would start now")
     runningSteps: list[str]
     blockedSteps: list[dict[str, Any]] = Field(description="Pending steps that cannot start yet, with the reason")
-    canCompleteRun: bool
+    canCompleteRun: bool = Field(description="Every step completed or failed and none running")
     revision: int
 
 
 class GateResolved(_Mutation):
     stepId: str
+    gate: str
     decision: str
+    changed: bool = Field(description="false when the gate was already approved: nothing was recorded")
 
 
 class GateRequested(_Mutation):
@@ -101,6 +106,7 @@ class CheckpointResolved(_Mutation):
     stepId: str
     checkpointId: str
     decision: str
+    changed: bool = Field(description="false when the checkpoint was already approved: nothing was recorded")
 
 
 class StepResult(_Mutation):
@@ -115,6 +121,10 @@ class StepFailed(_Mutation):
 
 class RunEnded(_Mutation):
     status: str
+    stepsNeverRun: list[str] = Field(
+        default_factory=list,
+        description="complete_run: steps still pending (never begun, never failed) when the run completed",
+    )
 
 
 class ArtifactWritten(_Mutation):

@@ -122,9 +122,10 @@ TOOLS = [
     read_tool(
         "next_actions",
         "What can happen next",
-        "Tell an agent what it can do on a run now: pendingGates to resolve (resolve_gate), readySteps to begin, "
-        "runningSteps, blockedSteps with the reason (gate, predecessor, predecessor_after_gate), canCompleteRun. "
-        "Errors: UNKNOWN_RUN.",
+        "Tell an agent what it can do on a run now: pendingGates to resolve (resolve_gate with that gate; "
+        "resolve_checkpoint for entries with a checkpointId), readySteps to begin, runningSteps, blockedSteps with "
+        "the reason (gate: the gate it names; predecessor; predecessor_after_gate), canCompleteRun (true once every "
+        "step completed or was failed). A finished run has nothing to do: every list is empty. Errors: UNKNOWN_RUN.",
         _next_actions,
     ),
     read_tool(

@@ -127,9 +127,9 @@ TOOLS = [
         Toolset.STEPS,
         "Begin a step",
         "Start a pending step. If it cannot start yet the result is {ok: false, reason} (not an error): reason.type "
-        "is gate (resolve its PAUSE_BEFORE gate), predecessor (waitingOn steps must complete) or "
-        "predecessor_after_gate (approve that step's PAUSE_AFTER gate). Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
-        "INVALID_STATE_TRANSITION.",
+        "is gate (resolve_gate the gate it names: PAUSE_BEFORE or CHECKPOINT), predecessor (waitingOn steps must "
+        "complete) or predecessor_after_gate (approve that step's PAUSE_AFTER gate). Errors: UNKNOWN_RUN, "
+        "UNKNOWN_STEP, INVALID_STATE_TRANSITION.",
         read_only=False,
         build=_begin_step,
         idempotent=True,  # a second call finds the step running and changes nothing

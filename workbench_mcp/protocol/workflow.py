@@ -13,6 +13,8 @@ from workbench_mcp.protocol.wire_model import NonEmptyStr, NonNegativeInt, Str, 
 GatePolicy = Literal["AUTO", "PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"]
 GateKind = Literal["PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"]
 POLICIES_WITH_AFTER_GATE: frozenset[str] = frozenset({"PAUSE_AFTER", "CHECKPOINT"})
+START_GATE_OF_POLICY: dict[str, str] = {"PAUSE_BEFORE": "PAUSE_BEFORE", "CHECKPOINT": "CHECKPOINT"}
+"""The name of the gate that holds a step before it starts: the policy's own name (D26)."""
 
 
 class WorkflowStep(WireModel):

@@ -388,7 +388,8 @@ Protocol: LLM Workbench {PROTOCOL_VERSION} · Server: workbench-mcp {__version__
 ## Protocol overview
 
 A **workflow** is a DAG of steps; each step has a gate policy: `AUTO`, `PAUSE_BEFORE` (a human approves before
-it starts), `PAUSE_AFTER` (a human approves its output before successors start) or `CHECKPOINT`. A **run**
+it starts), `PAUSE_AFTER` (a human approves its output before successors start) or `CHECKPOINT` (both: its gate
+`CHECKPOINT` before it starts, `PAUSE_AFTER` after it completes). A **run**
 executes one workflow snapshot; its state is the run record (status `running`, `completed`, `failed` or
 `cancelled`), per-step status and gate slots, the latest version of every artifact, rule sets, idempotency
 records, and the **trace**: an append-only list of typed events. The revision counts the events.
