@@ -7,6 +7,7 @@ over HTTP in both protocol eras and over stdio, against servers configured exact
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ async def drive_to_completion(client: Client) -> dict[str, Any]:
     for _ in range(50):
         todo = await call("next_actions", {"runId": run_id})
         used.add("next_actions")
+        assert unguided_mentions(json.dumps(todo), set(tools)) == [], todo  # never a tool it cannot call
         if todo["pendingGates"]:
             gate = todo["pendingGates"][0]
             decision = {"runId": run_id, "stepId": gate["stepId"], "gate": gate["gate"], "decision": "approved"}
