@@ -1,4 +1,4 @@
-"""`python -m bench compare | load | fault ...`: the project's benchmark entry point (run from the repo root)."""
+"""`python -m bench compare | load | fault | tool_sizes ...`: the benchmark entry point (run from the repo root)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ COMMANDS = {
     "compare": "bench.compare",
     "load": "bench.load_suite",
     "fault": "bench.fault_suite",
+    "tool_sizes": "bench.tool_sizes",
 }
 
 

@@ -11,7 +11,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -36,7 +36,12 @@ MAX_WORKERS = 64
 
 
 class Toolset(StrEnum):
-    """Groups of tools an operator switches on or off (GitHub MCP server style)."""
+    """Groups of tools an operator switches on or off (GitHub MCP server style).
+
+    `core` takes a run from start_run to completed (and reads and verifies runs); it is always on,
+    because every other toolset acts on runs that core starts. `steps` adds failing and cancelling
+    steps and runs, review requests and named checkpoints; `telemetry` adds the trace-recording tools.
+    """
 
     CORE = "core"
     STEPS = "steps"
@@ -44,6 +49,11 @@ class Toolset(StrEnum):
 
 
 DEFAULT_TOOLSETS = frozenset({Toolset.CORE})
+
+
+def with_core(toolsets: Iterable[Toolset]) -> frozenset[Toolset]:
+    """The toolsets a server really enables: the chosen ones plus core, which is always on."""
+    return frozenset(toolsets) | {Toolset.CORE}
 
 
 class ConfigError(ValueError):
@@ -111,6 +121,9 @@ class ServerConfig:
     """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
+
     @property
     def base_url(self) -> str:
         if self.public_url:
@@ -132,7 +145,7 @@ def is_loopback_host(host: str) -> bool:
 
 
 def parse_toolsets(text: str) -> frozenset[Toolset]:
-    """`core,steps,telemetry`; the keywords `all` and `default` (= core) are accepted too."""
+    """`core,steps,telemetry`; the keywords `all` and `default` (= core) are accepted too. Core is always added."""
     chosen: set[Toolset] = set()
     for raw in text.split(","):
         name = raw.strip().lower()
@@ -150,7 +163,7 @@ def parse_toolsets(text: str) -> frozenset[Toolset]:
                 raise ConfigError(f"unknown toolset {name!r} (known: {known})") from None
     if not chosen:
         raise ConfigError("no toolset selected")
-    return frozenset(chosen)
+    return with_core(chosen)
 
 
 def parse_durability(text: str) -> Durability:

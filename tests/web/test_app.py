@@ -198,4 +198,4 @@ async def test_read_only_mode_applies_to_http(tmp_path: Path) -> None:
     assert tools
     assert all(t["annotations"]["readOnlyHint"] for t in tools)
     assert refused["isError"] is True
-    assert refused["structuredContent"]["code"] == "INVALID_INPUT"
+    assert refused["structuredContent"]["code"] == "READ_ONLY"  # a real tool this server leaves out

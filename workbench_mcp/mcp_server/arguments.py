@@ -7,15 +7,16 @@ argument is refused by the schema (INVALID_INPUT) before it reaches the service.
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from workbench_mcp.mcp_server.schemas import JSON_VALUE
 from workbench_mcp.protocol.wire_model import MAX_SAFE_INTEGER
 
 _ID = 256
 
 RunId = Annotated[
     str,
-    Field(min_length=1, max_length=128, description="Run id as returned by start_run or list_runs (run_...)"),
+    Field(min_length=1, max_length=128, description="The run's id (run_...)"),
 ]
 StepId = Annotated[str, Field(min_length=1, max_length=_ID, description="Workflow step id, e.g. parser1")]
 Gate = Annotated[
@@ -34,20 +35,23 @@ Note = Annotated[str, Field(max_length=10_000, description="Free text kept in th
 Reason = Annotated[str, Field(max_length=10_000, description="Why; recorded in the trace")]
 Message = Annotated[str, Field(min_length=1, max_length=10_000, description="Error message recorded in the trace")]
 ErrorCodeText = Annotated[str, Field(min_length=1, max_length=_ID, description="Your own error code, e.g. TIMEOUT")]
+_REVISION_SCHEMA = {
+    "type": "integer",
+    "minimum": 0,
+    "description": "Refused (REVISION_CONFLICT) unless the run is at this revision",
+}
 ExpectedRevision = Annotated[
     int,
-    Field(
-        ge=0,
-        le=MAX_SAFE_INTEGER,
-        description="Refuse with REVISION_CONFLICT unless the run is still at this revision (optimistic concurrency)",
-    ),
+    Field(ge=0, le=MAX_SAFE_INTEGER),
+    # On every mutating tool, so advertised without the 2^53-1 bound every integer has (instructions say so).
+    WithJsonSchema(_REVISION_SCHEMA),
 ]
 CorrelationId = Annotated[
     str,
     Field(
         min_length=1,
         max_length=_ID,
-        description="Your id for a multi-call action; stamped on every trace event this call writes",
+        description="Groups a multi-call action in the trace",
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=500, description="Page size, 1..500 (default 100)")]
@@ -68,28 +72,39 @@ IdempotencyKey = Annotated[
         description="Retry key: the same key with the same data returns the earlier version instead of a new one",
     ),
 ]
-ArtifactData = Annotated[Any, Field(description="The artifact's JSON value (any JSON, up to 1 MiB)")]
+JsonValue = Annotated[Any, WithJsonSchema(JSON_VALUE)]
+"""Any JSON value; advertised with a `type` on every branch (schemas.JSON_VALUE)."""
+ArtifactData = Annotated[JsonValue, Field(description="The artifact's JSON value (any JSON, up to 1 MiB)")]
 Profile = Annotated[
     Literal["full", "user"],
     Field(description="full: everything plus the engine snapshot; user: redacted for sharing, no engine"),
 ]
-BundleArg = Annotated[Any, Field(description="A RunBundle JSON object (as export_bundle returns)")]
+BundleArg = Annotated[
+    Any,
+    # Advertised as an object (a bundle is one); anything else still gets a verdict, not INVALID_INPUT.
+    WithJsonSchema({"type": "object"}),
+    Field(description="A RunBundle JSON object (as export_bundle returns)"),
+]
 Text = Annotated[str, Field(min_length=1, max_length=100_000, description="Annotation text")]
 ToolName = Annotated[str, Field(min_length=1, max_length=_ID, description="Name of the tool that was called")]
-AnyJson = Annotated[Any, Field(description="Any JSON value")]
+AnyJson = JsonValue
 Summary = Annotated[str, Field(max_length=10_000, description="Short human-readable summary")]
 Name = Annotated[str, Field(min_length=1, max_length=_ID)]
 DurationMs = Annotated[float, Field(ge=0, description="Duration in milliseconds")]
 
 
+TokenCount = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER), WithJsonSchema({"type": "integer", "minimum": 0})]
+"""Advertised without the 2^53-1 bound every integer has (the instructions say so once)."""
+
+
 class Usage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inputTokens: int | None = Field(None, ge=0, le=MAX_SAFE_INTEGER)
-    outputTokens: int | None = Field(None, ge=0, le=MAX_SAFE_INTEGER)
-    totalTokens: int | None = Field(None, ge=0, le=MAX_SAFE_INTEGER)
-    cachedInputTokens: int | None = Field(None, ge=0, le=MAX_SAFE_INTEGER)
-    reasoningTokens: int | None = Field(None, ge=0, le=MAX_SAFE_INTEGER)
+    inputTokens: TokenCount | None = None
+    outputTokens: TokenCount | None = None
+    totalTokens: TokenCount | None = None
+    cachedInputTokens: TokenCount | None = None
+    reasoningTokens: TokenCount | None = None
 
 
 class Cost(BaseModel):
@@ -104,7 +119,7 @@ class Rule(BaseModel):
     priority: int = Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)
     enabled: bool
     label: str | None = Field(None, max_length=10_000)
-    payload: Any = Field(description="The rule's JSON payload (null allowed)")
+    payload: JsonValue = Field(description="The rule's JSON payload (null allowed)")
 
 
 class RuleSetArg(BaseModel):
@@ -126,7 +141,7 @@ class PatchOp(BaseModel):
 
     op: Literal["add", "remove", "replace", "move", "copy", "test"]
     path: str = Field(max_length=4096, description="JSON Pointer, e.g. /skills/0 ('' = whole document)")
-    value: Any = None
+    value: JsonValue = None
     from_: str | None = Field(None, alias="from", max_length=4096)
 
     def to_wire(self) -> dict[str, Any]:

@@ -12,11 +12,18 @@ the advertised schema is unchanged, the per-call re-validation is skipped.
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema
 
 T = TypeVar("T")
 Built = Annotated[T, SkipValidation]
 """A member the service built from validated state: described in the schema, not re-validated per call."""
+
+
+Pairs = Annotated[
+    list[list[Any]],
+    WithJsonSchema({"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2}}),
+]
+"""A map on the wire: [key, value] pairs, in insertion order."""
 
 
 class _Out(BaseModel):
@@ -24,9 +31,9 @@ class _Out(BaseModel):
 
 
 class _Mutation(_Out):
-    ok: bool = Field(description="true when the operation was applied")
+    ok: bool
     runId: str
-    revision: int = Field(description="The run's revision after the call; pass it as expectedRevision next time")
+    revision: int
 
 
 class RunMeta(_Out):
@@ -39,21 +46,21 @@ class RunMeta(_Out):
 
 
 class RunList(_Out):
-    runs: Built[list[RunMeta]] = Field(description="SavedRunMeta objects, newest first")
-    nextCursor: str | None = Field(None, description="Pass as `cursor` to get the next page; absent on the last page")
+    runs: Built[list[RunMeta]]
+    nextCursor: str | None = None
 
 
+# The protocol's 4.2 wire form: maps travel as arrays of [key, value] pairs, in insertion order. (Comments,
+# not docstrings, on these models: a docstring would be advertised in every tools/list as a description.)
 class SerializedRun(_Out):
-    """docs/protocol.md 4.2: maps travel as arrays of [key, value] pairs, in insertion order."""
-
     revision: int
     run: Built[dict[str, Any]]
     trace: Built[list[dict[str, Any]]]
-    artifactsByKey: Built[list[list[Any]]]
-    ruleSetsById: Built[list[list[Any]]]
-    stepStatus: Built[list[list[Any]]]
-    gateState: Built[list[list[Any]]]
-    idempotency: Built[list[list[Any]]]
+    artifactsByKey: Built[Pairs]
+    ruleSetsById: Built[Pairs]
+    stepStatus: Built[Pairs]
+    gateState: Built[Pairs]
+    idempotency: Built[Pairs]
 
 
 class RunStarted(_Out):
@@ -69,7 +76,7 @@ class WorkflowSummary(_Out):
     title: str | None = None
     steps: list[dict[str, Any]]
     edges: list[dict[str, Any]]
-    ruleSetIds: list[str] = Field(description="Rule sets a new run of this workflow starts with")
+    ruleSetIds: list[str] = Field(description="Rule sets a new run starts with")
 
 
 class WorkflowList(_Out):
@@ -79,14 +86,11 @@ class WorkflowList(_Out):
 class NextActions(_Out):
     runId: str
     status: str
-    pendingGates: list[dict[str, Any]] = Field(
-        description="{stepId, gate}: resolve_gate takes a decision on it now; "
-        "{stepId, gate, checkpointId}: resolve_checkpoint does"
-    )
-    readySteps: list[str] = Field(description="Steps begin_step would start now")
+    pendingGates: list[dict[str, Any]]
+    readySteps: list[str]
     runningSteps: list[str]
-    blockedSteps: list[dict[str, Any]] = Field(description="Pending steps that cannot start yet, with the reason")
-    canCompleteRun: bool = Field(description="Every step completed or failed and none running")
+    blockedSteps: list[dict[str, Any]]
+    canCompleteRun: bool
     revision: int
 
 
@@ -111,7 +115,7 @@ class CheckpointResolved(_Mutation):
 
 class StepResult(_Mutation):
     stepId: str
-    reason: dict[str, Any] | None = Field(None, description="Why begin_step did not start the step (ok: false)")
+    reason: dict[str, Any] | None = Field(None, description="Why the step did not start (ok: false)")
 
 
 class StepFailed(_Mutation):
@@ -134,12 +138,10 @@ class ArtifactWritten(_Mutation):
 
 
 class Recorded(_Mutation):
-    eventId: str | None = Field(None, description="Id of the trace event written")
+    eventId: str | None = None
 
 
-class Bundle(_Out):
-    """A RunBundle (docs/protocol.md 5.1) with its integrity hash."""
-
+class Bundle(_Out):  # a RunBundle with its integrity hash
     protocolVersion: Literal["1.0.0"]
     run: Built[dict[str, Any]]
     trace: Built[list[dict[str, Any]]]
@@ -150,8 +152,8 @@ class Bundle(_Out):
 
 
 class IntegrityVerdict(_Out):
-    ok: bool = Field(description="true when integrity.sha256 matches the bundle's canonical JSON")
-    sha256: str | None = Field(None, description="The hash the bundle claims; absent if it has none")
+    ok: bool
+    sha256: str | None = None
 
 
 class ValidationVerdict(_Out):

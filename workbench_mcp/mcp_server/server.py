@@ -19,16 +19,15 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
-from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from workbench_mcp import __version__
 from workbench_mcp.auth import current_principal
-from workbench_mcp.config import Toolset
+from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
 from workbench_mcp.mcp_server.tool_errors import (
-    admit_error_body,
     error_code_of,
     error_result,
     from_workbench_error,
@@ -36,7 +35,13 @@ from workbench_mcp.mcp_server.tool_errors import (
     invalid_arguments,
     unknown_tool,
 )
-from workbench_mcp.mcp_server.toolsets import all_tools, enabled_tools
+from workbench_mcp.mcp_server.toolsets import (
+    all_tools,
+    enabled_tools,
+    not_enabled,
+    offered_description,
+    toolsets_flag,
+)
 from workbench_mcp.service import RunService
 
 SERVER_NAME = "llm-workbench"
@@ -45,40 +50,68 @@ SERVER_NAME = "llm-workbench"
 audit_log = logging.getLogger("workbench_mcp.audit")
 logger = logging.getLogger(__name__)
 
-INSTRUCTIONS = (
-    "LLM Workbench: workflow runs with human-gated steps, versioned artifacts and tamper-evident bundles. "
-    "Typical loop: list_workflows -> start_run -> next_actions -> resolve_gate / begin_step / write_artifact / "
-    "complete_step -> ... -> complete_run -> export_bundle. Failed calls return {error, code}; pass "
-    "expectedRevision for optimistic concurrency and correlationId to group a multi-call action in the trace."
-)
+
+def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
+    """The `instructions` of a server with this configuration: how to drive a run with the tools it offers,
+    the error codes (listed here once rather than in every output schema), and what is not enabled here."""
+    offered = enabled_tools(all_tools(), toolsets, read_only)
+    parts = ["LLM Workbench: workflow runs with human-gated steps, versioned artifacts and tamper-evident bundles."]
+    if read_only:
+        reads = ", ".join(spec.name for spec in offered)
+        parts.append(
+            f"This server is read-only (--read-only): it offers {reads}. Starting or changing a run needs a"
+            " server started without --read-only."
+        )
+    else:
+        parts.append(
+            "Typical loop: list_workflows -> start_run -> next_actions -> resolve_gate / begin_step /"
+            " write_artifact / complete_step -> ... (next_actions says what is possible now) -> complete_run ->"
+            " export_bundle. Tools that change a run accept expectedRevision (refused with REVISION_CONFLICT unless"
+            " the run is still at that revision; every result carries the new revision) and correlationId (stamped"
+            " on the trace events the call writes)."
+        )
+    parts.append(
+        "Integers must be at most 2^53-1 in magnitude. A failed call is an isError result carrying"
+        " {error: message, code: CODE}; branch on the code, never the message. Codes: "
+        + ", ".join(code.value for code in ErrorCode)
+        + ". Each tool's description names the codes it returns."
+    )
+    chosen = with_core(toolsets)
+    missing = []
+    for toolset in Toolset:
+        absent = [s.name for s in all_tools() if s.toolset is toolset and (s.read_only or not read_only)]
+        if toolset not in chosen and absent:
+            flag = toolsets_flag([*chosen, toolset])
+            missing.append(
+                f"{toolset.value} ({', '.join(absent)}), enabled by starting the server with --toolsets {flag}"
+            )
+    if missing:
+        parts.append("Not enabled here: " + "; ".join(missing) + ".")
+    return " ".join(parts)
 
 
 class WorkbenchMCP(MCPServer[Any]):
     """MCPServer with protocol-coded errors for every tool failure, per-tenant resource pages and audit logging."""
 
-    def __init__(self, service: RunService) -> None:
+    def __init__(self, service: RunService, toolsets: Iterable[Toolset] = (), read_only: bool = False) -> None:
         self._service = service
+        self._toolsets = with_core(toolsets)
+        self._read_only = read_only
+        self._registry = {spec.name: spec for spec in all_tools()}
         super().__init__(
             SERVER_NAME,
             title="workbench-mcp",
             version=__version__,  # the package's; the protocol version lives in the card and bundles
-            instructions=INSTRUCTIONS,
+            instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
         )
-
-    async def list_tools(self) -> list[MCPTool]:
-        tools = await super().list_tools()
-        return [
-            t.model_copy(update={"output_schema": admit_error_body(t.output_schema)}) if t.output_schema else t
-            for t in tools
-        ]
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
         started = time.perf_counter()
         try:
-            result = await super().call_tool(name, arguments, context)
+            result = await self._offered_tool_call(name, arguments, context)
         except MCPError:
             raise
         except ToolError as exc:
@@ -86,6 +119,15 @@ class WorkbenchMCP(MCPServer[Any]):
         if isinstance(result, CallToolResult):
             self._audit(name, arguments, result, time.perf_counter() - started)
         return result
+
+    async def _offered_tool_call(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None
+    ) -> CallToolResult | InputRequiredResult:
+        spec = self._registry.get(name)
+        if spec is not None and self._tool_manager.get_tool(name) is None:
+            # A real tool this configuration leaves out: say which flag enables it, not "Unknown tool".
+            return from_workbench_error(not_enabled(spec, self._toolsets, self._read_only))
+        return await super().call_tool(name, arguments, context)
 
     def _failure(self, name: str, exc: ToolError) -> CallToolResult:
         cause = exc.__cause__
@@ -135,6 +177,19 @@ class WorkbenchMCP(MCPServer[Any]):
         return ListResourcesResult(resources=resources, next_cursor=next_cursor)
 
 
+def _advertise_lean_schemas(server: WorkbenchMCP, name: str) -> None:
+    """Swap the generated schemas for their lean form before anything reads them (schemas.py says why).
+
+    Only what `tools/list` advertises changes: arguments and results are still validated by the same
+    pydantic models (the SDK reads `fn_metadata.output_model`, not the schema)."""
+    tool = server._tool_manager.get_tool(name)
+    if tool is None:  # pragma: no cover - add_tool just registered it
+        raise RuntimeError(f"tool {name} vanished after registration")
+    tool.parameters = schemas.input_schema(tool.parameters)
+    if tool.fn_metadata.output_schema is not None:
+        tool.fn_metadata.output_schema = schemas.output_schema(tool.fn_metadata.output_schema)
+
+
 def _short(value: Any) -> str | None:
     return value[:256] if isinstance(value, str) else None
 
@@ -142,15 +197,17 @@ def _short(value: Any) -> str | None:
 def build_mcp_server(
     service: RunService, toolsets: Iterable[Toolset] = (Toolset.CORE,), read_only: bool = False
 ) -> WorkbenchMCP:
-    server = WorkbenchMCP(service)
-    for spec in enabled_tools(all_tools(), toolsets, read_only):
+    server = WorkbenchMCP(service, toolsets, read_only)
+    offered = enabled_tools(all_tools(), toolsets, read_only)
+    names = [spec.name for spec in offered]
+    for spec in offered:
         server.add_tool(
             spec.build(service),
             name=spec.name,
             title=spec.title,
-            description=spec.description,
+            description=offered_description(spec, names, toolsets, read_only),
             annotations=spec.annotations(),
-            meta={"io.workbench/toolset": spec.toolset.value, "io.workbench/version": __version__},
         )
+        _advertise_lean_schemas(server, spec.name)
     register_resources(server, service)
     return server

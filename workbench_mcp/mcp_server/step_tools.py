@@ -1,4 +1,8 @@
-"""Step and run-lifecycle tools (the `steps` toolset): begin/complete/fail a step; complete/cancel/fail a run."""
+"""Step and run-lifecycle tools: begin/complete/fail a step; complete/cancel/fail a run.
+
+begin_step, complete_step and complete_run are `core`: with them the default server takes a run from
+start_run to completed. Failing and cancelling are the `steps` toolset.
+"""
 
 from typing import Annotated
 
@@ -124,7 +128,7 @@ _TERMINAL = "Refused while a step is running. Errors: UNKNOWN_RUN, INVALID_STATE
 TOOLS = [
     ToolSpec(
         "begin_step",
-        Toolset.STEPS,
+        Toolset.CORE,
         "Begin a step",
         "Start a pending step. If it cannot start yet the result is {ok: false, reason} (not an error): reason.type "
         "is gate (resolve_gate the gate it names: PAUSE_BEFORE or CHECKPOINT), predecessor (waitingOn steps must "
@@ -137,7 +141,7 @@ TOOLS = [
     ),
     ToolSpec(
         "complete_step",
-        Toolset.STEPS,
+        Toolset.CORE,
         "Complete a step",
         "Mark a running step completed. Steps with a PAUSE_AFTER or CHECKPOINT policy then wait for "
         "resolve_gate(gate=PAUSE_AFTER) before successors can start. Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
@@ -161,7 +165,7 @@ TOOLS = [
     ),
     ToolSpec(
         "complete_run",
-        Toolset.STEPS,
+        Toolset.CORE,
         "Complete the run",
         "Mark the run completed (terminal: no further changes are accepted). " + _TERMINAL,
         read_only=False,

@@ -53,34 +53,6 @@ def internal_error(tool: str) -> CallToolResult:
     return error_result(ErrorCode.INTERNAL_ERROR, f"Tool {tool} failed unexpectedly; the server log has details")
 
 
-ERROR_BODY_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "title": "ToolError",
-    "description": "What an isError result carries: a message and a protocol error code",
-    "properties": {
-        "error": {"type": "string"},
-        "code": {"type": "string", "enum": [code.value for code in ErrorCode]},
-    },
-    "required": ["error", "code"],
-    "additionalProperties": False,
-}
-
-
-def admit_error_body(output_schema: dict[str, Any]) -> dict[str, Any]:
-    """The advertised output schema: the success model OR the error body.
-
-    The TypeScript SDK (1.x, what agents built on the reference use) validates `structuredContent`
-    against `outputSchema` even on `isError` results, so a schema that admitted only successes would
-    turn every coded error into a client-side exception there. `$defs` stay at the root so the
-    success branch's `$ref`s keep resolving.
-    """
-    success = {k: v for k, v in output_schema.items() if k != "$defs"}
-    combined: dict[str, Any] = {"type": "object", "anyOf": [success, ERROR_BODY_SCHEMA]}
-    if "$defs" in output_schema:
-        combined["$defs"] = output_schema["$defs"]
-    return combined
-
-
 def error_code_of(result: CallToolResult) -> str:
     """The outcome code written to the audit log: OK, or the error's code."""
     if not result.is_error:

@@ -10,13 +10,15 @@ Annotation policy (hints an agent's host acts on, so they must be true):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from mcp.types import CallToolResult, ToolAnnotations
 
-from workbench_mcp.config import Toolset
+from workbench_mcp.config import Toolset, with_core
+from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.service import RunService
 
 ToolFn = Callable[..., Awaitable[CallToolResult]]
@@ -36,11 +38,14 @@ class ToolSpec:
     destructive: bool = False
 
     def annotations(self) -> ToolAnnotations:
+        # No annotations.title: the tool's own `title` says it, and takes precedence in every client.
+        # destructiveHint and idempotentHint mean something only when readOnlyHint is false (MCP spec).
+        if self.read_only:
+            return ToolAnnotations(read_only_hint=True, open_world_hint=False)
         return ToolAnnotations(
-            title=self.title,
-            read_only_hint=self.read_only,
-            destructive_hint=False if self.read_only else self.destructive,
-            idempotent_hint=True if self.read_only else self.idempotent,
+            read_only_hint=False,
+            destructive_hint=self.destructive,
+            idempotent_hint=self.idempotent,
             open_world_hint=False,  # tools touch this server's runs only
         )
 
@@ -50,11 +55,58 @@ def read_tool(name: str, title: str, description: str, build: ToolFactory) -> To
 
 
 def enabled_tools(specs: Iterable[ToolSpec], toolsets: Iterable[Toolset], read_only: bool) -> list[ToolSpec]:
-    """Filter order: toolset membership, then read-only mode; sorted by (toolset, name) for a stable tools/list."""
-    chosen = set(toolsets)
+    """Filter order: toolset membership (core always), then read-only mode; sorted by (toolset, name)."""
+    chosen = with_core(toolsets)
     keep = (s for s in specs if s.toolset in chosen and (s.read_only or not read_only))
     order = list(Toolset)
     return sorted(keep, key=lambda s: (order.index(s.toolset), s.name))
+
+
+def toolsets_flag(toolsets: Iterable[Toolset]) -> str:
+    """The `--toolsets` value that enables exactly these toolsets (and core)."""
+    chosen = with_core(toolsets)
+    return ",".join(t.value for t in Toolset if t in chosen)
+
+
+def how_to_enable(spec: ToolSpec, toolsets: Iterable[Toolset], read_only: bool) -> str:
+    """One clause telling an agent (or its operator) what makes `spec` available on this server."""
+    if read_only and not spec.read_only:
+        return "this server is read-only (a server started without --read-only offers it)"
+    flag = toolsets_flag([*toolsets, spec.toolset])
+    return f"in the {spec.toolset.value} toolset (start the server with --toolsets {flag})"
+
+
+def not_enabled(spec: ToolSpec, toolsets: Iterable[Toolset], read_only: bool) -> WorkbenchError:
+    """The refusal for a real tool this server does not offer (instead of "Unknown tool")."""
+    if read_only and not spec.read_only:
+        message = (
+            f"Tool {spec.name} changes runs and this server is read-only (--read-only / WORKBENCH_READ_ONLY);"
+            " a server started without --read-only offers it"
+        )
+        return WorkbenchError(ErrorCode.READ_ONLY, message)
+    flag = toolsets_flag([*toolsets, spec.toolset])
+    message = (
+        f"Tool {spec.name} is in the '{spec.toolset.value}' toolset, which this server does not enable; start the"
+        f" server with --toolsets {flag} (or WORKBENCH_TOOLSETS={flag})"
+    )
+    return WorkbenchError(ErrorCode.TOOL_NOT_ENABLED, message)
+
+
+def mentioned_tools(text: str) -> list[str]:
+    """Registry tool names a text mentions, in registry order."""
+    return [s.name for s in all_tools() if re.search(rf"\b{s.name}\b", text)]
+
+
+def offered_description(spec: ToolSpec, offered: Iterable[str], toolsets: Iterable[Toolset], read_only: bool) -> str:
+    """The description as this server advertises it: a mention of a tool the server does not offer gets a
+    note saying how to get it, so no description sends an agent to a tool it cannot call."""
+    names = set(offered)
+    registry = {s.name: s for s in all_tools()}
+    missing = [name for name in mentioned_tools(spec.description) if name not in names]
+    if not missing:
+        return spec.description
+    notes = "; ".join(f"{name}: {how_to_enable(registry[name], toolsets, read_only)}" for name in missing)
+    return f"{spec.description} Not offered here: {notes}."
 
 
 def all_tools() -> list[ToolSpec]:

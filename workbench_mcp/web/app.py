@@ -128,7 +128,7 @@ def _rest_routes(config: ServerConfig, service: RunService, limiter: TenantRateL
             single_tenant=single,
         )
 
-    return run_routes(service, authenticate)
+    return run_routes(service, authenticate, read_only=config.read_only)
 
 
 def create_app(config: ServerConfig) -> Starlette:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,13 @@ from workbench_mcp import __version__
 from workbench_mcp.config import ServerConfig, Toolset
 from workbench_mcp.errors import ErrorCode
 from workbench_mcp.mcp_server.server import SERVER_NAME
-from workbench_mcp.mcp_server.toolsets import ToolSpec, all_tools, enabled_tools
+from workbench_mcp.mcp_server.toolsets import (
+    ToolSpec,
+    all_tools,
+    enabled_tools,
+    offered_description,
+    toolsets_flag,
+)
 from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.protocol.trace_events import TRACE_EVENT_TYPES, TraceEvent
 from workbench_mcp.settings import Limits
@@ -67,6 +72,12 @@ def live_tools(config: ServerConfig) -> list[ToolSpec]:
     return enabled_tools(all_tools(), config.toolsets, config.read_only)
 
 
+def live_description(spec: ToolSpec, config: ServerConfig) -> str:
+    """The description `tools/list` gives this tool on a server with this configuration."""
+    offered = [s.name for s in live_tools(config)]
+    return offered_description(spec, offered, config.toolsets, config.read_only)
+
+
 # --- JSON descriptors ------------------------------------------------------------------------------------
 
 
@@ -80,7 +91,7 @@ def mcp_descriptor(config: ServerConfig) -> dict[str, Any]:
         "transport": "streamable-http",
         "endpoint": base + MCP_PATH,
         "auth": {"type": "bearer", "documentation": base + "/agents.md#authentication"},
-        "tools": [{"name": spec.name, "description": spec.description} for spec in live_tools(config)],
+        "tools": [{"name": spec.name, "description": live_description(spec, config)} for spec in live_tools(config)],
     }
 
 
@@ -141,24 +152,30 @@ def _hints(spec: ToolSpec) -> str:
     return ("destructive" if spec.destructive else "additive") + (", idempotent" if spec.idempotent else "")
 
 
-def _tool_table(specs: Iterable[ToolSpec]) -> str:
+def _tool_table(config: ServerConfig) -> str:
     rows = ["| tool | hints | what it does |", "|---|---|---|"]
-    for spec in specs:
-        description = spec.description.replace("|", "\\|")
+    for spec in live_tools(config):
+        description = live_description(spec, config).replace("|", "\\|")
         rows.append(f"| `{spec.name}` | {_hints(spec)} | {description} |")
     return "\n".join(rows)
 
 
 def _other_toolsets(config: ServerConfig) -> str:
+    """What this server leaves out, and the flag that would offer it."""
     lines = []
     for toolset in Toolset:
-        if toolset in config.toolsets:
+        tools = [s for s in all_tools() if s.toolset is toolset and (s.read_only or not config.read_only)]
+        if toolset in config.toolsets or not tools:
             continue
-        names = ", ".join(f"`{s.name}`" for s in all_tools() if s.toolset is toolset)
-        lines.append(f"- `{toolset.value}`: {names}")
+        names = ", ".join(f"`{s.name}`" for s in tools)
+        flag = toolsets_flag([*config.toolsets, toolset])
+        lines.append(f"- `{toolset.value}`: {names} (start the server with `--toolsets {flag}`)")
+    if config.read_only:
+        writes = ", ".join(f"`{s.name}`" for s in all_tools() if not s.read_only)
+        lines.append(f"- tools that change runs: {writes} (start the server without `--read-only`)")
     if not lines:
         return "Every toolset is enabled on this server."
-    return "Not enabled on this server (an operator enables them with `--toolsets`):\n\n" + "\n".join(lines)
+    return "Not offered by this server:\n\n" + "\n".join(lines)
 
 
 def _error_table() -> str:
@@ -235,21 +252,37 @@ def readme_text() -> str:
         return ""
 
 
-def _rest_body(base: str) -> str:
+def _rest_body(base: str, read_only: bool = False) -> str:
+    rows = [
+        "| method and path | success | body |",
+        "|---|---|---|",
+        "| `GET /api/runs?limit=N&cursor=C` | 200 | `SavedRunMeta[]` newest first; next page in"
+        ' `Link: <...>; rel="next"` |',
+        "| `GET /api/runs/{runId}` | 200 + `ETag` | the serialized run state (`SerializedRunStoreState`) |",
+    ]
+    if read_only:
+        writes = (
+            "\nThis server is read-only (`--read-only`): it accepts no write (PUT and DELETE answer 403 `READ_ONLY`)."
+        )
+    else:
+        rows += [
+            "| `PUT /api/runs/{runId}` | 204 + `ETag` | request body: the serialized run state;"
+            ' `If-Match: "<revision>"` optional |',
+            "| `DELETE /api/runs/{runId}` | 204 | also 204 when nothing existed; `If-Match` optional |",
+        ]
+        writes = (
+            "A PUT is schema-checked in full and\nmust keep `run.id` equal to the URL's run id. The `ETag` is the run's"
+            " revision: send it back in `If-Match` and a\nconcurrent change makes your write fail with 412 instead of"
+            " silently overwriting it."
+        )
+    table = "\n".join(rows)
     return f"""Compatible with `HttpRunRepository` of `@llm-workbench/runtime`: `baseUrl: "{base}/api"`, the token
 via `getHeaders`.
 
-| method and path | success | body |
-|---|---|---|
-| `GET /api/runs?limit=N&cursor=C` | 200 | `SavedRunMeta[]` newest first; next page in `Link: <...>; rel="next"` |
-| `GET /api/runs/{{runId}}` | 200 + `ETag` | the serialized run state (`SerializedRunStoreState`) |
-| `PUT /api/runs/{{runId}}` | 204 + `ETag` | request body: the serialized run state; `If-Match: "<revision>"` optional |
-| `DELETE /api/runs/{{runId}}` | 204 | also 204 when nothing existed; `If-Match` optional |
+{table}
 
 The serialized state carries `revision`, `run`, `trace` and five maps (`artifactsByKey`, `ruleSetsById`,
-`stepStatus`, `gateState`, `idempotency`) as arrays of `[key, value]` pairs. A PUT is schema-checked in full and
-must keep `run.id` equal to the URL's run id. The `ETag` is the run's revision: send it back in `If-Match` and a
-concurrent change makes your write fail with 412 instead of silently overwriting it. Run ids match
+`stepStatus`, `gateState`, `idempotency`) as arrays of `[key, value]` pairs. {writes} Run ids match
 `^run_[-a-zA-Z0-9_]+$` (at most 128 characters). Every REST response carries
 `Link: </api/openapi.json>; rel="describedby"`."""
 
@@ -290,9 +323,25 @@ License: MIT. Contact: the operator of {base}; issues about the software go to i
 def agents_md(config: ServerConfig) -> str:
     base = config.base_url
     limits = Limits()
-    tools = live_tools(config)
     toolsets = ", ".join(t.value for t in Toolset if t in config.toolsets)
-    read_only = " This server runs in read-only mode: only read tools are offered." if config.read_only else ""
+    if config.read_only:
+        heading = "API affordances (this server is read-only)"
+        start = "Read runs with `list_runs`, `get_run`, `next_actions` and `export_bundle`."
+        read_only = " This server runs with `--read-only`: it offers read tools only."
+        common = ""
+        concurrency = ""
+    else:
+        heading = "Write affordances"
+        start = "Start with `list_workflows`, `start_run`, then `next_actions` to learn what to do."
+        read_only = ""
+        common = (
+            " Every mutating tool accepts\n`expectedRevision` (optimistic concurrency) and `correlationId` (stamped"
+            " on the events it writes)."
+        )
+        concurrency = (
+            "\n- Use `If-Match` (REST) or `expectedRevision` (MCP) when you read, decide and write: the first"
+            " writer wins."
+        )
     return f"""# workbench-mcp: the contract for agents
 
 This server keeps **LLM Workbench** runs (protocol {PROTOCOL_VERSION}): workflows of gated steps, versioned
@@ -312,23 +361,22 @@ artifacts, an append-only trace and tamper-evident run bundles. Origin: `{base}`
 | `{base}/runs/demo` | a sample run rendered as HTML, integrity verified live |
 | `{base}/healthz` | liveness: `{{"ok": true, ...}}` |
 
-## Write affordances
+## {heading}
 
 ### REST run repository (`{base}/api/runs`, bearer token)
 
-{_rest_body(base)}
+{_rest_body(base, config.read_only)}
 
 ### MCP (`{base}{MCP_PATH}`, Streamable HTTP, bearer token)
 
-Stateless, JSON responses. Start with `list_workflows`, `start_run`, then `next_actions` to learn what to do.
+Stateless, JSON responses. {start}
 Toolsets enabled here: {toolsets}.{read_only}
 
-{_tool_table(tools)}
+{_tool_table(config)}
 
 {_other_toolsets(config)}
 
-Resources: `runs://{{runId}}` (the run's bundle) and `workflows://{{workflowId}}`. Every mutating tool accepts
-`expectedRevision` (optimistic concurrency) and `correlationId` (stamped on the events it writes).
+Resources: `runs://{{runId}}` (the run's bundle) and `workflows://{{workflowId}}`.{common}
 
 ## Authentication
 
@@ -364,8 +412,7 @@ they are private, per-tenant APIs.
 ## Etiquette
 
 - Send a stable, descriptive `User-Agent`.
-- Retry only 408, 425, 429 and 5xx, with exponential back-off starting at 1 s; never retry 4xx unchanged.
-- Use `If-Match` (REST) or `expectedRevision` (MCP) when you read, decide and write: the first writer wins.
+- Retry only 408, 425, 429 and 5xx, with exponential back-off starting at 1 s; never retry 4xx unchanged.{concurrency}
 - Treat run bundles (`export_bundle`) as the source of truth and check `integrity.sha256` with
   `verify_run_integrity`.
 
@@ -401,7 +448,7 @@ JSON, so any holder can verify it.
 
 ### REST
 
-{_rest_body(base)}
+{_rest_body(base, config.read_only)}
 
 OpenAPI: {base}/api/openapi.json
 
@@ -409,7 +456,7 @@ OpenAPI: {base}/api/openapi.json
 
 Endpoint {base}{MCP_PATH} (Streamable HTTP, stateless, JSON responses), bearer token. Tools on this server:
 
-{_tool_table(live_tools(config))}
+{_tool_table(config)}
 
 {_other_toolsets(config)}
 

@@ -108,7 +108,9 @@ def discovery_routes(config: ServerConfig, demo: DemoRun) -> list[BaseRoute]:
         _document("/.well-known/mcp.json", docs.pretty_json(docs.mcp_descriptor(config)), JSON, MINUTE),
         *(_document(path, card, docs.SERVER_CARD_MEDIA_TYPE, HOUR) for path in card_paths),
         _document("/.well-known/mcp/catalog.json", docs.pretty_json(docs.mcp_catalog(config)), JSON, HOUR),
-        _document(OPENAPI_PATH, docs.pretty_json(openapi_document(config.base_url)), JSON, MINUTE),
+        _document(
+            OPENAPI_PATH, docs.pretty_json(openapi_document(config.base_url, read_only=config.read_only)), JSON, MINUTE
+        ),
         _document("/llms.txt", docs.llms_txt(config), TEXT, HOUR, cors=False),
         _document("/llms-full.txt", docs.llms_full_txt(config), TEXT, HOUR, cors=False),
         _document("/agents.md", docs.agents_md(config), "text/markdown; charset=utf-8", HOUR, cors=False),

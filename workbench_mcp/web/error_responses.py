@@ -11,6 +11,7 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 HTTP_STATUS: MappingProxyType[ErrorCode, int] = MappingProxyType(
     {
         ErrorCode.UNAUTHORIZED: 401,
+        ErrorCode.READ_ONLY: 403,
         ErrorCode.UNKNOWN_RUN: 404,
         ErrorCode.REVISION_CONFLICT: 409,
         ErrorCode.RUN_ID_COLLISION: 409,

@@ -20,6 +20,9 @@ from workbench_mcp.settings import Limits
 from workbench_mcp.web.run_routes import MAX_RUN_ID_LENGTH, RUN_ID_PATTERN, RUN_PATH, RUNS_PATH
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+READ_ONLY_NOTE = (
+    " This server is read-only (--read-only): it lists and reads runs; PUT and DELETE answer 403 `READ_ONLY`."
+)
 RUN_ID_EXAMPLE = "run_8f9fbb0d-3a61-4264-b9f4-3b81e7dc6b44"
 
 
@@ -97,7 +100,7 @@ def _precondition_errors() -> dict[str, Any]:
     }
 
 
-def _operations(limits: Limits) -> dict[str, Any]:
+def _operations(limits: Limits, read_only: bool) -> dict[str, Any]:
     run_id = {
         "name": "runId",
         "in": "path",
@@ -205,13 +208,12 @@ def _operations(limits: Limits) -> dict[str, Any]:
             **_precondition_errors(),
         },
     }
-    return {
-        RUNS_PATH: {"get": list_runs},
-        RUN_PATH.replace("{run_id}", "{runId}"): {"get": get_run, "put": put_run, "delete": delete_run},
-    }
+    item = {"get": get_run} if read_only else {"get": get_run, "put": put_run, "delete": delete_run}
+    return {RUNS_PATH: {"get": list_runs}, RUN_PATH.replace("{run_id}", "{runId}"): item}
 
 
-def openapi_document(base_url: str, limits: Limits | None = None) -> dict[str, Any]:
+def openapi_document(base_url: str, limits: Limits | None = None, *, read_only: bool = False) -> dict[str, Any]:
+    """The document of a server with this configuration: a `--read-only` one lists no write operation."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -221,12 +223,14 @@ def openapi_document(base_url: str, limits: Limits | None = None) -> dict[str, A
                 "REST persistence for LLM Workbench runs, compatible with HttpRunRepository of "
                 "@llm-workbench/runtime (baseUrl = <server>/api). Every request needs `Authorization: Bearer <JWT>`;"
                 " runs are scoped to the token's tenant. Errors are `{error, code}`. Agents: see /agents.md."
+                + READ_ONLY_NOTE
+                * read_only
             ),
             "license": {"name": "MIT", "identifier": "MIT"},
         },
         "servers": [{"url": base_url}],
         "security": [{"bearerAuth": []}],
-        "paths": _operations(limits or Limits()),
+        "paths": _operations(limits or Limits(), read_only),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {

@@ -9,7 +9,8 @@ Deliberate differences from the reference deployment (all compatible with its cl
 - GET sends the run's revision as a strong `ETag`; PUT and DELETE honour `If-Match` (412), so
   clients that want to can stop losing updates (D2);
 - the list takes an opaque `cursor`, and says where the next page is in a `Link: rel="next"` header,
-  so the body stays the bare `SavedRunMeta[]` array the client requires.
+  so the body stays the bare `SavedRunMeta[]` array the client requires;
+- on a `--read-only` server PUT and DELETE answer 403 `READ_ONLY` (like the MCP write tools there).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from workbench_mcp.auth import current_principal
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.canonical_json import parse_json
 from workbench_mcp.service import RunService
-from workbench_mcp.web.error_responses import error_response, workbench_error_response
+from workbench_mcp.web.error_responses import error_response, status_for, workbench_error_response
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,16 @@ def _by_method(handlers: Mapping[str, Handler]) -> Handler:
     return endpoint
 
 
-def run_endpoints(service: RunService) -> tuple[Handler, Handler]:
+async def refuse_read_only(request: Request) -> Response:
+    """A write on a `--read-only` server: refused before the body is read, nothing changes."""
+    message = (
+        f"This server is read-only (--read-only / WORKBENCH_READ_ONLY): {request.method} is not accepted;"
+        " a server started without --read-only accepts it"
+    )
+    return error_response(ErrorCode.READ_ONLY, message, status_for(ErrorCode.READ_ONLY))
+
+
+def run_endpoints(service: RunService, *, read_only: bool = False) -> tuple[Handler, Handler]:
     """(collection endpoint, item endpoint): request handlers that expect the principal to be set."""
 
     async def list_runs(request: Request) -> Response:
@@ -243,14 +253,19 @@ def run_endpoints(service: RunService) -> tuple[Handler, Handler]:
         await service.delete_run(current_principal(), run_id, expected_revision=expected)
         return Response(status_code=204)
 
+    writes: dict[str, Handler] = {"PUT": put_run, "DELETE": delete_run}
+    if read_only:
+        writes = dict.fromkeys(writes, refuse_read_only)
     collection = _guarded(_by_method({"GET": list_runs}))
-    item = _guarded(_by_method({"GET": get_run, "PUT": put_run, "DELETE": delete_run}))
+    item = _guarded(_by_method({"GET": get_run, **writes}))
     return collection, item
 
 
-def run_routes(service: RunService, authenticate: Callable[[ASGIApp], ASGIApp]) -> list[BaseRoute]:
+def run_routes(
+    service: RunService, authenticate: Callable[[ASGIApp], ASGIApp], *, read_only: bool = False
+) -> list[BaseRoute]:
     """`/api/runs` and `/api/runs/{run_id}`: Link header outermost, then authentication, then the handler."""
-    collection, item = run_endpoints(service)
+    collection, item = run_endpoints(service, read_only=read_only)
 
     def wrap(handler: Handler) -> ASGIApp:
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
