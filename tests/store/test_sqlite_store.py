@@ -498,6 +498,26 @@ async def test_a_retried_start_request_returns_the_first_run(store: SqliteRunSto
     assert [item["id"] for item in (await store.list_runs(TENANT)).items] == [first.run_id]
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [{"tags": ["b"]}, {"tags": None}, {"metadata": {"m": 2}}, {"metadata": None}],
+)
+async def test_a_start_request_reused_with_other_arguments_is_a_conflict(
+    store: SqliteRunStore, clock: CountingClock, changed: dict[str, Any]
+) -> None:
+    arguments: dict[str, Any] = {"tags": ["a"], "metadata": {"m": 1, "n": [1, 2]}}
+    first, first_events = new_run(clock, **arguments)
+    await store.create_run(TENANT, first, first_events, ALICE, request_id="req-1")
+    same, same_events = new_run(clock, **arguments | {"metadata": {"n": [1, 2], "m": 1}})  # member order aside
+    assert await store.create_run(TENANT, same, same_events, ALICE, request_id="req-1") == first.run_id
+
+    other, other_events = new_run(clock, **arguments | changed)
+    with pytest.raises(WorkbenchError) as refused:
+        await store.create_run(TENANT, other, other_events, ALICE, request_id="req-1")
+    assert refused.value.code is ErrorCode.IDEMPOTENCY_CONFLICT
+    assert [item["id"] for item in (await store.list_runs(TENANT)).items] == [first.run_id]
+
+
 async def test_a_start_request_of_a_deleted_run_starts_a_new_one(store: SqliteRunStore, clock: CountingClock) -> None:
     first, first_events = new_run(clock)
     await store.create_run(TENANT, first, first_events, ALICE, request_id="req-1")

@@ -108,7 +108,11 @@ WHERE tenant_id = ? AND (started_us, run_id) < (?, ?)
 ORDER BY started_us DESC, run_id DESC LIMIT ?
 """
 _SELECT_RUN_COUNT = "SELECT run_count FROM tenant_run_counts WHERE tenant_id = ?"
-_SELECT_REQUEST = "SELECT run_id FROM start_requests WHERE tenant_id = ? AND request_id = ?"
+_SELECT_REQUEST = (
+    "SELECT r.run_id, r.workflow_id, r.run_json FROM start_requests s"
+    " JOIN runs r ON r.tenant_id = s.tenant_id AND r.run_id = s.run_id"
+    " WHERE s.tenant_id = ? AND s.request_id = ?"
+)
 _INSERT_REQUEST = "INSERT OR REPLACE INTO start_requests (tenant_id, request_id, run_id) VALUES (?, ?, ?)"
 _SELECT_AUDIT = """
 SELECT seq, event_id, principal, tool, correlation_id, at FROM audit
@@ -293,11 +297,19 @@ def _check_room(conn: sqlite3.Connection, tenant_id: str, limits: StoreLimits) -
 def _create(
     conn: sqlite3.Connection, key: Key, write: RunWrite, request_id: str | None, limits: StoreLimits
 ) -> str | None:
-    """Insert a new run; if request_id already created a run that still exists, return its id."""
+    """Insert a new run; if request_id already created a run that still exists, return its id.
+
+    IDEMPOTENCY_CONFLICT if that run was started with other arguments (workflow, tags, metadata)."""
     try:
         if request_id is not None:
             earlier = conn.execute(_SELECT_REQUEST, (key[0], request_id)).fetchone()
             if earlier is not None:
+                if write.run is None or not row_codec.same_start(earlier[1], earlier[2], write.run):
+                    raise WorkbenchError(
+                        ErrorCode.IDEMPOTENCY_CONFLICT,
+                        f"requestId {request_id!r} already started run {earlier[0]} with other arguments "
+                        "(workflowId, tags or metadata); use a new requestId for a different run",
+                    )
                 _rollback(conn)
                 return str(earlier[0])
         if _read_meta(conn, key) is not None:
