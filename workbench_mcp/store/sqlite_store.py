@@ -23,12 +23,23 @@ Durability. `durability="normal"` is `synchronous=NORMAL`: a committed write sur
 process being killed (SIGKILL, OOM), but the last commits may be lost on power failure or an
 OS crash. `durability="full"` (`synchronous=FULL`) syncs the WAL on every commit and survives
 those too, at the cost of one fsync per write.
+
+The file itself. Open connections keep writing to the file they opened even after it is deleted
+(or replaced by another file at the same path): every write would answer OK and be gone at the next
+start. So the store remembers the file's identity (st_dev, st_ino) at open and each write
+transaction checks it with one os.stat (measured in bench/store_bench.py: within the noise of a
+~1 ms write); once the file is gone or replaced the store refuses every write with
+STORAGE_UNAVAILABLE for good and `file_problem()` says so (/healthz answers 503). Reads are refused
+the same way: with the directory gone SQLite itself fails them ("disk I/O error", the WAL index
+went with it), and the state cache must not answer for a file that no longer exists.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import os
 import random
 import sqlite3
 import time
@@ -84,6 +95,8 @@ class _RunMeta:
 
 
 # --- statements ------------------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
 
 _SELECT_META = "SELECT revision, trace_length, state_tag FROM runs WHERE tenant_id = ? AND run_id = ?"
 _SELECT_STATE = "SELECT run_json, engine_json FROM runs WHERE tenant_id = ? AND run_id = ?"
@@ -164,6 +177,11 @@ ON CONFLICT (tenant_id, run_id, idempotency_key) DO UPDATE SET
 # --- functions that run on a connection's thread -------------------------------------------------------
 # Each is one whole transaction body, or the read it needs; none touches the store's Python state.
 # A write body runs inside the BEGIN IMMEDIATE that `SqliteRunStore._write` opens in the same hop.
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
 
 
 def _begin_immediate(conn: sqlite3.Connection, wait_s: float) -> None:
@@ -524,6 +542,8 @@ class SqliteRunStore:
         self._checkpointer: aiosqlite.Connection | None = None
         self._commits = 0
         self._checkpointing: asyncio.Task[None] | None = None
+        self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
+        self._lost: str | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------------
 
@@ -539,6 +559,7 @@ class SqliteRunStore:
             self._reader = await self._connect()
             await self._on(self._reader, self._configure_reader)
             self._checkpointer = await self._connect()
+            self._identity = _file_identity(self.path)
         except BaseException:
             await self.close()
             raise
@@ -589,6 +610,8 @@ class SqliteRunStore:
         offers only one statement per hop."""
         if conn is None:
             raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
+        if self._lost is not None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, self._lost)
 
         def body() -> T:
             return fn(conn._conn)
@@ -602,11 +625,34 @@ class SqliteRunStore:
                 raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed") from exc
             raise
 
+    def file_problem(self) -> str | None:
+        """None while the database file at `path` is the one this store opened; else why not.
+
+        Once the file was deleted or replaced the answer stays: the open connections still point
+        at the old file, whatever appears at the path later."""
+        if self._lost is None and self._identity is not None:
+            try:
+                now = _file_identity(self.path)
+            except FileNotFoundError:
+                now = None
+            if now != self._identity:
+                what = "deleted" if now is None else "replaced by another file"
+                logger.error("database file %s was %s while the server was running; refusing writes", self.path, what)
+                self._lost = (
+                    f"the database file was {what} while the server was running; writes are refused "
+                    "(they would be lost) until the server is restarted"
+                )
+        return self._lost
+
     async def _write(self, writer: aiosqlite.Connection | None, body: Callable[[sqlite3.Connection], T]) -> T:
-        """`body(conn)` inside a fresh BEGIN IMMEDIATE, in one hop; the lock wait ends at the busy timeout."""
+        """`body(conn)` inside a fresh BEGIN IMMEDIATE, in one hop; the lock wait ends at the busy timeout.
+        Refused (STORAGE_UNAVAILABLE) once the database file is gone: see the module docstring."""
         wait_s = self._busy_timeout_ms / 1000
 
         def locked(conn: sqlite3.Connection) -> T:
+            problem = self.file_problem()
+            if problem is not None:
+                raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, problem)
             _begin_immediate(conn, wait_s)
             return body(conn)
 
