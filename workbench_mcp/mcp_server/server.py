@@ -26,6 +26,7 @@ from workbench_mcp.auth import current_principal
 from workbench_mcp.config import Toolset
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
+from workbench_mcp.mcp_server.stdio_wire import stdio_wire
 from workbench_mcp.mcp_server.tool_errors import (
     admit_error_body,
     error_code_of,
@@ -72,6 +73,12 @@ class WorkbenchMCP(MCPServer[Any]):
             t.model_copy(update={"output_schema": admit_error_body(t.output_schema)}) if t.output_schema else t
             for t in tools
         ]
+
+    async def run_stdio_async(self) -> None:
+        """The SDK's stdio loop on our wire, which survives lone surrogates (mcp_server/stdio_wire.py)."""
+        async with stdio_wire() as (read_stream, write_stream):
+            server = self._lowlevel_server
+            await server.run(read_stream, write_stream, server.create_initialization_options())
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
