@@ -79,11 +79,29 @@ class Wire:
         return str(content["code"])
 
 
+class _Collected(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 @pytest.fixture
-def no_errors_logged(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    caplog.set_level(logging.INFO)
-    yield
-    bad = [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+def no_errors_logged() -> Iterator[None]:
+    """Fails the test if the server (in this process) logged an error or a traceback meanwhile."""
+    collected = _Collected()
+    # uvicorn's loggers do not propagate to the root logger.
+    watched = [logging.getLogger(), logging.getLogger("uvicorn.error")]
+    for logger in watched:
+        logger.addHandler(collected)
+    try:
+        yield
+    finally:
+        for logger in watched:
+            logger.removeHandler(collected)
+    bad = [r for r in collected.records if r.levelno >= logging.ERROR or r.exc_info]
     assert not bad, [f"{r.name}: {r.getMessage()}" for r in bad]
 
 
