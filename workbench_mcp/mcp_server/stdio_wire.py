@@ -54,6 +54,7 @@ def message_text(message: Any) -> str:
 @asynccontextmanager
 async def _claimed_std_streams() -> AsyncIterator[tuple[TextIOWrapper, TextIOWrapper]]:
     """Private duplicates of fds 0 and 1 for the wire; fd 0 -> null device, fd 1 -> stderr meanwhile."""
+    sys.stdout.flush()  # what was printed before serving goes out before the wire is taken
     wire_in, wire_out = os.dup(0), os.dup(1)
     saved_in, saved_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
