@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import re
 import sqlite3
 from collections.abc import Callable
@@ -733,3 +734,28 @@ async def test_pragmas_follow_the_durability_setting(
         return tuple(conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("journal_mode", "synchronous", "foreign_keys"))
 
     assert await store._on(store._writer, pragmas) == ("wal", synchronous, 1)
+
+
+# --- the database file itself ---------------------------------------------------------------------------
+
+
+async def test_a_replaced_database_file_refuses_every_call(
+    store: SqliteRunStore, clock: CountingClock, db_path: Path
+) -> None:
+    """Another file moved over the path (a restore, a deploy script): the store's connections still write
+    to the old inode, so every call is STORAGE_UNAVAILABLE and stays so; the deletion case runs through
+    the real server in tests/faults/test_storage_faults.py."""
+    run_id = await create(store, clock)
+    assert store.file_problem() is None
+    other = db_path.with_name("other.db")
+    sqlite3.connect(other).close()
+    os.replace(other, db_path)
+
+    with pytest.raises(WorkbenchError) as refused:
+        await create(store, clock)
+    assert refused.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert "replaced by another file" in refused.value.message
+    with pytest.raises(WorkbenchError) as read:
+        await store.load_state(TENANT, run_id)
+    assert read.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert store.file_problem() == refused.value.message
