@@ -23,6 +23,7 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
 from workbench_mcp.protocol.canonical_json import compact_json
+from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPTH, MAX_JSON_DEPTH, check_stored_json
 from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
 from workbench_mcp.settings import Limits, clamp_limit
@@ -65,12 +66,14 @@ class RunService:
         async with self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx:
             outcome = decide(tx.state)
             if outcome.events:
-                await tx.append(outcome.state, [e.model_dump() for e in outcome.events], actor)
+                await tx.append(outcome.state, _checked_events(outcome), actor)
         return outcome, outcome.state.revision
 
-    def _check_payload_size(self, value: Any, what: str) -> None:
+    def _check_payload_size(self, value: Any, what: str, depth: int = MAX_JSON_DEPTH) -> None:
+        """Size and nesting of a JSON value a tool stores (LIMIT_EXCEEDED)."""
         if value is MISSING:
             return
+        check_stored_json(value, what, depth)
         size = len(compact_json(value).encode("utf-8", "surrogatepass"))
         if size > self.limits.max_artifact_payload_bytes:
             raise WorkbenchError(
@@ -114,7 +117,7 @@ class RunService:
             correlation_id=correlation_id,
         )
         outcome = lifecycle.start_run(self._clock, command)
-        events = [e.model_dump() for e in outcome.events]
+        events = _checked_events(outcome)
         actor = Actor(principal=who.subject, tool="start_run", correlation_id=correlation_id)
         run_id = await self._store.create_run(who.tenant_id, outcome.state, events, actor, request_id=request_id)
         state = outcome.state if run_id == outcome.state.run_id else await self._store.load_state(who.tenant_id, run_id)
@@ -407,18 +410,21 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        self._check_payload_size(patch, "patch")
+        # An operation's value may nest MAX_JSON_DEPTH levels inside [{"value": ...}].
+        self._check_payload_size(patch, "patch", MAX_JSON_DEPTH + 2)
         outcome, revision = await self._mutate(
             who,
             run_id,
             "patch_artifact",
-            lambda s: artifacts.patch_artifact(
-                s,
-                self._clock,
-                artifact_key=artifact_key,
-                patch=patch,
-                idempotency_key=idempotency_key,
-                correlation_id=correlation_id,
+            lambda s: _within_depth(
+                artifacts.patch_artifact(
+                    s,
+                    self._clock,
+                    artifact_key=artifact_key,
+                    patch=patch,
+                    idempotency_key=idempotency_key,
+                    correlation_id=correlation_id,
+                )
             ),
             expected_revision=expected_revision,
             correlation_id=correlation_id,
@@ -610,6 +616,7 @@ class RunService:
     ) -> int:
         """REST PUT: full validation (schema + invariants) before anything is stored (D17).
         Returns the stored revision: the body's own, as the reference keeps it (REST sends it as the ETag)."""
+        check_stored_json(body, "serialized run", MAX_DOCUMENT_DEPTH)
         serialized = read_serialized_run(body)
         if serialized.run.id != run_id:
             raise WorkbenchError(ErrorCode.INVALID_RUN_STATE, "state.run.id must match URL param")
@@ -620,6 +627,7 @@ class RunService:
 
     async def import_bundle(self, who: Principal, bundle: Any, *, verify: bool = True) -> dict[str, Any]:
         """Import a bundle as a run of the caller's tenant (integrity checked unless told otherwise)."""
+        check_stored_json(bundle, "run bundle", MAX_DOCUMENT_DEPTH)
         normalized = normalize_bundle(bundle)
         if verify:
             if not (normalized.get("integrity") or {}).get("sha256"):
@@ -634,6 +642,22 @@ class RunService:
     async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and differs."""
         return await self._store.delete_run(who.tenant_id, run_id, expected_revision=expected_revision)
+
+
+def _within_depth(patched: Outcome) -> Outcome:
+    """A patch of shallow operations can still deepen the artifact (an add at a deep path)."""
+    if patched.events:
+        check_stored_json(patched.result.data, "the patched artifact data")
+    return patched
+
+
+def _checked_events(outcome: Outcome) -> list[dict[str, Any]]:
+    """The outcome's events as stored, refused whole (LIMIT_EXCEEDED) if one nests too deeply to export:
+    the arguments were checked, but a patch can deepen an artifact beyond what its operations hold."""
+    events = [e.model_dump() for e in outcome.events]
+    for event in events:
+        check_stored_json(event, f"the {event.get('type', 'trace')} event this write records", MAX_EVENT_DEPTH)
+    return events
 
 
 def _artifact_result(run_id: str, artifact_key: str, outcome: Outcome, revision: int) -> dict[str, Any]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -50,3 +54,70 @@ async def test_stdio_read_only_offers_read_tools_only(tmp_path: Path) -> None:
         tools = await client.list_tools()
     assert all(t.annotations is not None and t.annotations.read_only_hint for t in tools.tools)
     assert "start_run" not in {t.name for t in tools.tools}
+
+
+def reply_line(server: subprocess.Popen[str]) -> str:
+    """The server's next line; a server that never answers is killed (a hang guard, not a timing check)."""
+    assert server.stdout is not None
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(server.stdout.readline)
+        try:
+            return pending.result(timeout=60)
+        except TimeoutError:
+            server.kill()
+            raise AssertionError("the server sent no reply") from None
+
+
+def test_lone_surrogates_pass_the_stdio_wire_both_ways(tmp_path: Path) -> None:
+    """Raw lines (the official client cannot send a lone surrogate): the SDK's own stdio transport gave a
+    request holding `\\ud800` no reply at all, and died writing a result holding one."""
+    params = stdio_params(tmp_path)
+    lone = "\ud800"
+    requests = [
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "raw", "version": "1"},
+            },
+        },
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "tools/call",
+            "params": {"name": "start_run", "arguments": {"workflowId": "jobSearchWorkflow", "metadata": {"x": lone}}},
+        },
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in requests)
+    with subprocess.Popen(
+        [params.command, *params.args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(params.env or {})},
+        cwd=params.cwd,
+        text=True,
+    ) as server:
+        assert server.stdin is not None
+        assert server.stdout is not None
+        server.stdin.write(text)
+        server.stdin.flush()
+        replies = [json.loads(reply_line(server)) for _ in range(2)]
+        run_id = replies[1]["result"]["structuredContent"]["runId"]
+        get_run = {
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "tools/call",
+            "params": {"name": "get_run", "arguments": {"runId": run_id}},
+        }
+        server.stdin.write(json.dumps(get_run) + "\n")
+        server.stdin.flush()
+        line = reply_line(server)
+        server.stdin.close()
+        assert server.wait(timeout=60) == 0
+    assert "\\ud800" in line  # escaped on the wire, as JSON.stringify writes it
+    assert json.loads(line)["result"]["structuredContent"]["run"]["metadata"] == {"x": lone}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import re
 import sqlite3
 from collections.abc import Callable
@@ -498,6 +499,26 @@ async def test_a_retried_start_request_returns_the_first_run(store: SqliteRunSto
     assert [item["id"] for item in (await store.list_runs(TENANT)).items] == [first.run_id]
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [{"tags": ["b"]}, {"tags": None}, {"metadata": {"m": 2}}, {"metadata": None}],
+)
+async def test_a_start_request_reused_with_other_arguments_is_a_conflict(
+    store: SqliteRunStore, clock: CountingClock, changed: dict[str, Any]
+) -> None:
+    arguments: dict[str, Any] = {"tags": ["a"], "metadata": {"m": 1, "n": [1, 2]}}
+    first, first_events = new_run(clock, **arguments)
+    await store.create_run(TENANT, first, first_events, ALICE, request_id="req-1")
+    same, same_events = new_run(clock, **arguments | {"metadata": {"n": [1, 2], "m": 1}})  # member order aside
+    assert await store.create_run(TENANT, same, same_events, ALICE, request_id="req-1") == first.run_id
+
+    other, other_events = new_run(clock, **arguments | changed)
+    with pytest.raises(WorkbenchError) as refused:
+        await store.create_run(TENANT, other, other_events, ALICE, request_id="req-1")
+    assert refused.value.code is ErrorCode.IDEMPOTENCY_CONFLICT
+    assert [item["id"] for item in (await store.list_runs(TENANT)).items] == [first.run_id]
+
+
 async def test_a_start_request_of_a_deleted_run_starts_a_new_one(store: SqliteRunStore, clock: CountingClock) -> None:
     first, first_events = new_run(clock)
     await store.create_run(TENANT, first, first_events, ALICE, request_id="req-1")
@@ -713,3 +734,28 @@ async def test_pragmas_follow_the_durability_setting(
         return tuple(conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("journal_mode", "synchronous", "foreign_keys"))
 
     assert await store._on(store._writer, pragmas) == ("wal", synchronous, 1)
+
+
+# --- the database file itself ---------------------------------------------------------------------------
+
+
+async def test_a_replaced_database_file_refuses_every_call(
+    store: SqliteRunStore, clock: CountingClock, db_path: Path
+) -> None:
+    """Another file moved over the path (a restore, a deploy script): the store's connections still write
+    to the old inode, so every call is STORAGE_UNAVAILABLE and stays so; the deletion case runs through
+    the real server in tests/faults/test_storage_faults.py."""
+    run_id = await create(store, clock)
+    assert store.file_problem() is None
+    other = db_path.with_name("other.db")
+    sqlite3.connect(other).close()
+    os.replace(other, db_path)
+
+    with pytest.raises(WorkbenchError) as refused:
+        await create(store, clock)
+    assert refused.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert "replaced by another file" in refused.value.message
+    with pytest.raises(WorkbenchError) as read:
+        await store.load_state(TENANT, run_id)
+    assert read.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert store.file_problem() == refused.value.message

@@ -71,8 +71,10 @@ TOOLS = [
         "Write an artifact",
         "Store a new version of a run's artifact (version = previous + 1; earlier versions stay in the trace). "
         "Returns {ok, runId, artifactKey, version, replayed, revision}. Pass idempotencyKey to make retries safe: "
-        "the same key with the same data returns the earlier version. Errors: UNKNOWN_RUN, INVALID_INPUT, "
-        "IDEMPOTENCY_CONFLICT (key used for other data or another artifact), INVALID_STATE_TRANSITION, "
+        "the same key with the same data returns the version it wrote (replayed: true) while that version is "
+        "still the latest; once another write has made a newer one, the retry is IDEMPOTENCY_CONFLICT (stale, "
+        "nothing written: read the artifact). Errors: UNKNOWN_RUN, INVALID_INPUT, "
+        "IDEMPOTENCY_CONFLICT (key used for other data or another artifact, or stale), INVALID_STATE_TRANSITION, "
         "LIMIT_EXCEEDED, REVISION_CONFLICT.",
         read_only=False,
         build=_write_artifact,

@@ -13,6 +13,7 @@ from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.toolsets import ToolFn, read_tool
 from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, validate_bundle
 from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
+from workbench_mcp.protocol.json_depth import check_document_depth
 from workbench_mcp.service import RunService
 
 
@@ -48,6 +49,7 @@ def _export_bundle(service: RunService) -> ToolFn:
 
 
 def _check_size(bundle: Any, limit: int) -> None:
+    check_document_depth(bundle, "run bundle")  # first: measuring the size of a too-deep value costs more
     # The reference re-serializes and refuses bundles over 25 MiB before parsing them.
     size = len(compact_json(bundle).encode("utf-8", "surrogatepass"))
     if size > limit:

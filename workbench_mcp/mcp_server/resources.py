@@ -28,6 +28,14 @@ def resource_error(exc: WorkbenchError, uri: str) -> MCPError:
     return MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value, "uri": uri})
 
 
+def _text(value: object) -> str:
+    """A URI parameter as an id to look up. Typed `str`, pydantic would refuse a lone surrogate (valid in
+    the JSON of the request) before our code runs, and the SDK would answer that as an internal error;
+    no stored id holds one, so such an id names nothing (UNKNOWN_RUN / UNKNOWN_WORKFLOW)."""
+    text = str(value)
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def register_resources(server: MCPServer[Any], service: RunService) -> None:
     @server.resource(
         RUN_TEMPLATE,
@@ -36,13 +44,14 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         description="Tamper-evident RunBundle JSON for an individual saved run (full profile, with engine snapshot).",
         mime_type=JSON,
     )
-    async def run_bundle(runId: str) -> str:
-        uri = f"runs://{runId}"
+    async def run_bundle(runId: object) -> str:  # object: see _text
+        run_id = _text(runId)
+        uri = f"runs://{run_id}"
         try:
-            bundle = await service.export_bundle(current_principal(), runId)
+            bundle = await service.export_bundle(current_principal(), run_id)
         except WorkbenchError as exc:
             if exc.code is ErrorCode.UNKNOWN_RUN:
-                exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {runId}")
+                exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {run_id}")
             raise resource_error(exc, uri) from None
         return pretty_json(bundle)
 
@@ -53,10 +62,10 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         description="A workflow start_run accepts: its WorkflowSpec plus the rule sets a new run starts with.",
         mime_type=JSON,
     )
-    async def workflow(workflowId: str) -> str:
+    async def workflow(workflowId: object) -> str:  # object: see _text
         current_principal()
         try:
-            entry = service.catalog.get(workflowId)
+            entry = service.catalog.get(_text(workflowId))
         except WorkbenchError as exc:
             raise resource_error(exc, f"workflows://{workflowId}") from None
         return pretty_json(

@@ -112,8 +112,10 @@ TOOLS = [
         Toolset.CORE,
         "Start a run",
         "Start a new run of a workflow (default catalog: 'jobSearchWorkflow') with its rule sets. "
-        "Returns {runId, workflowId, status, revision}. Pass requestId to make retries safe. "
-        "Next: call next_actions(runId). Errors: UNKNOWN_WORKFLOW, INVALID_INPUT, LIMIT_EXCEEDED.",
+        "Returns {runId, workflowId, status, revision}. Pass requestId to make retries safe: the same requestId "
+        "with the same arguments returns the run it started. "
+        "Next: call next_actions(runId). Errors: UNKNOWN_WORKFLOW, INVALID_INPUT, LIMIT_EXCEEDED, "
+        "IDEMPOTENCY_CONFLICT (requestId used with other arguments).",
         read_only=False,
         build=_start_run,
         idempotent=False,

@@ -27,6 +27,7 @@ from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
+from workbench_mcp.mcp_server.stdio_wire import stdio_wire
 from workbench_mcp.mcp_server.tool_errors import (
     error_code_of,
     error_result,
@@ -105,6 +106,12 @@ class WorkbenchMCP(MCPServer[Any]):
             instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
         )
+
+    async def run_stdio_async(self) -> None:
+        """The SDK's stdio loop on our wire, which survives lone surrogates (mcp_server/stdio_wire.py)."""
+        async with stdio_wire() as (read_stream, write_stream):
+            server = self._lowlevel_server
+            await server.run(read_stream, write_stream, server.create_initialization_options())
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None

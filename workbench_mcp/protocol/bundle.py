@@ -15,6 +15,7 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.artifacts import ArtifactVersion
 from workbench_mcp.protocol.canonical_json import canonical_json, parse_json, sha256_hex
 from workbench_mcp.protocol.engine_state import GateSlots, IdempotencyRecord, StepStatus
+from workbench_mcp.protocol.json_depth import check_document_depth
 from workbench_mcp.protocol.rules import RuleSet
 from workbench_mcp.protocol.run import RunInstance
 from workbench_mcp.protocol.trace_events import TraceEvent
@@ -99,6 +100,7 @@ def _check_version(value: Any) -> None:
 
 def normalize_bundle(value: Any) -> Bundle:
     """Schema-validate a parsed bundle and return its normalized JSON tree."""
+    check_document_depth(value, "run bundle")
     _check_version(value)
     model = parse_model(RunBundle, value, ErrorCode.INVALID_RUN_BUNDLE)
     # Python mode, not JSON mode: JSON mode cannot encode member names holding lone surrogates.

@@ -34,10 +34,28 @@ def decode_cursor(cursor: str) -> PagePosition:
     except (ValueError, UnicodeError, binascii.Error):
         raise _invalid() from None
     if not (
-        isinstance(decoded, list) and len(decoded) == 2 and type(decoded[0]) is int and isinstance(decoded[1], str)
+        isinstance(decoded, list)
+        and len(decoded) == 2
+        and type(decoded[0]) is int
+        and _INT64_MIN <= decoded[0] <= _INT64_MAX  # what SQLite can bind
+        and isinstance(decoded[1], str)
+        and _encodable(decoded[1])
     ):
         raise _invalid()
     return PagePosition(decoded[0], decoded[1])
+
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def _encodable(run_id: str) -> bool:
+    # SQLite binds text as UTF-8, which a lone surrogate does not have; no run id ever holds one.
+    try:
+        run_id.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _invalid() -> WorkbenchError:

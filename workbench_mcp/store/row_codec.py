@@ -25,6 +25,7 @@ from pydantic import MISSING
 from workbench_mcp.engine.run_state import IdempotencyEntry, OpenSpan, RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.artifacts import ArtifactVersion
+from workbench_mcp.protocol.canonical_json import canonical_json
 from workbench_mcp.protocol.engine_state import GateSlots
 from workbench_mcp.protocol.rules import RuleSet
 from workbench_mcp.protocol.run import RunInstance
@@ -78,6 +79,16 @@ def run_columns(run: RunInstance) -> RunColumns:
         tags=None if run.tags is MISSING else dump_json(run.tags),
         run_json=dump_json(run.model_dump()),
     )
+
+
+def same_start(workflow_id: str, run_json: str, new: RunColumns) -> bool:
+    """Would a start_run with these new columns have started this stored run (a retried requestId)?
+    The arguments start_run takes are the workflow, tags and metadata; compared as canonical JSON, so
+    a retry whose client reorders members still matches."""
+    if workflow_id != new.workflow_id:
+        return False
+    before, after = load_json(run_json), load_json(new.run_json)
+    return all(canonical_json(before.get(m)) == canonical_json(after.get(m)) for m in ("tags", "metadata"))
 
 
 def sort_micros(timestamp: str) -> int:

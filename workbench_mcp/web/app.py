@@ -25,10 +25,12 @@ from starlette.types import ASGIApp
 from workbench_mcp import __version__
 from workbench_mcp.auth import JwtVerifier
 from workbench_mcp.config import ServerConfig
+from workbench_mcp.errors import ErrorCode
 from workbench_mcp.mcp_server.server import WorkbenchMCP, build_mcp_server
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.service import RunService
+from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import discovery_routes
@@ -70,8 +72,11 @@ def protected_resource_metadata(config: ServerConfig, path: str) -> dict[str, An
     return document
 
 
-def _public_routes(config: ServerConfig) -> list[BaseRoute]:
+def _public_routes(config: ServerConfig, store: SqliteRunStore) -> list[BaseRoute]:
     async def healthz(request: Request) -> JSONResponse:
+        problem = store.file_problem()  # one os.stat: the database file is still the one being written
+        if problem is not None:
+            return JSONResponse({"ok": False, "error": problem, "code": ErrorCode.STORAGE_UNAVAILABLE.value}, 503)
         return JSONResponse({"ok": True, "version": __version__, "protocolVersion": PROTOCOL_VERSION})
 
     def metadata_route(path: str) -> Route:
@@ -155,7 +160,7 @@ def create_app(config: ServerConfig) -> Starlette:
 
     limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets for MCP and REST alike
     routes = [
-        *_public_routes(config),
+        *_public_routes(config, store),
         *discovery_routes(config, demo),
         *_mcp_routes(config, server, limiter),
         *_rest_routes(config, service, limiter),

@@ -19,6 +19,7 @@ replies of both paths.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -121,9 +122,7 @@ class McpEndpoint:
             await self._sdk(scope, _replaying(body, receive), send)
             return
         reply = await self._dispatch(message, request, version)
-        # The SDK transport's own rendering of a JSON reply: same serialisation, same header, status 200.
-        text = reply.model_dump_json(by_alias=True, exclude_unset=True)
-        await Response(text, headers={"Content-Type": CONTENT_TYPE_JSON})(scope, receive, send)
+        await Response(_reply_text(reply), headers={"Content-Type": CONTENT_TYPE_JSON})(scope, receive, send)
 
     @staticmethod
     def _passes_sdk_checks(request: Request) -> bool:
@@ -151,12 +150,35 @@ class McpEndpoint:
         return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
 
 
+def _reply_text(reply: JSONRPCResponse | JSONRPCError) -> str:
+    """The SDK transport's own rendering of a JSON reply, or `\\u` escapes where that cannot encode.
+
+    A lone surrogate is a valid JSON string (docs/protocol.md 5.5) that runs store as given, but it has no
+    UTF-8 form and pydantic refuses to write it; the reply then escapes it the way the SDK's
+    2026-07-28 path (`json.dumps`) and JavaScript's `JSON.stringify` do.
+    """
+    try:
+        return reply.model_dump_json(by_alias=True, exclude_unset=True)
+    except pydantic_core.PydanticSerializationError:
+        return json.dumps(reply.model_dump(mode="json", by_alias=True, exclude_unset=True), separators=(",", ":"))
+
+
+def _decode(body: bytes) -> object:
+    """The body as JSON, or None. pydantic's parser refuses `\\ud800` escapes (valid JSON, accepted
+    on the 2026-07-28 path); the standard library's parser, which that path uses, takes them."""
+    try:
+        return pydantic_core.from_json(body)
+    except ValueError:
+        pass
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+
+
 def _plain_request(body: bytes) -> JSONRPCRequest | None:
     """The body as one JSON-RPC request the direct path answers, or None for the SDK to handle."""
-    try:
-        decoded = pydantic_core.from_json(body)
-    except ValueError:
-        return None
+    decoded = _decode(body)
     if not isinstance(decoded, dict) or "id" not in decoded or decoded.get("method") == "initialize":
         return None
     try:
