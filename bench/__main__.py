@@ -8,6 +8,7 @@ COMMANDS = {
     "compare": "bench.compare",
     "load": "bench.load_suite",
     "fault": "bench.fault_suite",
+    "fairness": "bench.fairness",
 }
 
 

@@ -23,8 +23,9 @@ DEFAULT_DB = "workbench.db"
 DEFAULT_STDIO_TENANT = "user:local"
 DEFAULT_TENANT_CLAIMS = ("org_id", "o.id")
 """Where the tenant (organization) id is looked up in a token, in order: our own claim, then Clerk's `o.id`."""
-DEFAULT_RATE_PER_S = 1000.0
-DEFAULT_RATE_BURST = 2000
+DEFAULT_RATE_PER_S = 200.0
+DEFAULT_RATE_BURST = 400
+DEFAULT_FAIR_SLOTS = 8
 MAX_WORKERS = 64
 
 
@@ -63,16 +64,19 @@ class JwtConfig:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """Per-tenant token bucket in front of every authenticated HTTP request (MCP and REST).
+    """Per-tenant token bucket and fair admission in front of every authenticated HTTP request (MCP and REST).
 
-    The defaults are far above what one tenant's agents normally send, yet keep one tenant from
-    monopolising the server; they are per server process (`serve --workers N` has N buckets).
+    A request costs one token per started 256 KiB of request + response body (web/rate_limit.py). The
+    default rate is below what one process serves of small calls on a 2-core machine (README "Rate
+    limiting"), so one tenant alone cannot saturate it; all of it is per server process.
     """
 
     per_second: float = DEFAULT_RATE_PER_S
-    """Sustained requests per second per tenant; 0 switches the limiter off."""
+    """Sustained tokens per second per tenant; 0 switches the limiter off."""
     burst: int = DEFAULT_RATE_BURST
-    """Bucket size: requests a tenant may send at once after being idle."""
+    """Bucket size: tokens a tenant may spend at once after being idle."""
+    fair_slots: int = DEFAULT_FAIR_SLOTS
+    """Requests worked on at once per process, handed out round-robin by tenant (web/fairness.py); 0 = off."""
 
     @property
     def enabled(self) -> bool:
@@ -243,6 +247,7 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
         rate_limit=RateLimitConfig(
             per_second=_float(env.get("WORKBENCH_RATE_LIMIT"), "WORKBENCH_RATE_LIMIT", DEFAULT_RATE_PER_S),
             burst=_int(env.get("WORKBENCH_RATE_BURST"), "WORKBENCH_RATE_BURST", DEFAULT_RATE_BURST),
+            fair_slots=_int(env.get("WORKBENCH_FAIR_SLOTS"), "WORKBENCH_FAIR_SLOTS", DEFAULT_FAIR_SLOTS),
         ),
     )
 
@@ -270,6 +275,8 @@ def check_rate_limit(limit: RateLimitConfig) -> None:
         raise ConfigError(f"rate limit must be >= 0 requests per second (0 = off), got {limit.per_second}")
     if limit.enabled and limit.burst < 1:
         raise ConfigError(f"rate burst must be >= 1, got {limit.burst}")
+    if not 0 <= limit.fair_slots <= 10_000:
+        raise ConfigError(f"fair slots must be 0 (off) .. 10000, got {limit.fair_slots}")
 
 
 # --- handing the configuration to worker processes ------------------------------------------------
@@ -303,7 +310,11 @@ def config_to_json(config: ServerConfig) -> str:
         "log_level": config.log_level,
         "workers": config.workers,
         "durability": config.durability,
-        "rate_limit": {"per_second": config.rate_limit.per_second, "burst": config.rate_limit.burst},
+        "rate_limit": {
+            "per_second": config.rate_limit.per_second,
+            "burst": config.rate_limit.burst,
+            "fair_slots": config.rate_limit.fair_slots,
+        },
     }
     return json.dumps(document)
 
