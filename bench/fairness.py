@@ -7,8 +7,12 @@ For each server configuration (a fresh `serve` on loopback, temp SQLite): the qu
 on its own run, one call at a time with a short pause, first alone ("before"), then while the noisy tenant's
 clients call the load suite's mix (writes, gates, reads, exports, starts) as fast as they are answered
 ("during"). A noisy client that gets 429 waits 1 s, as `Retry-After` (at least 1 s) tells it. Configurations:
-`off` is main before this change (1,000 requests/s, burst 2,000, no fair admission), `fair` adds the fair
-slots alone (default count), `on` is the defaults (fair slots and the default rate limit).
+`off` is main before this change (1,000 requests/s, burst 2,000, no fair admission, bundle checks on the
+event loop), `fair` adds the fair slots alone, `on` is the defaults (fair slots, rate limit, bundle checks
+in a child process).
+
+`--noise heavy`: instead, one noisy client calls `verify_run_integrity` on a 3.8 MB bundle of 9,000 small
+events, 3 calls/s at most (the issue's probe).
 Prints p50/p99 of the quiet tenant's calls and what the noisy tenant got done.
 """
 
@@ -29,10 +33,13 @@ from bench.servers import OurServer, harness_dir, load_average
 from bench.workload import GATES, MIX, MODERN, WORKFLOW, load_driver, make_client, percentile_ms
 
 CONFIGS: dict[str, list[str]] = {
-    "off": ["--rate-limit", "1000", "--rate-burst", "2000", "--fair-slots", "0"],
-    "fair": ["--rate-limit", "1000", "--rate-burst", "2000"],
+    "off": ["--rate-limit", "1000", "--rate-burst", "2000", "--fair-slots", "0", "--offload-bytes", "0"],
+    "fair": ["--rate-limit", "1000", "--rate-burst", "2000", "--offload-bytes", "0"],
     "on": [],
 }
+HEAVY_EVENTS = 9_000
+"""Trace events of the bundle the heavy noise verifies: ~3.8 MB of small events, the issue's case."""
+HEAVY_CALLS_PER_S = 3.0
 QUIET_PAUSE_S = 0.02
 
 
@@ -41,6 +48,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--harness", help="directory of mcp_load.py (default ../shared/bench)")
     p.add_argument("--configs", default="off,fair,on", help="off, fair, on, slots=K (comma-separated)")
     p.add_argument("--clients", type=int, default=16, help="noisy tenant's clients")
+    p.add_argument("--noise", default="mix", choices=["mix", "heavy"], help="the load mix, or big bundle checks")
     p.add_argument("--seconds", type=float, default=8.0, help="length of each measured phase")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--protocol", default=MODERN, choices=[MODERN, "2025-11-25"])
@@ -69,8 +77,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = load_average()
     for name in args.configs.split(","):
         results.append(await _one(driver, name.strip(), args))
-    return {"clients": args.clients, "workers": args.workers, "protocol": args.protocol, "results": results,
-            "load_average": [load_before, load_average()]}  # fmt: skip
+    return {"clients": args.clients, "noise": args.noise, "workers": args.workers, "protocol": args.protocol,
+            "results": results, "load_average": [load_before, load_average()]}  # fmt: skip
 
 
 async def _one(driver: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -93,7 +101,11 @@ async def _one(driver: Any, name: str, args: argparse.Namespace) -> dict[str, An
         before = await _quiet_loop(quiet, quiet_run, args.seconds)
         stop = asyncio.Event()
         noise = _Noise(driver, server.url, noisy_token, args.protocol, pool)
-        noisy = [asyncio.create_task(noise.client(n, stop)) for n in range(args.clients)]
+        if args.noise == "heavy":
+            bundle = await _big_bundle(driver, quiet, quiet_run)
+            noisy = [asyncio.create_task(noise.verifier(bundle, stop))]
+        else:
+            noisy = [asyncio.create_task(noise.client(n, stop)) for n in range(args.clients)]
         await asyncio.sleep(1.0)  # let the noise reach full speed
         noise.reset()
         began = time.monotonic()
@@ -114,6 +126,16 @@ async def _one(driver: Any, name: str, args: argparse.Namespace) -> dict[str, An
         "noisy_429": noise.refused,
         "noisy_other_errors": noise.failed,
     }
+
+
+async def _big_bundle(driver: Any, client: Any, run_id: str) -> dict[str, Any]:
+    """A valid bundle of HEAVY_EVENTS small events: the run's export, its artifact event repeated."""
+    from workbench_mcp.protocol.bundle import attach_integrity
+
+    exported = await driver.must_call(client, "export_bundle", {"runId": run_id})
+    event = next(e for e in exported["trace"] if e["type"] == "artifact_written")
+    trace = list(exported["trace"]) + [{**event, "id": f"evt_bench_{n:06d}"} for n in range(HEAVY_EVENTS)]
+    return attach_integrity({**{k: v for k, v in exported.items() if k != "integrity"}, "trace": trace})
 
 
 async def _start(driver: Any, client: Any) -> str:
@@ -154,6 +176,20 @@ class _Noise:
 
     def reset(self) -> None:
         self.ok = self.refused = self.failed = 0
+
+    async def verifier(self, bundle: dict[str, Any], stop: asyncio.Event) -> None:
+        c = make_client(self.driver, self.url, self.token, self.protocol)
+        try:
+            await c.handshake()
+            while not stop.is_set():
+                started = time.monotonic()
+                status = await _status_of_call(c, "verify_run_integrity", {"bundle": bundle})
+                self.ok += status == 200
+                self.refused += status == 429
+                self.failed += status not in (200, 429)
+                await asyncio.sleep(max(0.0, 1 / HEAVY_CALLS_PER_S - (time.monotonic() - started)))
+        finally:
+            await c.aclose()
 
     async def client(self, n: int, stop: asyncio.Event) -> None:
         rnd = random.Random(n)
@@ -204,9 +240,14 @@ async def _status_of_call(c: Any, name: str, arguments: dict[str, Any]) -> int:
 
 
 def render(r: dict[str, Any], args: argparse.Namespace) -> str:
+    noise = (
+        f"1 noisy client verifying a {HEAVY_EVENTS:,}-event bundle {HEAVY_CALLS_PER_S:g}x/s"
+        if r["noise"] == "heavy"
+        else f"{r['clients']} noisy clients at full speed"
+    )
     lines = [
         f"fairness: quiet tenant get_run (1 client, {QUIET_PAUSE_S * 1000:.0f} ms pause) alone, then during "
-        f"{r['clients']} noisy clients at full speed; {args.seconds:g} s per phase, {r['workers']} worker(s), "
+        f"{noise}; {args.seconds:g} s per phase, {r['workers']} worker(s), "
         f"MCP {r['protocol']}; load average {r['load_average'][0]} before, {r['load_average'][1]} after",
         "",
         "| config | server flags | quiet p50 / p99 ms before | quiet p50 / p99 ms during | quiet errors | "

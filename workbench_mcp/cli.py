@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
         help="requests worked on at once per process, shared round-robin by tenant; 0 = off "
         "(default 8; WORKBENCH_FAIR_SLOTS)",
     )
+    serve.add_argument(
+        "--offload-bytes",
+        type=int,
+        help="bundles handed in of at least this many JSON bytes are checked in a child process; 0 = never "
+        "(default 262144; WORKBENCH_OFFLOAD_BYTES)",
+    )
 
     token = commands.add_parser("token", help="print a bearer token signed with the configured (or dev) secret")
     token.add_argument("--user", required=True, help="the token's `sub`")
@@ -137,6 +143,8 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
         rate = replace(rate, burst=args.rate_burst)
     if getattr(args, "fair_slots", None) is not None:
         rate = replace(rate, fair_slots=args.fair_slots)
+    if getattr(args, "offload_bytes", None) is not None:
+        rate = replace(rate, offload_bytes=args.offload_bytes)
     changes["rate_limit"] = rate
     jwt = config.jwt
     if getattr(args, "jwt_secret_file", None):

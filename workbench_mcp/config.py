@@ -26,6 +26,7 @@ DEFAULT_TENANT_CLAIMS = ("org_id", "o.id")
 DEFAULT_RATE_PER_S = 200.0
 DEFAULT_RATE_BURST = 400
 DEFAULT_FAIR_SLOTS = 8
+DEFAULT_OFFLOAD_BYTES = 262_144
 MAX_WORKERS = 64
 
 
@@ -77,6 +78,8 @@ class RateLimitConfig:
     """Bucket size: tokens a tenant may spend at once after being idle."""
     fair_slots: int = DEFAULT_FAIR_SLOTS
     """Requests worked on at once per process, handed out round-robin by tenant (web/fairness.py); 0 = off."""
+    offload_bytes: int = DEFAULT_OFFLOAD_BYTES
+    """Bundles handed in whose JSON is at least this long are checked in a child process (offload.py); 0 = never."""
 
     @property
     def enabled(self) -> bool:
@@ -248,6 +251,7 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
             per_second=_float(env.get("WORKBENCH_RATE_LIMIT"), "WORKBENCH_RATE_LIMIT", DEFAULT_RATE_PER_S),
             burst=_int(env.get("WORKBENCH_RATE_BURST"), "WORKBENCH_RATE_BURST", DEFAULT_RATE_BURST),
             fair_slots=_int(env.get("WORKBENCH_FAIR_SLOTS"), "WORKBENCH_FAIR_SLOTS", DEFAULT_FAIR_SLOTS),
+            offload_bytes=_int(env.get("WORKBENCH_OFFLOAD_BYTES"), "WORKBENCH_OFFLOAD_BYTES", DEFAULT_OFFLOAD_BYTES),
         ),
     )
 
@@ -277,6 +281,8 @@ def check_rate_limit(limit: RateLimitConfig) -> None:
         raise ConfigError(f"rate burst must be >= 1, got {limit.burst}")
     if not 0 <= limit.fair_slots <= 10_000:
         raise ConfigError(f"fair slots must be 0 (off) .. 10000, got {limit.fair_slots}")
+    if limit.offload_bytes < 0:
+        raise ConfigError(f"offload bytes must be >= 0 (0 = never), got {limit.offload_bytes}")
 
 
 # --- handing the configuration to worker processes ------------------------------------------------
@@ -314,6 +320,7 @@ def config_to_json(config: ServerConfig) -> str:
             "per_second": config.rate_limit.per_second,
             "burst": config.rate_limit.burst,
             "fair_slots": config.rate_limit.fair_slots,
+            "offload_bytes": config.rate_limit.offload_bytes,
         },
     }
     return json.dumps(document)

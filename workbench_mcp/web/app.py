@@ -165,6 +165,7 @@ def create_app(config: ServerConfig) -> Starlette:
                 finally:
                     demo.attach(None)
         finally:
+            service.offload.close()
             await store.close()
 
     limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets and slots for MCP and REST alike

@@ -3,11 +3,11 @@
 Without it every accepted request runs at once, interleaved on the one event loop: sixteen clients of
 one tenant at full speed made another tenant's `get_run` wait behind all sixteen (p50 5 -> 62 ms). With
 it a request *works* only while it holds one of `capacity` slots, and one tenant holds at most `share`
-of them (default half): the others wait in per-tenant FIFO queues, and a freed slot goes to the next
-tenant in turn, not to the next request. So a quiet tenant finds a slot free however many requests a
-noisy tenant has queued, and shares the loop with at most `share` of them; a tenant alone on the server
-still keeps `share` requests working at once, which keeps a process busy (the CPU work is serial on its
-one event loop and the writes are serial in SQLite).
+of them (default half): the others wait in per-tenant FIFO queues, and a freed slot goes to the waiting
+tenant that holds the fewest slots (ties: round-robin), not to the next request. So a quiet tenant finds
+a slot free however many requests a noisy tenant has queued, and shares the loop with at most `share` of
+them; a tenant alone on the server still keeps `share` requests working at once, which keeps a process
+busy (the CPU work is serial on its one event loop and the writes are serial in SQLite).
 
 A slot covers the work, not the transfer: a request with a body takes its slot when its last body chunk
 arrives (a slow upload holds a connection, never a slot), one without a body at once; the slot is given
@@ -36,7 +36,7 @@ _BODYLESS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 
 
 class FairQueue(Generic[W]):
-    """`capacity` slots, at most `share` of them per tenant; waiters queue per tenant, served round-robin."""
+    """`capacity` slots, at most `share` of them per tenant; waiters queue per tenant, the least served first."""
 
     def __init__(self, capacity: int, share: int | None = None) -> None:
         if capacity < 1:
@@ -69,15 +69,24 @@ class FairQueue(Generic[W]):
             self._held[tenant] = held
         else:
             del self._held[tenant]
-        for candidate, queue in self._turns.items():
-            if self._held.get(candidate, 0) < self.share:
-                waiter = queue.popleft()
-                del self._turns[candidate]
-                if queue:
-                    self._turns[candidate] = queue  # back of the line: every other waiting tenant goes first
-                self._take(candidate)
-                return candidate, waiter
-        return None
+        # The waiting tenant holding the fewest slots goes first (a quiet tenant before a busy one), then
+        # turn order; only tenants below their share are eligible.
+        chosen: str | None = None
+        fewest = self.share
+        for candidate in self._turns:
+            held = self._held.get(candidate, 0)
+            if held < fewest:
+                chosen, fewest = candidate, held
+                if held == 0:
+                    break
+        if chosen is None:
+            return None
+        queue = self._turns.pop(chosen)
+        waiter = queue.popleft()
+        if queue:
+            self._turns[chosen] = queue  # back of the line: every other waiting tenant goes first
+        self._take(chosen)
+        return chosen, waiter
 
     def cancel(self, tenant: str, waiter: W) -> bool:
         """A waiter gave up. False when it was no longer waiting (`leave` had already handed it a slot)."""
