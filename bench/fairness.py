@@ -84,6 +84,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 async def _one(driver: Any, name: str, args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="wb-fair-"))
     server = OurServer(tmp / "fair.db", workers=args.workers, extra_args=_server_args(name), log_path=tmp / "log")
+    server.limit_rate = True
     try:
         server.start()
         quiet = make_client(driver, server.url, server.token("quiet"), args.protocol)
