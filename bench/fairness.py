@@ -11,7 +11,8 @@ clients call the load suite's mix (writes, gates, reads, exports, starts) as fas
 event loop), `fair` adds the fair slots alone, `on` is the defaults (fair slots, rate limit, bundle checks
 in a child process).
 
-`--noise heavy`: instead, one noisy client calls `verify_run_integrity` on a 3.8 MB bundle of 9,000 small
+`--noise reads`: the noisy clients only read (get_run, list_runs, export_bundle): CPU-bound, no SQLite
+writer queue. `--noise heavy`: instead, one noisy client calls `verify_run_integrity` on a 3.8 MB bundle of 9,000 small
 events, 3 calls/s at most (the issue's probe).
 Prints p50/p99 of the quiet tenant's calls and what the noisy tenant got done.
 """
@@ -40,6 +41,7 @@ CONFIGS: dict[str, list[str]] = {
 HEAVY_EVENTS = 9_000
 """Trace events of the bundle the heavy noise verifies: ~3.8 MB of small events, the issue's case."""
 HEAVY_CALLS_PER_S = 3.0
+READS = {"get": 50, "list": 25, "export": 25}
 QUIET_PAUSE_S = 0.02
 
 
@@ -48,8 +50,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--harness", help="directory of mcp_load.py (default ../shared/bench)")
     p.add_argument("--configs", default="off,fair,on", help="off, fair, on, slots=K (comma-separated)")
     p.add_argument("--clients", type=int, default=16, help="noisy tenant's clients")
-    p.add_argument("--noise", default="mix", choices=["mix", "heavy"], help="the load mix, or big bundle checks")
-    p.add_argument("--seconds", type=float, default=8.0, help="length of each measured phase")
+    p.add_argument("--noise", default="mix", choices=["mix", "reads", "heavy"], help="see the module docstring")
+    p.add_argument("--seconds", type=float, default=6.0, help="length of each measured phase")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--protocol", default=MODERN, choices=[MODERN, "2025-11-25"])
     p.add_argument("--json", action="store_true", help="print the report as one JSON object")
@@ -58,7 +60,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def _server_args(name: str) -> list[str]:
     if name.startswith("slots="):
-        return ["--fair-slots", name.split("=", 1)[1]]
+        return [*CONFIGS["fair"], "--fair-slots", name.split("=", 1)[1]]
     if name not in CONFIGS:
         raise SystemExit(f"unknown configuration {name!r} (off, fair, on, slots=K)")
     return CONFIGS[name]
@@ -106,7 +108,8 @@ async def _one(driver: Any, name: str, args: argparse.Namespace) -> dict[str, An
             bundle = await _big_bundle(driver, quiet, quiet_run)
             noisy = [asyncio.create_task(noise.verifier(bundle, stop))]
         else:
-            noisy = [asyncio.create_task(noise.client(n, stop)) for n in range(args.clients)]
+            mix = READS if args.noise == "reads" else MIX
+            noisy = [asyncio.create_task(noise.client(n, stop, mix)) for n in range(args.clients)]
         await asyncio.sleep(1.0)  # let the noise reach full speed
         noise.reset()
         began = time.monotonic()
@@ -192,9 +195,9 @@ class _Noise:
         finally:
             await c.aclose()
 
-    async def client(self, n: int, stop: asyncio.Event) -> None:
+    async def client(self, n: int, stop: asyncio.Event, mix: dict[str, int]) -> None:
         rnd = random.Random(n)
-        ops, weights = list(MIX), list(MIX.values())
+        ops, weights = list(mix), list(mix.values())
         c = make_client(self.driver, self.url, self.token, self.protocol)
         try:
             await c.handshake()
@@ -244,7 +247,7 @@ def render(r: dict[str, Any], args: argparse.Namespace) -> str:
     noise = (
         f"1 noisy client verifying a {HEAVY_EVENTS:,}-event bundle {HEAVY_CALLS_PER_S:g}x/s"
         if r["noise"] == "heavy"
-        else f"{r['clients']} noisy clients at full speed"
+        else f"{r['clients']} noisy clients at full speed ({r['noise']})"
     )
     lines = [
         f"fairness: quiet tenant get_run (1 client, {QUIET_PAUSE_S * 1000:.0f} ms pause) alone, then during "

@@ -6,6 +6,8 @@ heavy functions take the offload path, and that what comes back is exactly what 
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -68,6 +70,22 @@ async def test_failures_come_back_from_the_child_as_verdicts(service: RunService
     assert results[1][:2] == ("error", "INVALID_RUN_BUNDLE")
     assert results[2] == check_bundle("verify", surrogate, MAX)
     assert too_big == ("error", "LIMIT_EXCEEDED", "bundle exceeds maximum size (1000 bytes serialized)")
+
+
+async def test_a_dead_child_costs_no_verdict_and_the_next_job_gets_a_fresh_pool(service: RunService) -> None:
+    bundle = await big_bundle(service)
+    expected = check_bundle("verify", bundle, MAX)
+    offloader = Offloader(threshold_bytes=256 * 1024)
+    try:
+        assert await offloader.bundle_check("verify", bundle, MAX) == expected
+        for pid in offloader.child_pids():
+            os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+        assert await offloader.bundle_check("verify", bundle, MAX) == expected  # answered from a thread
+        assert not offloader.pool_started
+        assert await offloader.bundle_check("verify", bundle, MAX) == expected
+        assert offloader.pool_started
+    finally:
+        offloader.close()
 
 
 async def test_small_bundles_stay_inline_and_a_zero_threshold_never_offloads(service: RunService) -> None:

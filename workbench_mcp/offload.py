@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -102,14 +103,13 @@ class Offloader:
             return check_bundle(check, bundle, max_bytes)
         async with self._lane()[0]:
             self.offloaded += 1
-            loop = asyncio.get_running_loop()
+            job = partial(_check_encoded, check, encoded, as_pickle, max_bytes)
             try:
-                return await loop.run_in_executor(
-                    self._executor(), _check_encoded, check, encoded, as_pickle, max_bytes
-                )
+                return await asyncio.get_running_loop().run_in_executor(self._executor(), job)
             except BrokenProcessPool:
-                self._reset()  # a child died (killed, out of memory): the next job gets a fresh pool
-                raise WorkbenchError(ErrorCode.INTERNAL_ERROR, "bundle check worker died; retry") from None
+                # A child died (killed, out of memory): the next job gets a fresh pool, this one a thread.
+                self._reset()
+                return await asyncio.to_thread(job)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` in a worker thread, one such job at a time per event loop."""
@@ -120,6 +120,11 @@ class Offloader:
     @property
     def pool_started(self) -> bool:
         return self._pool is not None
+
+    def child_pids(self) -> list[int]:
+        pool = self._pool
+        processes = getattr(pool, "_processes", None) or {}  # ProcessPoolExecutor keeps no public list
+        return list(processes)
 
     def close(self) -> None:
         self._reset()
