@@ -12,8 +12,8 @@ event loop), `fair` adds the fair slots alone, `on` is the defaults (fair slots,
 in a child process).
 
 `--noise reads`: the noisy clients only read (get_run, list_runs, export_bundle): CPU-bound, no SQLite
-writer queue. `--noise heavy`: instead, one noisy client calls `verify_run_integrity` on a 3.8 MB bundle of 9,000 small
-events, 3 calls/s at most (the issue's probe).
+writer queue. `--noise heavy`: instead, one noisy client calls `verify_run_integrity` on a 3.8 MB bundle
+of 15,000 small events, 3 calls/s at most (the issue's probe).
 Prints p50/p99 of the quiet tenant's calls and what the noisy tenant got done.
 """
 
@@ -38,7 +38,7 @@ CONFIGS: dict[str, list[str]] = {
     "fair": ["--rate-limit", "1000", "--rate-burst", "2000", "--offload-bytes", "0"],
     "on": [],
 }
-HEAVY_EVENTS = 9_000
+HEAVY_EVENTS = 15_000
 """Trace events of the bundle the heavy noise verifies: ~3.8 MB of small events, the issue's case."""
 HEAVY_CALLS_PER_S = 3.0
 READS = {"get": 50, "list": 25, "export": 25}
