@@ -127,7 +127,8 @@ class Offloader:
         return list(processes)
 
     def close(self) -> None:
-        self._reset()
+        """At shutdown: wait for the children to exit, so their queues' semaphores are released."""
+        self._reset(wait=True)
 
     def _lane(self) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
         # Semaphores belong to one event loop; tests run several loops in one process.
@@ -149,11 +150,11 @@ class Offloader:
                 )
             return self._pool
 
-    def _reset(self) -> None:
+    def _reset(self, *, wait: bool = False) -> None:
         with self._pool_lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
 
 _shared: Offloader | None = None
