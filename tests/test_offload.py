@@ -57,18 +57,22 @@ async def test_failures_come_back_from_the_child_as_verdicts(service: RunService
     bundle = await big_bundle(service)
     tampered = {**bundle, "run": {**bundle["run"], "status": "failed"}}
     broken = {**bundle, "trace": "not a list"}
-    # A lone surrogate: orjson cannot carry it, so this one crosses the process boundary pickled.
+    # A lone surrogate: JSON cannot carry it, so this one crosses the process boundary pickled.
     surrogate = {**bundle, "run": {**bundle["run"], "metadata": {"note": "\ud800"}}}
+    # NaN parses from a request body; the child must refuse it as the inline check does, not see null.
+    nan = {**bundle, "run": {**bundle["run"], "metadata": {"score": float("nan")}}}
     offloader = Offloader(threshold_bytes=256 * 1024)
     try:
-        results = [await offloader.bundle_check("verify", b, MAX) for b in (tampered, broken, surrogate)]
+        results = [await offloader.bundle_check("verify", b, MAX) for b in (tampered, broken, surrogate, nan)]
         too_big = await offloader.bundle_check("validate", bundle, 1000)
-        assert offloader.offloaded == 4
+        assert offloader.offloaded == 5
     finally:
         offloader.close()
     assert results[0] == ("ok", {"ok": False, "sha256": bundle["integrity"]["sha256"]})
     assert results[1][:2] == ("error", "INVALID_RUN_BUNDLE")
     assert results[2] == check_bundle("verify", surrogate, MAX)
+    assert results[3] == check_bundle("verify", nan, MAX)
+    assert results[3][:2] == ("error", "UNSAFE_NUMBER")
     assert too_big == ("error", "LIMIT_EXCEEDED", "bundle exceeds maximum size (1000 bytes serialized)")
 
 

@@ -7,15 +7,16 @@ and heavy work"):
 
 - a thread does not help much: pydantic-core validation and orjson are long C calls that keep the GIL, and
   the loop gets it back only between them;
-- a process does: the loop encodes the bundle once (orjson, ~2 ms for 3.8 MB; pickle where orjson cannot,
-  e.g. lone surrogates) and waits; a child decodes and does the work in parallel on the other core.
+- a process does: the loop encodes the bundle once (JSON, ~10 ms for 3.8 MB; pickle where JSON cannot, e.g.
+  lone surrogates) and waits; a child decodes and does the work in parallel on the other core.
 
 So `Offloader.bundle_check` runs a bundle check inline below `threshold_bytes` (the hop would cost more than
 the work) and in a small process pool above it, at most `processes` at a time (the rest wait their turn in
 this process, holding only what the request already holds). `in_thread` is for work on live objects that
 cannot cheaply cross a process boundary (a cold export of a long run): one such job at a time, so the loop
-keeps at least half the GIL. The pool starts on first use (`spawn`: this process has threads) and a broken
-pool is replaced; children are recycled after `MAX_TASKS_PER_CHILD` jobs, so their memory stays bounded.
+keeps at least half the GIL. The pool starts on first use (`spawn`: this process has threads; the first
+big check waits ~1 s for the child to import), a broken pool is replaced (the job that met it runs in a
+thread), and children are recycled after `MAX_TASKS_PER_CHILD` jobs, so their memory stays bounded.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from typing import Any, Literal, TypeVar
 
-import orjson
+import pydantic_core
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, validate_bundle
@@ -70,15 +71,18 @@ def check_bundle(check: Check, bundle: Any, max_bytes: int) -> Verdict:
 
 def _check_encoded(check: Check, encoded: bytes, as_pickle: bool, max_bytes: int) -> Verdict:
     """The child's side: decode what `_encode` wrote, then check it."""
-    bundle = pickle.loads(encoded) if as_pickle else orjson.loads(encoded)
+    bundle = pickle.loads(encoded) if as_pickle else pydantic_core.from_json(encoded)
     return check_bundle(check, bundle, max_bytes)
 
 
 def _encode(bundle: Any) -> tuple[bytes, bool]:
-    """orjson when it renders the value exactly (fast); pickle for what it refuses (lone surrogates, huge ints)."""
+    """JSON that decodes to an equal tree: NaN and Infinity as literals (the SDK's parser accepts them in a
+    request, and the child must refuse them as the inline check does; orjson would write null), integers of
+    any size. ~10 ms for 3.8 MB, where pickle takes ~30 ms; pickle only for what JSON cannot carry (lone
+    surrogates)."""
     try:
-        return orjson.dumps(bundle), False
-    except (TypeError, orjson.JSONEncodeError):
+        return pydantic_core.to_json(bundle, inf_nan_mode="constants"), False
+    except pydantic_core.PydanticSerializationError:
         return pickle.dumps(bundle, protocol=pickle.HIGHEST_PROTOCOL), True
 
 
