@@ -68,8 +68,8 @@ class RateLimitConfig:
     """Per-tenant token bucket and fair admission in front of every authenticated HTTP request (MCP and REST).
 
     A request costs one token per started 256 KiB of request + response body (web/rate_limit.py). The
-    default rate is below what one process serves of small calls on a 2-core machine (README "Rate
-    limiting"), so one tenant alone cannot saturate it; all of it is per server process.
+    default rate is below what one process serves of mixed calls on a 2-core machine (README "Rate
+    limiting and fairness"), so one tenant alone cannot saturate it; all of it is per server process.
     """
 
     per_second: float = DEFAULT_RATE_PER_S

@@ -14,6 +14,10 @@ arrives (a slow upload holds a connection, never a slot), one without a body at 
 back when the response starts (a slow reader does not hold it either). Routes whose GET is a stream
 (MCP) pass `unscheduled_methods`: a stream must not hold a slot for its lifetime.
 
+Waiting is not bounded here: a waiter is one future per open request, and how many requests a tenant
+can have open is bounded by its rate limit (which refuses before any slot is asked for) and by the
+server's connection limits.
+
 `FairQueue` is the pure policy (no clock, no I/O; tests drive it step by step); `FairScheduler` puts it
 behind asyncio futures; `FairnessMiddleware` applies it to a route behind the bearer check, keyed on the
 verified tenant like the rate limiter.
