@@ -9,6 +9,7 @@ COMMANDS = {
     "load": "bench.load_suite",
     "fault": "bench.fault_suite",
     "tool_sizes": "bench.tool_sizes",
+    "fairness": "bench.fairness",
 }
 
 

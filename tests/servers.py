@@ -20,9 +20,10 @@ import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.types import CallToolResult
+from starlette.applications import Starlette
 
 from workbench_mcp.auth import mint_token
-from workbench_mcp.config import JwtConfig, ServerConfig, Toolset
+from workbench_mcp.config import JwtConfig, RateLimitConfig, ServerConfig, Toolset
 from workbench_mcp.web.app import create_app
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
@@ -44,14 +45,17 @@ def server_config(tmp_path: Path, **changes: Any) -> ServerConfig:
         toolsets=ALL_TOOLSETS,
         jwt=JwtConfig(secret=SECRET),
         log_level="WARNING",
+        # Tests drive one tenant far faster than agents do; the limiter has its own tests (fairness stays on).
+        rate_limit=RateLimitConfig(per_second=0),
     )
     return replace(base, **changes)
 
 
 @asynccontextmanager
-async def running_server(config: ServerConfig) -> AsyncIterator[str]:
-    """Serve create_app(config) with uvicorn in this event loop; yields the base URL."""
-    app = create_app(config)
+async def running_server(config: ServerConfig, app: Starlette | None = None) -> AsyncIterator[str]:
+    """Serve `app` (default create_app(config)) with uvicorn in this event loop; yields the base URL."""
+    if app is None:
+        app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False, lifespan="on")
     )

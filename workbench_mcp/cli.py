@@ -63,10 +63,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--rate-limit",
         type=float,
-        help="requests per second per tenant, per process; 0 = off (default 1000; WORKBENCH_RATE_LIMIT)",
+        help="tokens per second per tenant, per process (a request costs 1 per started 256 KiB); 0 = off "
+        "(default 200; WORKBENCH_RATE_LIMIT)",
     )
     serve.add_argument(
-        "--rate-burst", type=int, help="requests a tenant may send at once (default 2000; WORKBENCH_RATE_BURST)"
+        "--rate-burst", type=int, help="tokens a tenant may spend at once (default 400; WORKBENCH_RATE_BURST)"
+    )
+    serve.add_argument(
+        "--fair-slots",
+        type=int,
+        help="requests worked on at once per process, shared round-robin by tenant; 0 = off "
+        "(default 8; WORKBENCH_FAIR_SLOTS)",
+    )
+    serve.add_argument(
+        "--offload-bytes",
+        type=int,
+        help="bundles handed in of at least this many JSON bytes are checked in a child process; 0 = never "
+        "(default 262144; WORKBENCH_OFFLOAD_BYTES)",
     )
 
     token = commands.add_parser(
@@ -144,6 +157,10 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
         rate = replace(rate, per_second=args.rate_limit)
     if getattr(args, "rate_burst", None) is not None:
         rate = replace(rate, burst=args.rate_burst)
+    if getattr(args, "fair_slots", None) is not None:
+        rate = replace(rate, fair_slots=args.fair_slots)
+    if getattr(args, "offload_bytes", None) is not None:
+        rate = replace(rate, offload_bytes=args.offload_bytes)
     changes["rate_limit"] = rate
     jwt = config.jwt
     if getattr(args, "jwt_secret_file", None):

@@ -30,8 +30,10 @@ DEFAULT_JWT_MAX_LIFETIME_S = 30 * 24 * 3600
 """Longest token lifetime accepted: the printed dev token's 30 days (Auth0's ceiling for API access tokens too)."""
 MIN_HS256_SECRET_BYTES = 32
 """RFC 7518 3.2: an HS256 key is at least as long as the hash output, 256 bits."""
-DEFAULT_RATE_PER_S = 1000.0
-DEFAULT_RATE_BURST = 2000
+DEFAULT_RATE_PER_S = 200.0
+DEFAULT_RATE_BURST = 400
+DEFAULT_FAIR_SLOTS = 8
+DEFAULT_OFFLOAD_BYTES = 262_144
 MAX_WORKERS = 64
 
 
@@ -82,16 +84,21 @@ class JwtConfig:
 
 @dataclass(frozen=True, slots=True)
 class RateLimitConfig:
-    """Per-tenant token bucket in front of every authenticated HTTP request (MCP and REST).
+    """Per-tenant token bucket and fair admission in front of every authenticated HTTP request (MCP and REST).
 
-    The defaults are far above what one tenant's agents normally send, yet keep one tenant from
-    monopolising the server; they are per server process (`serve --workers N` has N buckets).
+    A request costs one token per started 256 KiB of request + response body (web/rate_limit.py). The
+    default rate is below what one process serves of mixed calls on a 2-core machine (README "Rate
+    limiting and fairness"), so one tenant alone cannot saturate it; all of it is per server process.
     """
 
     per_second: float = DEFAULT_RATE_PER_S
-    """Sustained requests per second per tenant; 0 switches the limiter off."""
+    """Sustained tokens per second per tenant; 0 switches the limiter off."""
     burst: int = DEFAULT_RATE_BURST
-    """Bucket size: requests a tenant may send at once after being idle."""
+    """Bucket size: tokens a tenant may spend at once after being idle."""
+    fair_slots: int = DEFAULT_FAIR_SLOTS
+    """Requests worked on at once per process, handed out round-robin by tenant (web/fairness.py); 0 = off."""
+    offload_bytes: int = DEFAULT_OFFLOAD_BYTES
+    """Bundles handed in whose JSON is at least this long are checked in a child process (offload.py); 0 = never."""
 
     @property
     def enabled(self) -> bool:
@@ -345,6 +352,8 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
         rate_limit=RateLimitConfig(
             per_second=_float(env.get("WORKBENCH_RATE_LIMIT"), "WORKBENCH_RATE_LIMIT", DEFAULT_RATE_PER_S),
             burst=_int(env.get("WORKBENCH_RATE_BURST"), "WORKBENCH_RATE_BURST", DEFAULT_RATE_BURST),
+            fair_slots=_int(env.get("WORKBENCH_FAIR_SLOTS"), "WORKBENCH_FAIR_SLOTS", DEFAULT_FAIR_SLOTS),
+            offload_bytes=_int(env.get("WORKBENCH_OFFLOAD_BYTES"), "WORKBENCH_OFFLOAD_BYTES", DEFAULT_OFFLOAD_BYTES),
         ),
     )
 
@@ -373,6 +382,10 @@ def check_rate_limit(limit: RateLimitConfig) -> None:
         raise ConfigError(f"rate limit must be >= 0 requests per second (0 = off), got {limit.per_second}")
     if limit.enabled and limit.burst < 1:
         raise ConfigError(f"rate burst must be >= 1, got {limit.burst}")
+    if not 0 <= limit.fair_slots <= 10_000:
+        raise ConfigError(f"fair slots must be 0 (off) .. 10000, got {limit.fair_slots}")
+    if limit.offload_bytes < 0:
+        raise ConfigError(f"offload bytes must be >= 0 (0 = never), got {limit.offload_bytes}")
 
 
 # --- handing the configuration to worker processes ------------------------------------------------
@@ -407,7 +420,12 @@ def config_to_json(config: ServerConfig) -> str:
         "log_level": config.log_level,
         "workers": config.workers,
         "durability": config.durability,
-        "rate_limit": {"per_second": config.rate_limit.per_second, "burst": config.rate_limit.burst},
+        "rate_limit": {
+            "per_second": config.rate_limit.per_second,
+            "burst": config.rate_limit.burst,
+            "fair_slots": config.rate_limit.fair_slots,
+            "offload_bytes": config.rate_limit.offload_bytes,
+        },
     }
     return json.dumps(document)
 

@@ -8,6 +8,7 @@ this module knows HTTP, MCP or tokens; nothing above it touches the store or the
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from pydantic import MISSING
@@ -20,6 +21,7 @@ from workbench_mcp.engine.hydrate import from_bundle, from_serialized, to_serial
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
 from workbench_mcp.protocol.canonical_json import compact_json
@@ -32,6 +34,8 @@ from workbench_mcp.system_clock import SystemClock
 from workbench_mcp.workflows import WorkflowCatalog
 
 Decide = Callable[[RunState], Outcome]
+HEAVY_EXPORT_EVENTS = 500
+"""A cold export of a run with at least this many trace events runs in a worker thread (offload.py)."""
 
 
 class RunService:
@@ -42,8 +46,11 @@ class RunService:
         catalog: WorkflowCatalog | None = None,
         clock: Clock | None = None,
         limits: Limits | None = None,
+        offload: Offloader | None = None,
     ) -> None:
         self._store = store
+        self.offload = offload or shared_offloader()
+        self.heavy_export_events = HEAVY_EXPORT_EVENTS
         self.catalog = catalog or WorkflowCatalog.with_builtins()
         self._clock: Clock = clock or SystemClock()
         self.limits = limits or Limits()
@@ -139,7 +146,8 @@ class RunService:
         if cached is not None:
             return cached
         state, trace = await self._store.load_run(who.tenant_id, run_id)
-        bundle = export_bundle(state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+        export = partial(export_bundle, state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+        bundle = await self.offload.in_thread(export) if len(trace) >= self.heavy_export_events else export()
         self._bundles.put(key, state, bundle)
         return bundle
 
@@ -148,6 +156,20 @@ class RunService:
         for checks of what is stored (the demo page's integrity badge), not for serving exports."""
         state, trace = await self._store.load_run(who.tenant_id, run_id, fresh=True)
         return to_serialized(state, trace), export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
+
+    async def verify_bundle(self, bundle: Any) -> dict[str, Any]:
+        """verify_run_integrity: {ok, sha256?}; an unparseable bundle raises. Big bundles go to a child process."""
+        verdict = await self.offload.bundle_check("verify", bundle, self.limits.max_bundle_bytes)
+        if verdict[0] == "error":
+            raise WorkbenchError(ErrorCode(verdict[1]), verdict[2])
+        return verdict[1]
+
+    async def validate_bundle(self, bundle: Any) -> dict[str, Any]:
+        """validate_run_bundle: {ok: true} or, like the reference, the failure as a verdict {ok: false, error, code}."""
+        verdict = await self.offload.bundle_check("validate", bundle, self.limits.max_bundle_bytes)
+        if verdict[0] == "error":
+            return {"ok": False, "error": verdict[2], "code": verdict[1]}
+        return verdict[1]
 
     # --- gates -----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from workbench_mcp.config import ServerConfig
+from workbench_mcp.offload import Offloader
 from workbench_mcp.service import RunService
 from workbench_mcp.settings import Limits
 from workbench_mcp.store.sqlite_store import SqliteRunStore
@@ -27,7 +28,8 @@ def build_catalog(config: ServerConfig) -> WorkflowCatalog:
 def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, SqliteRunStore]:
     limits = Limits()
     store = SqliteRunStore(config.db_path, limits=limits.for_store(), durability=config.durability)
-    return RunService(store, catalog=catalog or build_catalog(config), limits=limits), store
+    offload = Offloader(threshold_bytes=config.rate_limit.offload_bytes or None)
+    return RunService(store, catalog=catalog or build_catalog(config), limits=limits, offload=offload), store
 
 
 @asynccontextmanager
@@ -37,6 +39,7 @@ async def open_service(config: ServerConfig, catalog: WorkflowCatalog | None = N
     try:
         yield service
     finally:
+        service.offload.close()
         await store.close()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.servers import mcp_client, running_server, server_config, token
 from workbench_mcp import __version__
-from workbench_mcp.config import DEFAULT_TOOLSETS, ServerConfig
+from workbench_mcp.config import DEFAULT_TOOLSETS, RateLimitConfig, ServerConfig
 from workbench_mcp.errors import ErrorCode
 from workbench_mcp.protocol.run import SavedRunMeta
 from workbench_mcp.protocol.serialized_run import SerializedRun
@@ -183,7 +183,8 @@ async def test_openapi_is_generated_from_the_models(base_url: str) -> None:
 async def test_published_copies_equal_what_the_server_serves(tmp_path: Path) -> None:
     """`workbench-mcp serve` defaults: public URL http://127.0.0.1:8765, core toolset. The server below listens
     elsewhere on purpose: the documents must follow the configured URL, not the socket."""
-    config = server_config(tmp_path, public_url="http://127.0.0.1:8765", toolsets=DEFAULT_TOOLSETS)
+    defaults = {"toolsets": DEFAULT_TOOLSETS, "rate_limit": RateLimitConfig()}
+    config = server_config(tmp_path, public_url="http://127.0.0.1:8765", **defaults)
     async with running_server(config) as url:
         served = {copy: (await get(url, path)).text for copy, path in PUBLISHED.items()}
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":

@@ -6,14 +6,11 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 
 from workbench_mcp.auth import current_principal
-from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.toolsets import ToolFn, read_tool
-from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, validate_bundle
-from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
-from workbench_mcp.protocol.json_depth import check_document_depth
+from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.service import RunService
 
 
@@ -42,30 +39,18 @@ def _export_bundle(service: RunService) -> ToolFn:
 
     async def export_bundle(runId: a.RunId, profile: a.Profile = "full") -> Annotated[CallToolResult, o.Bundle]:
         bundle = await service.export_bundle(current_principal(), runId, profile=profile)
-        # The text item is JSON.stringify(bundle, null, 2), as the reference's.
-        return tool_result(bundle, text=texts.of(bundle))
+        # The text item is JSON.stringify(bundle, null, 2), as the reference's; a long run's off the loop.
+        heavy = len(bundle["trace"]) >= service.heavy_export_events
+        text = await service.offload.in_thread(texts.of, bundle) if heavy else texts.of(bundle)
+        return tool_result(bundle, text=text)
 
     return export_bundle
-
-
-def _check_size(bundle: Any, limit: int) -> None:
-    check_document_depth(bundle, "run bundle")  # first: measuring the size of a too-deep value costs more
-    # The reference re-serializes and refuses bundles over 25 MiB before parsing them.
-    size = len(compact_json(bundle).encode("utf-8", "surrogatepass"))
-    if size > limit:
-        raise WorkbenchError(ErrorCode.LIMIT_EXCEEDED, f"bundle exceeds maximum size ({limit} bytes serialized)")
 
 
 def _verify_run_integrity(service: RunService) -> ToolFn:
     async def verify_run_integrity(bundle: a.BundleArg) -> Annotated[CallToolResult, o.IntegrityVerdict]:
         current_principal()
-        _check_size(bundle, service.limits.max_bundle_bytes)
-        normalized = normalize_bundle(bundle)
-        body: dict[str, Any] = {"ok": integrity_matches(normalized)}
-        claimed = (normalized.get("integrity") or {}).get("sha256")
-        if claimed:
-            body["sha256"] = claimed
-        return tool_result(body)
+        return tool_result(await service.verify_bundle(bundle))
 
     return verify_run_integrity
 
@@ -73,13 +58,7 @@ def _verify_run_integrity(service: RunService) -> ToolFn:
 def _validate_run_bundle(service: RunService) -> ToolFn:
     async def validate_run_bundle(bundle: a.BundleArg) -> Annotated[CallToolResult, o.ValidationVerdict]:
         current_principal()
-        try:
-            _check_size(bundle, service.limits.max_bundle_bytes)
-            validate_bundle(bundle)
-        except WorkbenchError as exc:
-            # Like the reference, an invalid bundle is a verdict, not a failed call.
-            return tool_result({"ok": False, "error": exc.message, "code": exc.code.value})
-        return tool_result({"ok": True})
+        return tool_result(await service.validate_bundle(bundle))
 
     return validate_run_bundle
 

@@ -34,6 +34,7 @@ from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import discovery_routes
+from workbench_mcp.web.fairness import FairnessMiddleware, FairScheduler
 from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.run_routes import run_routes
@@ -94,7 +95,18 @@ def _public_routes(config: ServerConfig, store: SqliteRunStore) -> list[BaseRout
     ]
 
 
-def _mcp_routes(config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateLimiter) -> list[BaseRoute]:
+def _admission(
+    app: ASGIApp, limiter: TenantRateLimiter, scheduler: FairScheduler | None, *, streams: tuple[str, ...] = ()
+) -> ASGIApp:
+    """Behind the bearer check, keyed on the verified tenant: the rate limit, then a fair slot for the work.
+    `streams`: methods whose response is a long-lived stream, which must never hold a slot."""
+    fair = FairnessMiddleware(app, scheduler=scheduler, unscheduled_methods=streams)
+    return RateLimitMiddleware(fair, limiter=limiter)
+
+
+def _mcp_routes(
+    config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateLimiter, scheduler: FairScheduler | None
+) -> list[BaseRoute]:
     # streamable_http_app() creates the session manager; we route its ASGI handler ourselves, at two paths.
     server.streamable_http_app(
         streamable_http_path=MCP_PATHS[0],
@@ -109,7 +121,7 @@ def _mcp_routes(config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateL
         Route(
             path,
             BearerAuthMiddleware(
-                RateLimitMiddleware(endpoint, limiter=limiter),  # behind auth: keyed on the verified tenant
+                _admission(endpoint, limiter, scheduler, streams=("GET",)),
                 verifier=verifier,
                 resource_metadata_url=config.base_url + PROTECTED_RESOURCE + path,
                 single_tenant=single,
@@ -120,14 +132,16 @@ def _mcp_routes(config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateL
     ]
 
 
-def _rest_routes(config: ServerConfig, service: RunService, limiter: TenantRateLimiter) -> list[BaseRoute]:
-    """/api/runs: the same bearer authentication and per-tenant rate limit as MCP, in front of each route."""
+def _rest_routes(
+    config: ServerConfig, service: RunService, limiter: TenantRateLimiter, scheduler: FairScheduler | None
+) -> list[BaseRoute]:
+    """/api/runs: the same bearer authentication, rate limit and fair admission as MCP, in front of each route."""
     verifier = JwtVerifier(config.jwt) if config.single_tenant is None else None
     single = Principal(config.single_tenant, subject="local") if config.single_tenant is not None else None
 
     def authenticate(app: ASGIApp) -> ASGIApp:
         return BearerAuthMiddleware(
-            RateLimitMiddleware(app, limiter=limiter),
+            _admission(app, limiter, scheduler),
             verifier=verifier,
             resource_metadata_url=config.base_url + PROTECTED_RESOURCE,
             single_tenant=single,
@@ -156,17 +170,21 @@ def create_app(config: ServerConfig) -> Starlette:
                 finally:
                     demo.attach(None)
         finally:
+            service.offload.close()
             await store.close()
 
-    limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets for MCP and REST alike
+    limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets and slots for MCP and REST alike
+    slots = config.rate_limit.fair_slots
+    scheduler = FairScheduler(slots) if slots > 0 else None
     routes = [
         *_public_routes(config, store),
         *discovery_routes(config, demo),
-        *_mcp_routes(config, server, limiter),
-        *_rest_routes(config, service, limiter),
+        *_mcp_routes(config, server, limiter, scheduler),
+        *_rest_routes(config, service, limiter, scheduler),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.service = service
     app.state.config = config
     app.state.rate_limiter = limiter
+    app.state.fair_scheduler = scheduler
     return app

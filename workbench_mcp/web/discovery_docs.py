@@ -206,8 +206,10 @@ def _rate_limits(config: ServerConfig) -> str:
     if not limit.enabled:
         return "This server does not limit request rates."
     return (
-        f"Authenticated requests (MCP and REST together) are limited per tenant: {limit.per_second:g} per second"
-        f" sustained, bursts of up to {limit.burst}; the discovery documents are not limited."
+        f"Authenticated requests (MCP and REST together) are limited per tenant: {limit.per_second:g} tokens per"
+        f" second sustained, bursts of up to {limit.burst}; a request costs one token per started 256 KiB of"
+        " request and response body (at least one), so big bundles and exports cost more; the discovery documents"
+        " are not limited."
     )
 
 
