@@ -225,3 +225,12 @@ async def test_connections_beyond_the_cap_get_a_json_503(tmp_path: Path) -> None
     assert busy.status_code == 503
     assert busy.json()["code"] == "SERVER_BUSY"
     assert again.status_code == 200
+
+
+async def test_a_body_still_dribbling_after_its_answer_is_cut_off_without_a_second_answer(tmp_path: Path) -> None:
+    config = server_config(tmp_path, connections=FAST)
+    head = b"POST /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10000\r\n\r\n"
+    async with running_server(config):
+        answer = await trickle(config.port, head, b" ")  # no token: 401 before the body is read
+    assert answer.startswith(b"HTTP/1.1 401 ")
+    assert answer.count(b"HTTP/1.1 ") == 1

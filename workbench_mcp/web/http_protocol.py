@@ -92,7 +92,8 @@ class LimitedHttpProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self.transport.is_closing() or not self._awaiting_head():
             return
-        if self._head_bytes:
+        draining = self.cycle is not None and self.cycle.more_body  # the rest of an answered request's body
+        if self._head_bytes and not draining:
             message = f"the request head did not arrive within {self._header_timeout_s:g} s"
             self.transport.write(_raw_response("408 Request Timeout", REQUEST_TIMEOUT, message))
         self.transport.close()
