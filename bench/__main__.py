@@ -1,4 +1,4 @@
-"""`python -m bench compare | load | fault ...`: the project's benchmark entry point (run from the repo root)."""
+"""`python -m bench compare | load | fault | memory | slow ...`: the benchmark entry point (run from the repo root)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ COMMANDS = {
     "compare": "bench.compare",
     "load": "bench.load_suite",
     "fault": "bench.fault_suite",
+    "memory": "bench.memory_probe",
+    "slow": "bench.slow_clients",
 }
 
 

@@ -1,6 +1,6 @@
 """Server RSS under the traffic that made it grow for good: held GET streams on /api/mcp and big exports.
 
-    python -m bench.memory_probe [--streams 1000] [--exports 10]
+    python -m bench memory [--streams 1000] [--exports 10]
 
 Starts `workbench-mcp serve` on a temp database and prints its RSS (MiB) at each step: at rest, with
 `--streams` authenticated GETs on /api/mcp held open, after they close, after `--exports` exports of a
@@ -75,11 +75,11 @@ async def probe(server: OurServer, streams: int, exports: int) -> list[tuple[str
     return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--streams", type=int, default=1000)
     parser.add_argument("--exports", type=int, default=10)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         server = OurServer(Path(tmp) / "probe.db", extra_args=["--log-level", "WARNING"]).start()
         try:
@@ -91,6 +91,8 @@ def main() -> None:
         print(f"{_mib(kib):>6} MiB  {label}")
     print(f"({time.monotonic() - began:.0f} s)")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

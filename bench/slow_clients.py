@@ -1,6 +1,6 @@
 """How long slow and idle clients keep a socket: real sockets against `workbench-mcp serve` at its defaults.
 
-    python -m bench.slow_clients
+    python -m bench slow
 
 Concurrently: a connection that never sends a byte; a request head sent one line a second (slowloris);
 a body sent one byte a second; a keep-alive connection left idle after one request. Prints, for each,
@@ -79,7 +79,7 @@ async def exhaustion(server: OurServer, idle: int) -> list[str]:
     return lines
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         # Single-tenant: the slow body reaches a route that reads it, not a 401 that answers before the body.
         server = OurServer(Path(tmp) / "slow.db", extra_args=["--log-level", "WARNING", "--single-tenant", "bench"])
@@ -99,6 +99,8 @@ def main() -> None:
         print(f"{seconds:6.1f} s  {name}: {status}")
     print("\n".join(lines))
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
