@@ -112,17 +112,14 @@ class HostOriginMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        host = headers.get("host")
-        if not self.policy.host_ok(host):
-            message = (
-                f"Host {host!r} is not a name this server answers to "
-                "(loopback names, the public URL, or --allowed-hosts)"
-            )
+        if not self.policy.host_ok(headers.get("host")):
+            # The value is not echoed: nothing a request forges comes back in a response.
+            message = "the Host header is not a name this server answers to (loopback, the public URL, --allowed-hosts)"
             await http_error(421, MISDIRECTED_REQUEST, message)(scope, receive, send)
             return
         origin = headers.get("origin")
         if origin is not None and not self.policy.origin_ok(origin):
-            message = f"Origin {origin!r} may not call this server (loopback, the public URL, or --allowed-hosts)"
+            message = "the Origin header may not call this server (loopback, the public URL, --allowed-hosts)"
             await http_error(403, FORBIDDEN_ORIGIN, message)(scope, receive, send)
             return
         await self.app(scope, receive, send)
