@@ -4,8 +4,8 @@
 
 Starts `workbench-mcp serve` on a temp database and prints its RSS (MiB) at each step: at rest, with
 `--streams` authenticated GETs on /api/mcp held open, after they close, after `--exports` exports of a
-~18 MB run (the MCP answer carries the bundle twice: structuredContent and its text), and after a
-short rest. About 30 s.
+~18 MB run (the MCP answer carries the bundle twice: structuredContent and its text), after as many
+exports once the run has more events than the bundle cache keeps, and after a short rest. About 40 s.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from bench.servers import OurServer
 HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 ARTIFACT_BYTES = 900_000  # under the 1 MiB per-artifact quota
 ARTIFACTS = 20
+SMALL_WRITES = 2_000  # past the bundle cache's 2,000-event limit: every export builds a new bundle
 
 
 def _mib(kib: int) -> str:
@@ -68,6 +69,11 @@ async def probe(server: OurServer, streams: int, exports: int) -> list[tuple[str
         for _ in range(exports):
             size = len((await _call(http, "export_bundle", {"runId": run_id})).content)
         rows.append((f"{exports} exports ({size / 1e6:.0f} MB answer each)", server.rss_kib()))
+        for i in range(SMALL_WRITES):
+            await _call(http, "write_artifact", {"runId": run_id, "artifactKey": "n", "typeId": "t", "data": {"i": i}})
+        for _ in range(exports):
+            size = len((await _call(http, "export_bundle", {"runId": run_id})).content)
+        rows.append((f"+{SMALL_WRITES} events (bundle not cached), {exports} exports", server.rss_kib()))
         rest_response = await http.get(f"/api/runs/{run_id}")
         rows.append((f"REST GET of the run ({len(rest_response.content) / 1e6:.0f} MB)", server.rss_kib()))
     await asyncio.sleep(3.0)
