@@ -1,4 +1,4 @@
-"""`python -m bench compare | load | fault | tool_sizes ...`: the benchmark entry point (run from the repo root)."""
+"""`python -m bench COMMAND`: the benchmark entry point (run from the repo root); COMMANDS lists them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ COMMANDS = {
     "fault": "bench.fault_suite",
     "tool_sizes": "bench.tool_sizes",
     "fairness": "bench.fairness",
+    "memory": "bench.memory_probe",
+    "slow": "bench.slow_clients",
 }
 
 

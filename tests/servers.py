@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from workbench_mcp.auth import mint_token
 from workbench_mcp.config import JwtConfig, RateLimitConfig, ServerConfig, Toolset
 from workbench_mcp.web.app import create_app
+from workbench_mcp.web.http_protocol import uvicorn_settings
 
 SECRET = "test-secret-that-is-long-enough-for-hs256-0123456789"
 ALL_TOOLSETS = frozenset(Toolset)
@@ -57,7 +58,15 @@ async def running_server(config: ServerConfig, app: Starlette | None = None) -> 
     if app is None:
         app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False, lifespan="on")
+        uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            **uvicorn_settings(config.connections),
+        )
     )
     task = asyncio.create_task(server.serve())
     try:

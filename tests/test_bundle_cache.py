@@ -66,3 +66,15 @@ def test_the_cache_is_bounded() -> None:
     assert cache.get(("t", "run_3", "full"), states[3]) is not None  # type: ignore[arg-type]
     cache.put(("t", "big", "full"), states[0], {"trace": [{}] * 4})  # type: ignore[arg-type]
     assert cache.get(("t", "big", "full"), states[0]) is None  # type: ignore[arg-type]
+
+
+def test_the_cache_is_bounded_in_bytes() -> None:
+    cache = BundleCache(max_bytes=4_000_000)
+    states = [object() for _ in range(10)]
+    for n, state in enumerate(states):  # 10 bundles of 0.9 MB: 9 MB offered, at most 4 MB kept
+        cache.put(("t", f"run_{n}", "full"), state, {"trace": [], "blob": "x" * 900_000})  # type: ignore[arg-type]
+    kept = [n for n, state in enumerate(states) if cache.get(("t", f"run_{n}", "full"), state) is not None]  # type: ignore[arg-type]
+    assert kept == [6, 7, 8, 9]  # the most recent ones
+    assert cache.bytes <= 4_000_000
+    cache.put(("t", "huge", "full"), states[0], {"trace": [], "blob": "x" * 1_100_000})  # type: ignore[arg-type]
+    assert cache.get(("t", "huge", "full"), states[0]) is None  # type: ignore[arg-type]  # over a quarter of the budget

@@ -11,8 +11,9 @@ next read a new object. That object is therefore the version of the cached entry
 `entry.state is state`. A store without that property only ever misses. Entries hold their state,
 so an id can never be reused while cached.
 
-Bounded: at most `capacity` bundles, least recently used out first, and only bundles of at most
-`max_events` trace events (a huge run's bundle would pin too much memory for a rare repeat).
+Bounded: at most `capacity` bundles and `max_bytes` of their compact JSON, least recently used out
+first, and only bundles of at most `max_events` trace events and a quarter of `max_bytes` (a huge
+run's bundle would pin too much memory for a rare repeat: 32 bundles of 36 MB runs held 1+ GB).
 Cached bundles are shared between callers: treat them as read-only.
 """
 
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from typing import Any
+
+import orjson
 
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.protocol.bundle import Bundle
@@ -29,10 +32,17 @@ Key = tuple[str, str, str]
 
 
 class BundleCache:
-    def __init__(self, *, capacity: int = 32, max_events: int = 2_000) -> None:
+    def __init__(self, *, capacity: int = 32, max_events: int = 2_000, max_bytes: int = 64_000_000) -> None:
         self._capacity = capacity
         self._max_events = max_events
-        self._entries: OrderedDict[Key, tuple[RunState, Bundle]] = OrderedDict()
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._entries: OrderedDict[Key, tuple[RunState, Bundle, int]] = OrderedDict()
+
+    @property
+    def bytes(self) -> int:
+        """Compact JSON bytes of the bundles held."""
+        return self._bytes
 
     def get(self, key: Key, state: RunState) -> Bundle | None:
         entry = self._entries.get(key)
@@ -42,11 +52,28 @@ class BundleCache:
         return entry[1]
 
     def put(self, key: Key, state: RunState, bundle: Bundle) -> None:
+        self._drop(key)
         trace: Any = bundle.get("trace")
         if self._capacity <= 0 or not isinstance(trace, list) or len(trace) > self._max_events:
-            self._entries.pop(key, None)
             return
-        self._entries[key] = (state, bundle)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        size = _json_size(bundle)
+        if size is None or size > self._max_bytes // 4:
+            return
+        self._entries[key] = (state, bundle, size)
+        self._bytes += size
+        while len(self._entries) > self._capacity or self._bytes > self._max_bytes:
+            _, (_, _, evicted) = self._entries.popitem(last=False)
+            self._bytes -= evicted
+
+    def _drop(self, key: Key) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._bytes -= entry[2]
+
+
+def _json_size(bundle: Bundle) -> int | None:
+    """The bundle's compact JSON size (orjson: ~1 ms per MB, small next to building the bundle)."""
+    try:
+        return len(orjson.dumps(bundle))
+    except (orjson.JSONEncodeError, TypeError):
+        return None

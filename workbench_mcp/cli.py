@@ -81,6 +81,26 @@ def _parser() -> argparse.ArgumentParser:
         help="bundles handed in of at least this many JSON bytes are checked in a child process; 0 = never "
         "(default 262144; WORKBENCH_OFFLOAD_BYTES)",
     )
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        help="seconds a client has to send a request head (default 10; WORKBENCH_HEADER_TIMEOUT)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        help="seconds a client has to send a request body (default 30; WORKBENCH_BODY_TIMEOUT)",
+    )
+    serve.add_argument(
+        "--keep-alive-timeout",
+        type=float,
+        help="seconds an idle connection stays open between requests (default 5; WORKBENCH_KEEP_ALIVE)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        help="open connections per process; more get 503 SERVER_BUSY (default 1000; WORKBENCH_MAX_CONNECTIONS)",
+    )
 
     token = commands.add_parser(
         "token", help="print a bearer token signed with the configured secret or the database's dev secret"
@@ -162,6 +182,17 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
     if getattr(args, "offload_bytes", None) is not None:
         rate = replace(rate, offload_bytes=args.offload_bytes)
     changes["rate_limit"] = rate
+    connections = config.connections
+    for flag, field_name in (
+        ("header_timeout", "header_timeout_s"),
+        ("body_timeout", "body_timeout_s"),
+        ("keep_alive_timeout", "keep_alive_s"),
+        ("max_connections", "max_connections"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            connections = replace(connections, **{field_name: value})
+    changes["connections"] = connections
     jwt = config.jwt
     if getattr(args, "jwt_secret_file", None):
         jwt = replace(jwt, secret=read_secret_file(args.jwt_secret_file))
@@ -185,6 +216,7 @@ def _serve(config: ServerConfig) -> int:
     from workbench_mcp.auth import load_or_create_dev_secret, mint_token
     from workbench_mcp.log_setup import configure_logging
     from workbench_mcp.web.app import create_app
+    from workbench_mcp.web.http_protocol import uvicorn_settings
     from workbench_mcp.web.worker import tune_gc_for_serving
     from workbench_mcp.wiring import build_catalog
 
@@ -197,27 +229,70 @@ def _serve(config: ServerConfig) -> int:
             "set --public-url or --allowed-hosts to the names clients use",
             config.host,
         )
-    dev_token = None
-    if config.single_tenant is None and not config.jwt.has_key:
-        secret, created = load_or_create_dev_secret(config.db_path)
-        config = replace(config, jwt=replace(config.jwt, secret=secret))
-        dev_token = mint_token(
-            secret,
-            user=DEV_USER,
-            ttl_s=dev_token_ttl(config),
-            issuer=config.jwt.issuer,
-            audience=config.jwt.audience,
+    config = _fit_connection_cap(config)
+    # Bind first: a taken port is one line and exit 2, before anything is printed or created.
+    sock = _listening_socket(config.host, config.port)
+    try:
+        if config.single_tenant is None and not config.jwt.has_key:
+            secret, created = load_or_create_dev_secret(config.db_path)
+            config = replace(config, jwt=replace(config.jwt, secret=secret))
+            dev_token = mint_token(
+                secret,
+                user=DEV_USER,
+                ttl_s=dev_token_ttl(config),
+                issuer=config.jwt.issuer,
+                audience=config.jwt.audience,
+            )
+            _print_banner(config, dev_token, created)
+        if config.workers > 1:
+            return _serve_workers(config, sock)
+        app = create_app(config)
+        tune_gc_for_serving()
+        server_config = uvicorn.Config(
+            app,
+            host=config.host,
+            port=config.port,
+            log_level=config.log_level.lower(),
+            access_log=False,
+            **uvicorn_settings(config.connections),
         )
-        _print_banner(config, dev_token, created)
-    if config.workers > 1:
-        return _serve_workers(config)
-    app = create_app(config)
-    tune_gc_for_serving()
-    uvicorn.run(app, host=config.host, port=config.port, log_level=config.log_level.lower(), access_log=False)
+        uvicorn.Server(server_config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
-def _serve_workers(config: ServerConfig) -> int:
+FD_RESERVE = 64
+"""File descriptors kept for everything but client connections: SQLite files, logs, pipes, JWKS fetches."""
+
+
+def _fit_connection_cap(config: ServerConfig) -> ServerConfig:
+    """Raise the soft open-file limit to fit `max_connections` (up to the hard limit), or lower the cap to fit
+    it: past the limit `accept()` fails with EMFILE and even /healthz goes unanswered."""
+    import resource
+
+    wanted = config.connections.max_connections + FD_RESERVE
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+        if soft < wanted:
+            cap = max(1, soft - FD_RESERVE)
+            logging.getLogger("workbench_mcp").warning(
+                "the open-file limit (%d) is too low for %d connections: serving at most %d",
+                soft,
+                config.connections.max_connections,
+                cap,
+            )
+            config = replace(config, connections=replace(config.connections, max_connections=cap))
+    return config
+
+
+def _serve_workers(config: ServerConfig, sock: socket.socket) -> int:
     """N uvicorn worker processes on one port, each with its own connections to the one SQLite file.
 
     Safe because every write is `BEGIN IMMEDIATE` + a revision check in the database, not a lock in
@@ -230,6 +305,7 @@ def _serve_workers(config: ServerConfig) -> int:
     from uvicorn.supervisors import Multiprocess
 
     from workbench_mcp.config import config_to_json
+    from workbench_mcp.web.http_protocol import uvicorn_settings
     from workbench_mcp.web.worker import SERVE_CONFIG_ENV
     from workbench_mcp.wiring import open_service
 
@@ -247,27 +323,29 @@ def _serve_workers(config: ServerConfig) -> int:
         port=config.port,
         log_level=config.log_level.lower(),
         access_log=False,
+        **uvicorn_settings(config.connections),
     )
-    # Our own listening socket instead of uvicorn.run(workers=N)'s: asyncio turns Nagle off only on
-    # sockets whose `proto` is IPPROTO_TCP, and uvicorn's socket says 0, so every response written
-    # as headers + body stalled ~40 ms on the client's delayed ACK (measured: 44 ms per ping).
-    sock = _listening_socket(config.host, config.port)
-    try:
-        Multiprocess(server_config, sockets=[sock]).run()
-    finally:
-        sock.close()
+    Multiprocess(server_config, sockets=[sock]).run()
     return 0
 
 
+LISTEN_BACKLOG = 2048
+
+
 def _listening_socket(host: str, port: int) -> socket.socket:
+    """Our own listening socket, for one process or N, instead of uvicorn's: asyncio turns Nagle off only
+    on sockets whose `proto` is IPPROTO_TCP, and uvicorn's socket says 0, so every response written as
+    headers + body stalled ~40 ms on the client's delayed ACK (measured: 44 ms per ping)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host.strip("[]"), port))
-    except OSError:
+        sock.listen(LISTEN_BACKLOG)
+    except OSError as exc:
         sock.close()
-        raise
+        reason = (exc.strerror or str(exc)).lower()
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}") from None
     sock.set_inheritable(True)
     return sock
 

@@ -12,7 +12,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import cast, get_args
@@ -35,6 +35,10 @@ DEFAULT_RATE_BURST = 400
 DEFAULT_FAIR_SLOTS = 8
 DEFAULT_OFFLOAD_BYTES = 262_144
 MAX_WORKERS = 64
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_BODY_TIMEOUT_S = 30.0
+DEFAULT_KEEP_ALIVE_S = 5.0
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 class Toolset(StrEnum):
@@ -106,6 +110,24 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionLimits:
+    """How long a client may take and how many connections one server process holds (README "Security").
+
+    A stateless server never waits on a client for anything but the request itself, so every wait is
+    bounded: a slow client costs a socket for seconds, not forever.
+    """
+
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    """From a connection's first byte (or its opening, if it stays silent) to the end of the request head."""
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    """From the end of the head to the last byte of the body."""
+    keep_alive_s: float = DEFAULT_KEEP_ALIVE_S
+    """An idle connection between two requests is closed after this."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Open connections per process; requests on connections beyond it get 503 `SERVER_BUSY`."""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -127,6 +149,7 @@ class ServerConfig:
     durability: Durability = "normal"
     """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
@@ -355,16 +378,35 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
             fair_slots=_int(env.get("WORKBENCH_FAIR_SLOTS"), "WORKBENCH_FAIR_SLOTS", DEFAULT_FAIR_SLOTS),
             offload_bytes=_int(env.get("WORKBENCH_OFFLOAD_BYTES"), "WORKBENCH_OFFLOAD_BYTES", DEFAULT_OFFLOAD_BYTES),
         ),
+        connections=ConnectionLimits(
+            header_timeout_s=_float(
+                env.get("WORKBENCH_HEADER_TIMEOUT"), "WORKBENCH_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT_S
+            ),
+            body_timeout_s=_float(env.get("WORKBENCH_BODY_TIMEOUT"), "WORKBENCH_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT_S),
+            keep_alive_s=_float(env.get("WORKBENCH_KEEP_ALIVE"), "WORKBENCH_KEEP_ALIVE", DEFAULT_KEEP_ALIVE_S),
+            max_connections=_int(
+                env.get("WORKBENCH_MAX_CONNECTIONS"), "WORKBENCH_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS
+            ),
+        ),
     )
 
 
 def check_serve_config(config: ServerConfig) -> None:
     """Refuse combinations that would open a hole: tokenless mode off loopback, a bad public URL."""
+    for host in config.allowed_hosts:
+        try:
+            split_host_port(host)
+        except ValueError as exc:
+            raise ConfigError(f"allowed host {host!r} is not NAME or NAME:PORT ({exc})") from None
     if config.single_tenant is not None:
         if not is_loopback_host(config.host):
             raise ConfigError(f"single-tenant mode (no tokens) only listens on loopback; refusing host {config.host!r}")
         if config.public_url and not is_loopback_host(urlsplit(config.public_url).hostname or ""):
             raise ConfigError("single-tenant mode (no tokens) cannot be combined with a non-loopback public URL")
+        foreign = [host for host in config.allowed_hosts if not is_loopback_host(split_host_port(host)[0])]
+        if foreign:
+            names = ", ".join(foreign)
+            raise ConfigError(f"single-tenant mode (no tokens) refuses non-loopback allowed hosts: {names}")
     if config.public_url:
         parts = urlsplit(config.public_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -375,6 +417,51 @@ def check_serve_config(config: ServerConfig) -> None:
         raise ConfigError(f"workers must be 1..{MAX_WORKERS}, got {config.workers}")
     check_jwt_config(config.jwt)
     check_rate_limit(config.rate_limit)
+    check_connection_limits(config.connections)
+
+
+def check_connection_limits(limits: ConnectionLimits) -> None:
+    for name, seconds in (
+        ("header timeout", limits.header_timeout_s),
+        ("body timeout", limits.body_timeout_s),
+        ("keep-alive timeout", limits.keep_alive_s),
+    ):
+        if not seconds > 0:
+            raise ConfigError(f"{name} must be > 0 seconds, got {seconds}")
+    if limits.max_connections < 1:
+        raise ConfigError(f"max connections must be >= 1, got {limits.max_connections}")
+
+
+def split_host_port(text: str) -> tuple[str, int | None]:
+    """A `Host` header value (or an allowed-hosts entry) as (lower-case name, port or None).
+
+    `[::1]:8765`, `[::1]`, `example.com:443`, `example.com`. Raises ValueError for anything else: a
+    port that is not 1..65535 digits, an unbracketed IPv6 address, an empty name. The name loses one
+    trailing dot (`localhost.` is `localhost`).
+    """
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError("unclosed IPv6 bracket")
+        name, rest = text[1:end], text[end + 1 :]
+        ipaddress.IPv6Address(name)  # brackets hold an IPv6 address and nothing else
+        if rest and not rest.startswith(":"):
+            raise ValueError("text after the IPv6 address")
+        port_text = rest[1:] if rest else None
+    else:
+        name, sep, port_text_ = text.partition(":")
+        port_text = port_text_ if sep else None
+        if ":" in port_text_:
+            raise ValueError("IPv6 addresses must be bracketed")
+    port = None
+    if port_text is not None:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+            raise ValueError(f"bad port {port_text!r}")
+        port = int(port_text)
+    name = name.lower().removesuffix(".")
+    if not name or not all(c.isascii() and (c.isalnum() or c in "-._:") for c in name):
+        raise ValueError(f"bad host name {name!r}")
+    return name, port
 
 
 def check_rate_limit(limit: RateLimitConfig) -> None:
@@ -426,6 +513,7 @@ def config_to_json(config: ServerConfig) -> str:
             "fair_slots": config.rate_limit.fair_slots,
             "offload_bytes": config.rate_limit.offload_bytes,
         },
+        "connections": asdict(config.connections),
     }
     return json.dumps(document)
 
@@ -435,6 +523,7 @@ def config_from_json(text: str) -> ServerConfig:
     document = json.loads(text)
     jwt = document.pop("jwt")
     rate = document.pop("rate_limit")
+    connections = document.pop("connections")
     workflows = document.pop("workflows_dir")
     return ServerConfig(
         **{
@@ -445,5 +534,6 @@ def config_from_json(text: str) -> ServerConfig:
             "allowed_hosts": tuple(document["allowed_hosts"]),
             "jwt": JwtConfig(**{**jwt, "tenant_claims": tuple(jwt["tenant_claims"])}),
             "rate_limit": RateLimitConfig(**rate),
+            "connections": ConnectionLimits(**connections),
         }
     )

@@ -17,20 +17,39 @@ from workbench_mcp.service import RunService
 class _PrettyTexts:
     """The text item of recently exported bundles. The service hands back the very same (read-only)
     bundle object for an unchanged run (workbench_mcp/bundle_cache.py), so identity is the key; an
-    entry holds its bundle, so the id cannot be reused while the entry lives."""
+    entry holds its bundle, so the id cannot be reused while the entry lives.
 
-    def __init__(self, capacity: int = 32) -> None:
+    Bounded in characters, not only entries: each entry pins a bundle and its text, and a bundle the
+    service does not cache (a big run's) is a new object every time, so 32 entries of those kept
+    32 x (bundle + text) alive for nothing - 53 MB per export of an 18 MB run (bench/memory_probe.py).
+    """
+
+    def __init__(self, capacity: int = 32, max_chars: int = 16_000_000) -> None:
         self._capacity = capacity
+        self._max_chars = max_chars
+        self._chars = 0
         self._entries: OrderedDict[int, tuple[Any, str]] = OrderedDict()
+
+    @property
+    def chars(self) -> int:
+        return self._chars
 
     def of(self, bundle: Any) -> str:
         entry = self._entries.get(id(bundle))
         if entry is not None and entry[0] is bundle:
+            self._entries.move_to_end(id(bundle))
             return entry[1]
         text = pretty_json(bundle)
+        if len(text) > self._max_chars // 4:
+            return text  # too big to keep: it would evict everything else for a rare repeat
+        old = self._entries.pop(id(bundle), None)
+        if old is not None:
+            self._chars -= len(old[1])
         self._entries[id(bundle)] = (bundle, text)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._chars += len(text)
+        while len(self._entries) > self._capacity or self._chars > self._max_chars:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._chars -= len(evicted)
         return text
 
 

@@ -6,6 +6,8 @@ behind BearerAuthMiddleware, as are the REST routes (`run_routes`); the discover
 MCP runs stateless with JSON responses: any replica can answer any request, and every request is
 answered on its own, so overlapping requests never share a transport (D21 fixed); `McpEndpoint`
 answers handshake-era requests without the SDK's per-request transport (web/mcp_endpoint.py).
+In front of every route: the Host/Origin check and the request-body deadline (web/network_guard.py);
+the header timeout and the connection cap live in the HTTP protocol (web/http_protocol.py).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit
 
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
@@ -33,9 +35,10 @@ from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
-from workbench_mcp.web.discovery_routes import discovery_routes
+from workbench_mcp.web.discovery_routes import DEMO_PATH, discovery_routes
 from workbench_mcp.web.fairness import FairnessMiddleware, FairScheduler
 from workbench_mcp.web.mcp_endpoint import McpEndpoint
+from workbench_mcp.web.network_guard import BodyDeadlineMiddleware, HostOriginMiddleware, HostPolicy
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.run_routes import run_routes
 from workbench_mcp.wiring import build_service, open_demo_service
@@ -43,21 +46,12 @@ from workbench_mcp.wiring import build_service, open_demo_service
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
 PROTECTED_RESOURCE = "/.well-known/oauth-protected-resource"
-LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
-LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
 
 
 def transport_security(config: ServerConfig) -> TransportSecuritySettings:
-    """DNS-rebinding protection stays on everywhere: loopback names plus the public URL and configured hosts."""
-    hosts = list(LOOPBACK_HOSTS)
-    origins = list(LOOPBACK_ORIGINS)
-    if config.public_url:
-        parts = urlsplit(config.public_url)
-        hosts.append(parts.netloc)
-        origins.append(f"{parts.scheme}://{parts.netloc}")
-    for host in config.allowed_hosts:
-        hosts.extend([host] if ":" in host.rsplit("]", 1)[-1] else [host, f"{host}:*"])
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins)
+    """The SDK's own Host/Origin check is off: HostOriginMiddleware runs it for every route, in front of
+    authentication, with parsed (not prefix-matched) hosts. The SDK still checks Content-Type."""
+    return TransportSecuritySettings(enable_dns_rebinding_protection=False)
 
 
 def protected_resource_metadata(config: ServerConfig, path: str) -> dict[str, Any]:
@@ -176,13 +170,21 @@ def create_app(config: ServerConfig) -> Starlette:
     limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets and slots for MCP and REST alike
     slots = config.rate_limit.fair_slots
     scheduler = FairScheduler(slots) if slots > 0 else None
+    public = [*_public_routes(config, store), *discovery_routes(config, demo)]
     routes = [
-        *_public_routes(config, store),
-        *discovery_routes(config, demo),
+        *public,
         *_mcp_routes(config, server, limiter, scheduler),
         *_rest_routes(config, service, limiter, scheduler),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Public: health and the discovery documents, which are CORS-open by design (any page may read them
+    # anyway), hold no tenant data and are rendered from the configuration, never from the request. The
+    # demo page, REST, MCP and every unknown path get the Host/Origin check.
+    public_paths = [route.path for route in public if isinstance(route, Route) and route.path != DEMO_PATH]
+    middleware = [
+        Middleware(HostOriginMiddleware, policy=HostPolicy.from_config(config), public_paths=public_paths),
+        Middleware(BodyDeadlineMiddleware, timeout_s=config.connections.body_timeout_s),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.service = service
     app.state.config = config
     app.state.rate_limiter = limiter

@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 JSON = "application/json; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 CORS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "GET", "X-Content-Type-Options": "nosniff"}
+DEMO_PATH = "/runs/demo"
 MINUTE, HOUR = "public, max-age=60", "public, max-age=3600"
 
 
@@ -56,7 +57,7 @@ def _demo_route(demo: DemoRun) -> Route:
             logger.exception("rendering /runs/demo failed")
             return error_response(ErrorCode.INTERNAL_ERROR, "Internal server error", 500)
 
-    return Route("/runs/demo", endpoint, methods=["GET"])
+    return Route(DEMO_PATH, endpoint, methods=["GET"])
 
 
 def _prefers_html(accept: str) -> bool:

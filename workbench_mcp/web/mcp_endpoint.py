@@ -44,6 +44,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from workbench_mcp.web.network_guard import METHOD_NOT_ALLOWED, http_error
+
 _VERSION_HEADER = MCP_PROTOCOL_VERSION_HEADER.lower().encode("latin-1")
 _TRANSPORT = TransportContext(kind="streamable-http", can_send_request=False)
 """What the SDK's stateless path gives a request: no back channel (no session for a reply to reach)."""
@@ -103,6 +105,12 @@ class McpEndpoint:
         self._security = TransportSecurityMiddleware(manager.security_settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "GET":
+            # The spec's answer for "no SSE stream here". The SDK would open one per GET, and on a stateless
+            # server nothing can ever be sent on it: each held memory and a socket until the client left.
+            message = "this server is stateless: no server-to-client stream; POST JSON-RPC requests instead"
+            await http_error(405, METHOD_NOT_ALLOWED, message, {"Allow": "POST, DELETE"})(scope, receive, send)
+            return
         version = _handshake_version(scope) if scope["method"] == "POST" else None
         if version is None:
             await self._sdk(scope, receive, send)
