@@ -53,7 +53,7 @@ IdempotencyKey = Annotated[
     Field(
         min_length=1,
         max_length=_ID,
-        description="Retry key: the same key and data return the earlier version (replayed: true)",
+        description="Retry key: a repeat with the same content returns the earlier version (replayed: true)",
     ),
 ]
 JsonValue = Annotated[Any, WithJsonSchema(JSON_VALUE)]

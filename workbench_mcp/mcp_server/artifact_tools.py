@@ -71,7 +71,7 @@ TOOLS = [
         "Write an artifact",
         "Store a new version of a run's artifact (version = previous + 1; earlier versions stay in the trace). "
         "Returns {ok, runId, artifactKey, version, replayed, revision}. Errors: IDEMPOTENCY_CONFLICT (key used for "
-        "other data or another artifact).",
+        "other data or another artifact, or its version since superseded).",
         read_only=False,
         build=_write_artifact,
         idempotent=False,  # without an idempotencyKey every call stores a new version
