@@ -189,6 +189,16 @@ def test_reapproving_an_open_start_gate_records_nothing(
     assert r.trace == trace
 
 
+def test_rejecting_an_approved_checkpoint_gate_is_recorded_and_leaves_it_open(run: Callable[..., Run]) -> None:
+    """resolve_gate's description says so: only PAUSE_BEFORE and PAUSE_AFTER re-close (the reference's 6.3 table)."""
+    r = run(one_step("CHECKPOINT"))
+    r.do(gates.resolve_gate, step_id="s1", gate="CHECKPOINT", decision="approved")
+    out = r.do(gates.resolve_gate, step_id="s1", gate="CHECKPOINT", decision="rejected")
+    assert [(e["gate"], e["decision"]) for e in dumped(out)] == [("CHECKPOINT", "rejected")]
+    assert r.state.gate_state["s1"].before == "approved"
+    assert can_start_step(r.state, "s1") == {"ok": True}
+
+
 def test_reapproving_an_open_pause_after_gate_records_nothing(run: Callable[..., Run]) -> None:
     r = run(chain("PAUSE_AFTER", "AUTO"))
     _to_status(r, "completed")

@@ -103,6 +103,26 @@ async def test_unknown_run_step_workflow_and_tool(local_client: ClientFactory) -
     assert after == before
 
 
+async def test_codes_the_instructions_promise_for_every_run_changing_tool(local_client: ClientFactory) -> None:
+    """The instructions say once, for every tool that changes a run, what its descriptions no longer repeat: a stale
+    expectedRevision is REVISION_CONFLICT and a run that is not running INVALID_STATE_TRANSITION."""
+    async with local_client() as client:
+        call = caller(client)
+        writes = [
+            t.name for t in (await client.list_tools()).tools if "expectedRevision" in t.input_schema["properties"]
+        ]
+        run_id = (await call("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
+        calls = run_scoped_calls(run_id)
+        stale = {t: error_code(await client.call_tool(t, {**calls[t], "expectedRevision": 0})) for t in writes}
+        await call("cancel_run", {"runId": run_id})
+        ended = await call("get_run", {"runId": run_id})
+        closed = {t: error_code(await client.call_tool(t, calls[t])) for t in writes}
+        assert await call("get_run", {"runId": run_id}) == ended
+    assert len(writes) == 15
+    assert stale == dict.fromkeys(writes, "REVISION_CONFLICT")
+    assert closed == dict.fromkeys(writes, "INVALID_STATE_TRANSITION")
+
+
 async def test_refused_operations_change_nothing(local_client: ClientFactory) -> None:
     async with local_client() as client:
         call = caller(client)

@@ -1,18 +1,23 @@
 """The advertised schemas are lean and portable, and still true: every result a tool returns fits its schema.
 
-Sizes are a script's job (`python -m bench tool_sizes`); here: the properties that keep them honest.
+The size breakdown is a script's job (`python -m bench tool_sizes`); here: the byte budget of issue 9 (a
+count of bytes, not a timing) and the properties that keep the schemas honest.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
+import pytest
 
+from bench.tool_sizes import TARGETS
 from tests.mcp_server.conftest import ClientFactory
 from tests.mcp_server.scenario import PARSER_INPUTS, caller
 from tests.mcp_server.tool_calls import run_scoped_calls
-from tests.servers import payload
+from tests.servers import ALL_TOOLSETS, payload
+from workbench_mcp.config import DEFAULT_TOOLSETS, Toolset
 
 SCHEMA_NAME_MAPS = ("properties", "$defs", "patternProperties")
 
@@ -40,6 +45,18 @@ def is_typed(prop: dict[str, Any]) -> bool:
         return True
     branches = prop.get("anyOf")
     return isinstance(branches, list) and bool(branches) and all(is_typed(b) for b in branches)
+
+
+@pytest.mark.parametrize(("label", "toolsets"), [("default", DEFAULT_TOOLSETS), ("all", ALL_TOOLSETS)])
+async def test_tools_list_fits_its_byte_budget(
+    local_client: ClientFactory, label: str, toolsets: frozenset[Toolset]
+) -> None:
+    """Every session pays for tools/list in context; a longer description or a new result field must fit the budget
+    (a branch that lengthened gate descriptions once pushed both configurations over it unnoticed)."""
+    async with local_client(toolsets=toolsets) as client:
+        tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in (await client.list_tools()).tools]
+    size = len(json.dumps({"tools": tools}, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    assert size <= TARGETS[label], f"tools/list with {label} toolsets is {size:,} bytes; see python -m bench tool_sizes"
 
 
 async def test_every_input_property_has_a_type(local_client: ClientFactory) -> None:

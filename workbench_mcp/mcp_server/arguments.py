@@ -3,6 +3,11 @@
 Parameters are named exactly as the protocol names them (`runId`, `stepId`, ...): the SDK
 (2.3.0) crashes on `Field(alias=...)` parameters. Every string has a maximum length, so a huge
 argument is refused by the schema (INVALID_INPUT) before it reaches the service.
+
+A description is advertised in every tool that takes the argument, on every session, so an argument
+gets one only when it says something its name, type and the tool's description do not: ids are
+self-explanatory, and `expectedRevision`/`correlationId` (on every tool that changes a run) are
+explained once in the server instructions.
 """
 
 from typing import Annotated, Any, Literal
@@ -14,54 +19,32 @@ from workbench_mcp.protocol.wire_model import MAX_SAFE_INTEGER
 
 _ID = 256
 
-RunId = Annotated[
-    str,
-    Field(min_length=1, max_length=128, description="The run's id (run_...)"),
-]
-StepId = Annotated[str, Field(min_length=1, max_length=_ID, description="Workflow step id, e.g. parser1")]
-Gate = Annotated[
-    Literal["PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"],
-    Field(
-        description="The step's gate, named after its gatePolicy: PAUSE_BEFORE or CHECKPOINT (before the step starts), "
-        "PAUSE_AFTER (PAUSE_AFTER and CHECKPOINT steps, after it completed). AUTO steps have none"
-    ),
-]
-Decision = Annotated[
-    Literal["approved", "rejected", "edited"],
-    Field(description="approved or edited open the gate (if already open nothing is recorded); rejected closes it"),
-]
+RunId = Annotated[str, Field(min_length=1, max_length=128)]
+StepId = Annotated[str, Field(min_length=1, max_length=_ID)]
+# Which gates a step has, and what each decision does, is said once: resolve_gate's description.
+Gate = Literal["PAUSE_BEFORE", "PAUSE_AFTER", "CHECKPOINT"]
+Decision = Literal["approved", "rejected", "edited"]
 CheckpointDecision = Literal["approved", "rejected"]
-Note = Annotated[str, Field(max_length=10_000, description="Free text kept in the trace")]
+Note = Annotated[str, Field(max_length=10_000, description="Recorded in the trace")]
 Reason = Annotated[str, Field(max_length=10_000, description="Why; recorded in the trace")]
 Message = Annotated[str, Field(min_length=1, max_length=10_000, description="Error message recorded in the trace")]
 ErrorCodeText = Annotated[str, Field(min_length=1, max_length=_ID, description="Your own error code, e.g. TIMEOUT")]
-_REVISION_SCHEMA = {
-    "type": "integer",
-    "minimum": 0,
-    "description": "Refused (REVISION_CONFLICT) unless the run is at this revision",
-}
 ExpectedRevision = Annotated[
     int,
     Field(ge=0, le=MAX_SAFE_INTEGER),
-    # On every mutating tool, so advertised without the 2^53-1 bound every integer has (instructions say so).
-    WithJsonSchema(_REVISION_SCHEMA),
+    # On every mutating tool, so advertised without the 2^53-1 bound every integer has (instructions say so),
+    # with a short description for hosts that do not show the model the server instructions.
+    WithJsonSchema({"type": "integer", "minimum": 0, "description": "Else REVISION_CONFLICT"}),
 ]
-CorrelationId = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=_ID,
-        description="Groups a multi-call action in the trace",
-    ),
-]
-Limit = Annotated[int, Field(ge=1, le=500, description="Page size, 1..500 (default 100)")]
+CorrelationId = Annotated[str, Field(min_length=1, max_length=_ID, description="Stamped on the events written")]
+Limit = Annotated[int, Field(ge=1, le=500, description="Default 100")]
 Cursor = Annotated[str, Field(min_length=1, max_length=1024, description="nextCursor of the previous page")]
 RequestId = Annotated[
     str,
-    Field(min_length=1, max_length=_ID, description="Retry key: repeating start_run with it returns the same run"),
+    Field(min_length=1, max_length=_ID, description="Retry key: a repeat with the same arguments returns the same run"),
 ]
-Tags = Annotated[list[Annotated[str, Field(max_length=_ID)]], Field(max_length=64, description="Labels for the run")]
-Metadata = Annotated[dict[str, Any], Field(description="Free-form JSON object stored on the run")]
+Tags = Annotated[list[Annotated[str, Field(max_length=_ID)]], Field(max_length=64)]
+Metadata = Annotated[dict[str, Any], Field(description="Stored on the run")]
 ArtifactKey = Annotated[str, Field(min_length=1, max_length=_ID, description="Artifact name, e.g. compiledProfile")]
 TypeId = Annotated[str, Field(min_length=1, max_length=_ID, description="Artifact type id, e.g. compiledProfile")]
 IdempotencyKey = Annotated[
@@ -69,7 +52,7 @@ IdempotencyKey = Annotated[
     Field(
         min_length=1,
         max_length=_ID,
-        description="Retry key: the same key with the same data returns the earlier version instead of a new one",
+        description="Retry key: a repeat with the same content returns the earlier version (replayed: true)",
     ),
 ]
 JsonValue = Annotated[Any, WithJsonSchema(JSON_VALUE)]
@@ -83,14 +66,14 @@ BundleArg = Annotated[
     Any,
     # Advertised as an object (a bundle is one); anything else still gets a verdict, not INVALID_INPUT.
     WithJsonSchema({"type": "object"}),
-    Field(description="A RunBundle JSON object (as export_bundle returns)"),
+    Field(description="A RunBundle, as export_bundle returns it"),
 ]
-Text = Annotated[str, Field(min_length=1, max_length=100_000, description="Annotation text")]
-ToolName = Annotated[str, Field(min_length=1, max_length=_ID, description="Name of the tool that was called")]
+Text = Annotated[str, Field(min_length=1, max_length=100_000)]
+ToolName = Annotated[str, Field(min_length=1, max_length=_ID, description="The tool that was called")]
 AnyJson = JsonValue
-Summary = Annotated[str, Field(max_length=10_000, description="Short human-readable summary")]
+Summary = Annotated[str, Field(max_length=10_000)]
 Name = Annotated[str, Field(min_length=1, max_length=_ID)]
-DurationMs = Annotated[float, Field(ge=0, description="Duration in milliseconds")]
+DurationMs = Annotated[float, Field(ge=0)]
 
 
 TokenCount = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER), WithJsonSchema({"type": "integer", "minimum": 0})]
@@ -119,7 +102,7 @@ class Rule(BaseModel):
     priority: int = Field(ge=-MAX_SAFE_INTEGER, le=MAX_SAFE_INTEGER)
     enabled: bool
     label: str | None = Field(None, max_length=10_000)
-    payload: JsonValue = Field(description="The rule's JSON payload (null allowed)")
+    payload: JsonValue
 
 
 class RuleSetArg(BaseModel):
@@ -135,7 +118,7 @@ class RuleSetArg(BaseModel):
 
 
 class PatchOp(BaseModel):
-    """One RFC 6902 operation: `add`/`replace`/`test` need `value`, `move`/`copy` need `from`."""
+    """`add`/`replace`/`test` need `value`, `move`/`copy` need `from`."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=False)
 

@@ -13,7 +13,7 @@ from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.toolsets import ToolFn, ToolSpec
 from workbench_mcp.service import RunService
 
-Patch = Annotated[list[a.PatchOp], Field(max_length=10_000, description="RFC 6902 operations, applied in order")]
+Patch = Annotated[list[a.PatchOp], Field(max_length=10_000, description="Applied in order")]
 
 
 def _write_artifact(service: RunService) -> ToolFn:
@@ -70,12 +70,8 @@ TOOLS = [
         Toolset.CORE,
         "Write an artifact",
         "Store a new version of a run's artifact (version = previous + 1; earlier versions stay in the trace). "
-        "Returns {ok, runId, artifactKey, version, replayed, revision}. Pass idempotencyKey to make retries safe: "
-        "the same key with the same data returns the version it wrote (replayed: true) while that version is "
-        "still the latest; once another write has made a newer one, the retry is IDEMPOTENCY_CONFLICT (stale, "
-        "nothing written: read the artifact). Errors: UNKNOWN_RUN, INVALID_INPUT, "
-        "IDEMPOTENCY_CONFLICT (key used for other data or another artifact, or stale), INVALID_STATE_TRANSITION, "
-        "LIMIT_EXCEEDED, REVISION_CONFLICT.",
+        "Returns {ok, runId, artifactKey, version, replayed, revision}. Errors: IDEMPOTENCY_CONFLICT (key used for "
+        "other data or another artifact, or its version since superseded).",
         read_only=False,
         build=_write_artifact,
         idempotent=False,  # without an idempotencyKey every call stores a new version
@@ -86,8 +82,7 @@ TOOLS = [
         Toolset.TELEMETRY,
         "Patch an artifact",
         "Apply RFC 6902 JSON Patch operations to the latest version of an artifact, storing the result as a new "
-        "version. Errors: UNKNOWN_RUN, UNKNOWN_ARTIFACT, PATCH_FAILED (nothing changed), IDEMPOTENCY_CONFLICT, "
-        "INVALID_STATE_TRANSITION, LIMIT_EXCEEDED, REVISION_CONFLICT.",
+        "version. Errors: UNKNOWN_ARTIFACT, PATCH_FAILED (nothing changed), IDEMPOTENCY_CONFLICT.",
         read_only=False,
         build=_patch_artifact,
         idempotent=False,

@@ -86,15 +86,15 @@ TOOLS = [
     read_tool(
         "export_bundle",
         "Export a run bundle",
-        "Return the run as a tamper-evident RunBundle (protocolVersion, run, trace, artifacts, ruleSets, engine, "
-        "integrity.sha256). profile=user redacts personal data and omits the engine snapshot. Errors: UNKNOWN_RUN.",
+        "The run as a tamper-evident RunBundle (protocolVersion, run, trace, artifacts, ruleSets, engine, "
+        "integrity.sha256).",
         _export_bundle,
     ),
     read_tool(
         "verify_run_integrity",
         "Verify a bundle's hash",
         "Check a RunBundle's integrity.sha256 against its canonical JSON. Returns {ok, sha256?}. "
-        "Errors: INVALID_RUN_BUNDLE, UNSUPPORTED_PROTOCOL_VERSION (unparseable bundle), LIMIT_EXCEEDED.",
+        "Errors: INVALID_RUN_BUNDLE, UNSUPPORTED_PROTOCOL_VERSION (unparseable bundle), LIMIT_EXCEEDED (size).",
         _verify_run_integrity,
     ),
     read_tool(

@@ -62,7 +62,7 @@ def _request_gate(service: RunService) -> ToolFn:
     return request_gate
 
 
-CheckpointId = Annotated[str, Field(min_length=1, max_length=256, description="Your name for the checkpoint")]
+CheckpointId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 def _resolve_checkpoint(service: RunService) -> ToolFn:
@@ -93,14 +93,12 @@ TOOLS = [
         "resolve_gate",
         Toolset.CORE,
         "Resolve a human gate",
-        "Record a reviewer's decision on a gate the step has, while it is under review: its start gate "
-        "(PAUSE_BEFORE for a PAUSE_BEFORE step, CHECKPOINT for a CHECKPOINT step) before it starts, to let it start; "
-        "PAUSE_AFTER (PAUSE_AFTER and CHECKPOINT steps) after complete_step, to let successors start. rejected "
-        "closes the gate again. next_actions.pendingGates lists the gates open for a decision. Approving an open "
-        "gate records nothing (changed: false). Pass expectedRevision so that the first of two concurrent "
-        "decisions wins. Errors: UNKNOWN_RUN, UNKNOWN_STEP, GATE_NOT_APPLICABLE (the step has no such gate or it "
-        "is not under review now; the message names the right call), INVALID_STATE_TRANSITION (run not running), "
-        "REVISION_CONFLICT.",
+        "Decide one of the step's gates while it is under review (the server instructions say which gates a step has; "
+        "next_actions.pendingGates lists those awaiting a decision). approved or edited open it; approving an open "
+        "gate records nothing (changed: false). rejected is recorded and re-closes a PAUSE_BEFORE or PAUSE_AFTER "
+        "gate (an approved CHECKPOINT gate stays open). Pass expectedRevision so the first of two concurrent "
+        "decisions wins. Errors: GATE_NOT_APPLICABLE (no such gate, or not under review now; the message names the "
+        "right call).",
         read_only=False,
         build=_resolve_gate,
         idempotent=False,
@@ -110,8 +108,7 @@ TOOLS = [
         "request_gate",
         Toolset.STEPS,
         "Request human review",
-        "Record that a step's gate needs a human decision (informational: it changes no gate state). "
-        "Errors: UNKNOWN_RUN, UNKNOWN_STEP, INVALID_STATE_TRANSITION.",
+        "Record that a step's gate needs a human decision (informational: it changes no gate state).",
         read_only=False,
         build=_request_gate,
         idempotent=False,
@@ -121,12 +118,11 @@ TOOLS = [
         "resolve_checkpoint",
         Toolset.STEPS,
         "Resolve a named checkpoint",
-        "Approve or reject a named checkpoint that waits on a step: a next_actions.pendingGates entry with a "
-        "checkpointId (runs made by the reference runtime hold them). Named checkpoints never block a step; to let "
-        "a CHECKPOINT step start call resolve_gate(gate=CHECKPOINT). Recorded as a CHECKPOINT gate resolution whose "
-        "note is the checkpoint id; approving an approved checkpoint records nothing (changed: false). Errors: "
-        "UNKNOWN_RUN, UNKNOWN_STEP, UNKNOWN_CHECKPOINT (nothing waits for that id; the message names the call that "
-        "opens the step), INVALID_STATE_TRANSITION, REVISION_CONFLICT.",
+        "Approve or reject a named checkpoint waiting on a step: a next_actions.pendingGates entry with a "
+        "checkpointId (only runs made by the reference runtime hold them). It never blocks a step: a CHECKPOINT step "
+        "starts after resolve_gate(gate=CHECKPOINT). Recorded as a CHECKPOINT gate decision noting the id; "
+        "approving an approved checkpoint records nothing (changed: false). Errors: UNKNOWN_CHECKPOINT (nothing "
+        "waits on that id; the message names the call that opens the step).",
         read_only=False,
         build=_resolve_checkpoint,
         idempotent=False,

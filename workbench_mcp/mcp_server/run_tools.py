@@ -45,7 +45,6 @@ def _start_run(service: RunService) -> ToolFn:
         Field(
             min_length=1,
             max_length=256,
-            description="Workflow to run (see list_workflows)",
             json_schema_extra={"enum": known},
         ),
     ]
@@ -96,26 +95,24 @@ TOOLS = [
     read_tool(
         "list_runs",
         "List runs",
-        "List your runs, newest first, as SavedRunMeta objects {id, workflowId, startedAt, endedAt?, status, tags?}. "
-        "Returns {runs, nextCursor?}; pass nextCursor as `cursor` for the next page.",
+        "List your runs, newest first: {runs: [{id, workflowId, startedAt, endedAt?, status, tags?}], nextCursor?}; "
+        "pass nextCursor as `cursor` for the next page.",
         _list_runs,
     ),
     read_tool(
         "get_run",
         "Get run state",
-        "Return the serialized run state (revision, run, trace, and the maps artifactsByKey, ruleSetsById, "
-        "stepStatus, gateState, idempotency as [key, value] arrays). Errors: UNKNOWN_RUN.",
+        "The run's serialized state: revision, run, trace, and the maps artifactsByKey, ruleSetsById, stepStatus, "
+        "gateState, idempotency as [key, value] arrays.",
         _get_run,
     ),
     ToolSpec(
         "start_run",
         Toolset.CORE,
         "Start a run",
-        "Start a new run of a workflow (default catalog: 'jobSearchWorkflow') with its rule sets. "
-        "Returns {runId, workflowId, status, revision}. Pass requestId to make retries safe: the same requestId "
-        "with the same arguments returns the run it started. "
-        "Next: call next_actions(runId). Errors: UNKNOWN_WORKFLOW, INVALID_INPUT, LIMIT_EXCEEDED, "
-        "IDEMPOTENCY_CONFLICT (requestId used with other arguments).",
+        "Start a run of a workflow with its rule sets. Returns {runId, workflowId, status, revision}; next, call "
+        "next_actions(runId). Errors: UNKNOWN_WORKFLOW, "
+        "IDEMPOTENCY_CONFLICT (requestId reused with other arguments).",
         read_only=False,
         build=_start_run,
         idempotent=False,
@@ -124,17 +121,16 @@ TOOLS = [
     read_tool(
         "next_actions",
         "What can happen next",
-        "Tell an agent what it can do on a run now: pendingGates to resolve (resolve_gate with that gate; "
-        "resolve_checkpoint for entries with a checkpointId), readySteps to begin, runningSteps, blockedSteps with "
-        "the reason (gate: the gate it names; predecessor; predecessor_after_gate), canCompleteRun (true once every "
-        "step completed or was failed). A finished run has nothing to do: every list is empty. Errors: UNKNOWN_RUN.",
+        "What can be done on the run now: pendingGates [{stepId, gate, checkpointId?}] awaiting resolve_gate "
+        "(resolve_checkpoint for a checkpointId), readySteps for begin_step, runningSteps, blockedSteps (begin_step's "
+        "reasons), canCompleteRun (every step completed or failed). A finished run: every list is empty.",
         _next_actions,
     ),
     read_tool(
         "list_workflows",
         "List workflows",
-        "List the workflows start_run accepts: id, version, title, steps (id, gatePolicy, inputs, outputs), "
-        "edges and the rule sets a new run starts with.",
+        "The workflows start_run accepts: id, version, title, steps (id, gatePolicy, inputs, outputs), edges, "
+        "ruleSetIds (the rule sets a new run starts with).",
         _list_workflows,
     ),
 ]

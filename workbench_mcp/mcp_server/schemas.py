@@ -90,7 +90,7 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
 ERROR_BODY_SCHEMA: dict[str, Any] = {"required": ["error", "code"]}
 """What an isError result carries: `{"error": message, "code": CODE}`. This branch only has to admit it;
 the body and its codes are described once, in the server instructions and /agents.md, and each tool's
-description names the codes it can return (all 26 codes in every output schema cost 17 KB of tools/list)."""
+description names the codes only it returns (all 26 codes in every output schema cost 17 KB of tools/list)."""
 
 
 def output_schema(schema: dict[str, Any]) -> dict[str, Any]:

@@ -51,10 +51,31 @@ SERVER_NAME = "llm-workbench"
 audit_log = logging.getLogger("workbench_mcp.audit")
 logger = logging.getLogger(__name__)
 
+# What holds for many tools is said once, here (instructions) and in /agents.md, rather than in every tool:
+# tools/list is paid for on every session. Each tool's description then names only its own codes.
+GATE_RULES = (
+    "Gates come from a step's gatePolicy: a PAUSE_BEFORE step waits before it starts for its PAUSE_BEFORE gate,"
+    " a CHECKPOINT step for its CHECKPOINT gate; once completed, a PAUSE_AFTER or CHECKPOINT step holds its"
+    " successors until its PAUSE_AFTER gate is approved; AUTO steps have none. A start gate is under review while"
+    " its step is pending, PAUSE_AFTER once the step completed."
+)
+RUN_CHANGES = (
+    "Tools that change a run accept expectedRevision (refused with REVISION_CONFLICT unless the run is still at"
+    " that revision; every result carries the new revision) and correlationId (stamped on the trace events the"
+    " call writes); they answer INVALID_STATE_TRANSITION once the run is not running and LIMIT_EXCEEDED past a"
+    " quota."
+)
+COMMON_CODES = (
+    "Any call may answer INVALID_INPUT (arguments the schema refuses) or STORAGE_UNAVAILABLE (retry later); a runId"
+    " you cannot see UNKNOWN_RUN, a stepId not in the workflow UNKNOWN_STEP; each tool's description names its other"
+    " codes."
+)
+
 
 def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
     """The `instructions` of a server with this configuration: how to drive a run with the tools it offers,
-    the error codes (listed here once rather than in every output schema), and what is not enabled here."""
+    what a step's gates are, what holds for every tool (GATE_RULES, RUN_CHANGES, COMMON_CODES), every error
+    code, and what is not enabled here."""
     offered = enabled_tools(all_tools(), toolsets, read_only)
     parts = ["LLM Workbench: workflow runs with human-gated steps, versioned artifacts and tamper-evident bundles."]
     if read_only:
@@ -67,15 +88,16 @@ def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
         parts.append(
             "Typical loop: list_workflows -> start_run -> next_actions -> resolve_gate / begin_step /"
             " write_artifact / complete_step -> ... (next_actions says what is possible now) -> complete_run ->"
-            " export_bundle. Tools that change a run accept expectedRevision (refused with REVISION_CONFLICT unless"
-            " the run is still at that revision; every result carries the new revision) and correlationId (stamped"
-            " on the trace events the call writes)."
+            " export_bundle."
         )
+        parts += [GATE_RULES, RUN_CHANGES]
     parts.append(
-        "Integers must be at most 2^53-1 in magnitude. A failed call is an isError result carrying"
-        " {error: message, code: CODE}; branch on the code, never the message. Codes: "
+        "Integers must be at most 2^53-1 in magnitude (UNSAFE_NUMBER in a JSON value). A failed call is an isError"
+        " result carrying {error: message, code: CODE}; branch on the code, never the message. "
+        + COMMON_CODES
+        + " All codes: "
         + ", ".join(code.value for code in ErrorCode)
-        + ". Each tool's description names the codes it returns."
+        + "."
     )
     chosen = with_core(toolsets)
     missing = []

@@ -123,17 +123,16 @@ def _fail_run(service: RunService) -> ToolFn:
     return fail_run
 
 
-_TERMINAL = "Refused while a step is running. Errors: UNKNOWN_RUN, INVALID_STATE_TRANSITION, REVISION_CONFLICT."
+_TERMINAL = "(terminal: no further changes). Refused (INVALID_STATE_TRANSITION) while a step is running."
 
 TOOLS = [
     ToolSpec(
         "begin_step",
         Toolset.CORE,
         "Begin a step",
-        "Start a pending step. If it cannot start yet the result is {ok: false, reason} (not an error): reason.type "
-        "is gate (resolve_gate the gate it names: PAUSE_BEFORE or CHECKPOINT), predecessor (waitingOn steps must "
-        "complete) or predecessor_after_gate (approve that step's PAUSE_AFTER gate). Errors: UNKNOWN_RUN, "
-        "UNKNOWN_STEP, INVALID_STATE_TRANSITION.",
+        "Start a pending step. If it cannot start the result is {ok: false, reason} (not an error), reason.type: "
+        "gate (resolve_gate the gate it names), predecessor (the waitingOn steps must complete), "
+        "predecessor_after_gate (approve the PAUSE_AFTER gate of the step in waitingOn) or not_pending.",
         read_only=False,
         build=_begin_step,
         idempotent=True,  # a second call finds the step running and changes nothing
@@ -143,9 +142,8 @@ TOOLS = [
         "complete_step",
         Toolset.CORE,
         "Complete a step",
-        "Mark a running step completed. Steps with a PAUSE_AFTER or CHECKPOINT policy then wait for "
-        "resolve_gate(gate=PAUSE_AFTER) before successors can start. Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
-        "INVALID_STATE_TRANSITION (step not running).",
+        "Mark a running step completed; a PAUSE_AFTER or CHECKPOINT step then holds its successors until "
+        "resolve_gate(gate=PAUSE_AFTER) approves. Errors: INVALID_STATE_TRANSITION (step not running).",
         read_only=False,
         build=_complete_step,
         idempotent=True,  # a repeat is refused: the step is no longer running
@@ -155,9 +153,8 @@ TOOLS = [
         "fail_step",
         Toolset.STEPS,
         "Fail a step",
-        "Mark a pending or running step failed with a message (and optional code); with failFast the run fails "
-        "too. A failed step cannot be retried and blocks its successors. Errors: UNKNOWN_RUN, UNKNOWN_STEP, "
-        "INVALID_STATE_TRANSITION.",
+        "Mark a pending or running step failed; with failFast the run fails too. A failed step cannot be retried "
+        "and blocks its successors. Errors: INVALID_STATE_TRANSITION (step completed or failed already).",
         read_only=False,
         build=_fail_step,
         idempotent=True,
@@ -167,7 +164,7 @@ TOOLS = [
         "complete_run",
         Toolset.CORE,
         "Complete the run",
-        "Mark the run completed (terminal: no further changes are accepted). " + _TERMINAL,
+        "Mark the run completed " + _TERMINAL + " Steps still pending are listed in stepsNeverRun.",
         read_only=False,
         build=_end_run("completed"),
         idempotent=True,
@@ -177,7 +174,7 @@ TOOLS = [
         "cancel_run",
         Toolset.STEPS,
         "Cancel the run",
-        "Mark the run cancelled (terminal: no further changes are accepted). " + _TERMINAL,
+        "Mark the run cancelled " + _TERMINAL,
         read_only=False,
         build=_end_run("cancelled"),
         idempotent=True,
@@ -187,7 +184,7 @@ TOOLS = [
         "fail_run",
         Toolset.STEPS,
         "Fail the run",
-        "Mark the run failed with an error message (terminal: no further changes are accepted). " + _TERMINAL,
+        "Mark the run failed " + _TERMINAL,
         read_only=False,
         build=_fail_run,
         idempotent=True,

@@ -13,7 +13,7 @@ from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.toolsets import ToolFn, ToolSpec
 from workbench_mcp.service import RunService
 
-Direction = Annotated[Literal["request", "response", "stream_chunk"], Field(description="Which way the data went")]
+Direction = Literal["request", "response", "stream_chunk"]
 Detail = Annotated[
     Literal["summary", "full"],
     Field(description="full keeps `payload` in the trace; summary (default) drops it"),
@@ -127,15 +127,13 @@ def _replace_rule_set(service: RunService) -> ToolFn:
     return replace_rule_set
 
 
-_COMMON = "Errors: UNKNOWN_RUN, UNKNOWN_STEP, INVALID_STATE_TRANSITION (run not running), REVISION_CONFLICT."
-
 TOOLS = [
     ToolSpec(
         "log_model_io",
         Toolset.TELEMETRY,
         "Log model I/O",
-        "Record one model request or response on the run's trace: provider, model, usage (token counts), cost, "
-        "durationMs, summary; the payload is kept only with detail=full. " + _COMMON,
+        "Record one model request, response or stream chunk on the run's trace: provider, model, usage (token "
+        "counts), cost, durationMs, summary, payload.",
         read_only=False,
         build=_log_model_io,
     ),
@@ -143,7 +141,7 @@ TOOLS = [
         "log_tool_call",
         Toolset.TELEMETRY,
         "Log a tool call",
-        "Record one tool invocation (name, args, result) on the run's trace. " + _COMMON,
+        "Record one tool invocation (name, args, result) on the run's trace.",
         read_only=False,
         build=_log_tool_call,
     ),
@@ -151,7 +149,7 @@ TOOLS = [
         "annotate",
         Toolset.TELEMETRY,
         "Annotate the run",
-        "Attach a free-text note (with optional tags) to the run's trace. " + _COMMON,
+        "Attach a free-text note (with optional tags) to the run's trace.",
         read_only=False,
         build=_annotate,
     ),
@@ -159,8 +157,8 @@ TOOLS = [
         "replace_rule_set",
         Toolset.TELEMETRY,
         "Replace a rule set",
-        "Store a rule set on the run under its id (new or replacing the current one); the previous version "
-        "stays in the trace. " + _COMMON,
+        "Store a rule set on the run under its id (new, or replacing the current one; the previous version stays "
+        "in the trace).",
         read_only=False,
         build=_replace_rule_set,
     ),

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from workbench_mcp import __version__
 from workbench_mcp.config import ServerConfig, Toolset
 from workbench_mcp.errors import ErrorCode
-from workbench_mcp.mcp_server.server import SERVER_NAME
+from workbench_mcp.mcp_server.server import COMMON_CODES, GATE_RULES, RUN_CHANGES, SERVER_NAME
 from workbench_mcp.mcp_server.toolsets import (
     ToolSpec,
     all_tools,
@@ -330,16 +330,14 @@ def agents_md(config: ServerConfig) -> str:
         heading = "API affordances (this server is read-only)"
         start = "Read runs with `list_runs`, `get_run`, `next_actions` and `export_bundle`."
         read_only = " This server runs with `--read-only`: it offers read tools only."
-        common = ""
+        common = f"\n\n{COMMON_CODES}"
         concurrency = ""
     else:
         heading = "Write affordances"
         start = "Start with `list_workflows`, `start_run`, then `next_actions` to learn what to do."
         read_only = ""
-        common = (
-            " Every mutating tool accepts\n`expectedRevision` (optimistic concurrency) and `correlationId` (stamped"
-            " on the events it writes)."
-        )
+        # The server instructions' shared rules: the tool descriptions above rely on them.
+        common = f"\n\n{GATE_RULES} {RUN_CHANGES} {COMMON_CODES}"
         concurrency = (
             "\n- Use `If-Match` (REST) or `expectedRevision` (MCP) when you read, decide and write: the first"
             " writer wins."
