@@ -24,6 +24,7 @@ from pydantic import MISSING
 
 from workbench_mcp.engine.run_state import IdempotencyEntry, OpenSpan, RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger.context import LedgerContext
 from workbench_mcp.protocol.artifacts import ArtifactVersion
 from workbench_mcp.protocol.engine_state import GateSlots
 from workbench_mcp.protocol.rules import RuleSet
@@ -173,6 +174,7 @@ class RunWrite:
     heads: MapRows  # (artifact key, position, version)
     rule_sets: MapRows  # (rule set id, position, rule set JSON)
     idempotency: MapRows  # (key, position, artifact key, version, digest)
+    ledger: LedgerContext | None = None  # None: the store keeps no hash chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +185,7 @@ class WriteContext:
     at: str
     state_tag: int
     limits: StoreLimits
+    ledger: LedgerContext | None = None
 
 
 def full_write(state: RunState, trace: Sequence[EventJson], ctx: WriteContext) -> RunWrite:
@@ -202,6 +205,7 @@ def full_write(state: RunState, trace: Sequence[EventJson], ctx: WriteContext) -
         heads=_map_rows(None, state.artifacts, (), _head_row),
         rule_sets=_map_rows(None, state.rule_sets, (), _rule_set_row),
         idempotency=_map_rows(None, state.idempotency, (), _idempotency_row),
+        ledger=ctx.ledger,
     )
 
 
@@ -230,6 +234,7 @@ def append_write(
         heads=heads,
         rule_sets=_map_rows(old.rule_sets, new.rule_sets, rule_set_ids, _rule_set_row),
         idempotency=_map_rows(old.idempotency, new.idempotency, idempotency_keys, _idempotency_row),
+        ledger=ctx.ledger,
     )
 
 
