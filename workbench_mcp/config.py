@@ -101,6 +101,8 @@ class ServerConfig:
     durability: Durability = "normal"
     """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
+    signing_key_file: Path | None = None
+    """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
 
     @property
     def base_url(self) -> str:
@@ -244,7 +246,12 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
             per_second=_float(env.get("WORKBENCH_RATE_LIMIT"), "WORKBENCH_RATE_LIMIT", DEFAULT_RATE_PER_S),
             burst=_int(env.get("WORKBENCH_RATE_BURST"), "WORKBENCH_RATE_BURST", DEFAULT_RATE_BURST),
         ),
+        signing_key_file=_optional_path(_text(env, "WORKBENCH_SIGNING_KEY_FILE")),
     )
+
+
+def _optional_path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 def check_serve_config(config: ServerConfig) -> None:
@@ -304,6 +311,7 @@ def config_to_json(config: ServerConfig) -> str:
         "workers": config.workers,
         "durability": config.durability,
         "rate_limit": {"per_second": config.rate_limit.per_second, "burst": config.rate_limit.burst},
+        "signing_key_file": None if config.signing_key_file is None else str(config.signing_key_file),
     }
     return json.dumps(document)
 
@@ -323,5 +331,6 @@ def config_from_json(text: str) -> ServerConfig:
             "allowed_hosts": tuple(document["allowed_hosts"]),
             "jwt": JwtConfig(**{**jwt, "tenant_claims": tuple(jwt["tenant_claims"])}),
             "rate_limit": RateLimitConfig(**rate),
+            "signing_key_file": _optional_path(document.get("signing_key_file")),
         }
     )

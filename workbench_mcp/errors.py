@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "RATE_LIMITED"
     UNAUTHORIZED = "UNAUTHORIZED"
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
+    LEDGER_MISMATCH = "LEDGER_MISMATCH"  # stored rows no longer match their hash chain (workbench_mcp/ledger)
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ def load_or_create_key(path: Path) -> tuple[SigningKey, bool]:
     return key, True
 
 
-def jwks(keys: list[Mapping[str, Any]]) -> dict[str, Any]:
+def jwks(keys: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {"keys": [dict(k) for k in keys]}
 
 

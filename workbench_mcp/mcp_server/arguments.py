@@ -70,6 +70,10 @@ Profile = Annotated[
     Literal["full", "user"],
     Field(description="full: everything plus the engine snapshot; user: redacted for sharing, no engine"),
 ]
+Attestation = Annotated[
+    bool,
+    Field(description="true: also return a signed DSSE envelope (in-toto Statement) attesting the full bundle"),
+]
 BundleArg = Annotated[Any, Field(description="A RunBundle JSON object (as export_bundle returns)")]
 Text = Annotated[str, Field(min_length=1, max_length=100_000, description="Annotation text")]
 ToolName = Annotated[str, Field(min_length=1, max_length=_ID, description="Name of the tool that was called")]

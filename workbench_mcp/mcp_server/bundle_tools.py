@@ -3,10 +3,12 @@
 from collections import OrderedDict
 from typing import Annotated, Any
 
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 
 from workbench_mcp.auth import current_principal
+from workbench_mcp.engine.export import Profile
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger.export import ATTESTATION_META
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
@@ -39,12 +41,26 @@ class _PrettyTexts:
 def _export_bundle(service: RunService) -> ToolFn:
     texts = _PrettyTexts()
 
-    async def export_bundle(runId: a.RunId, profile: a.Profile = "full") -> Annotated[CallToolResult, o.Bundle]:
+    async def export_bundle(
+        runId: a.RunId, profile: a.Profile = "full", attestation: a.Attestation = False
+    ) -> Annotated[CallToolResult, o.Bundle]:
+        if attestation:
+            return await _attested(service, runId, profile)
         bundle = await service.export_bundle(current_principal(), runId, profile=profile)
         # The text item is JSON.stringify(bundle, null, 2), as the reference's.
         return tool_result(bundle, text=texts.of(bundle))
 
     return export_bundle
+
+
+async def _attested(service: RunService, run_id: str, profile: Profile) -> CallToolResult:
+    """The unchanged bundle as structured content and first text item; the DSSE envelope as a second
+    text item and in `_meta`, so the output schema stays the bundle's."""
+    bundle, envelope = await service.export_attestation(current_principal(), run_id, profile=profile)
+    result = tool_result(bundle, text=pretty_json(bundle))
+    result.content.append(TextContent(type="text", text=pretty_json(envelope)))
+    result.meta = {ATTESTATION_META: envelope}
+    return result
 
 
 def _check_size(bundle: Any, limit: int) -> None:
@@ -87,7 +103,9 @@ TOOLS = [
         "export_bundle",
         "Export a run bundle",
         "Return the run as a tamper-evident RunBundle (protocolVersion, run, trace, artifacts, ruleSets, engine, "
-        "integrity.sha256). profile=user redacts personal data and omits the engine snapshot. Errors: UNKNOWN_RUN.",
+        "integrity.sha256). profile=user redacts personal data and omits the engine snapshot. attestation=true adds a "
+        "signed DSSE/in-toto attestation of the bundle (second text item and _meta; verify offline with "
+        "`workbench-mcp verify`). Errors: UNKNOWN_RUN.",
         _export_bundle,
     ),
     read_tool(

@@ -795,6 +795,10 @@ class SqliteRunStore:
         self._committed()
         return row_codec.decode_state(stored), export
 
+    @property
+    def signer(self) -> SigningKey | None:
+        return self._signer if self._chain else None
+
     async def published_keys(self) -> list[dict[str, Any]]:
         """Every public key this database's checkpoints were signed with (JWK), current first."""
         return await self._on(self._reader, ledger_rows.published_keys)

@@ -32,6 +32,7 @@ from workbench_mcp.service import RunService
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import discovery_routes
+from workbench_mcp.web.ledger_routes import attestation_routes, keys_route
 from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.run_routes import run_routes
@@ -128,7 +129,7 @@ def _rest_routes(config: ServerConfig, service: RunService, limiter: TenantRateL
             single_tenant=single,
         )
 
-    return run_routes(service, authenticate)
+    return [*run_routes(service, authenticate), *attestation_routes(service, authenticate)]
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -157,6 +158,7 @@ def create_app(config: ServerConfig) -> Starlette:
     routes = [
         *_public_routes(config),
         *discovery_routes(config, demo),
+        keys_route(service),
         *_mcp_routes(config, server, limiter),
         *_rest_routes(config, service, limiter),
     ]

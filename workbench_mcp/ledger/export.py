@@ -1,0 +1,45 @@
+"""Attestation export: the unchanged RunBundle plus a signed DSSE envelope about it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol, runtime_checkable
+
+from workbench_mcp.engine.export import export_bundle
+from workbench_mcp.engine.run_state import RunState
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger import chain
+from workbench_mcp.ledger.attestation import attest
+from workbench_mcp.ledger.keys import SigningKey
+from workbench_mcp.ledger.store_rows import LedgerExport
+from workbench_mcp.protocol.bundle import Bundle
+from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
+
+ATTESTATION_META = "io.github.workbench-mcp/attestation"
+"""`_meta` key of an export_bundle result that carries the attestation envelope."""
+
+
+@runtime_checkable
+class LedgerStore(Protocol):
+    """A run store that keeps the ledger (SqliteRunStore)."""
+
+    @property
+    def signer(self) -> SigningKey | None: ...
+
+    async def export_checkpoint(self, tenant_id: str, run_id: str) -> tuple[RunState, LedgerExport]: ...
+
+    async def published_keys(self) -> list[dict[str, Any]]: ...
+
+
+def attested_bundle(state: RunState, export: LedgerExport, signer: SigningKey) -> tuple[Bundle, dict[str, Any]]:
+    """The run's full bundle and its attestation. LEDGER_MISMATCH when the stored trace no longer
+    chains to the head the store computed while writing it: such a run is not attested."""
+    trace = json.loads("[" + ",".join(export.trace_texts) + "]")
+    bundle = export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
+    head = chain.head(bundle["trace"])
+    if len(trace) != export.heads.event_seq or head != export.heads.event_head:
+        raise WorkbenchError(
+            ErrorCode.LEDGER_MISMATCH,
+            f"run {state.run_id}: its stored trace no longer matches its hash chain; run `workbench-mcp ledger check`",
+        )
+    return bundle, attest(bundle, export.audit, export.checkpoints, signer, audit_head=export.heads.audit_head)
