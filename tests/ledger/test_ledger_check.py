@@ -1,0 +1,145 @@
+"""`workbench-mcp ledger check` on a real database: every tampering is reported with its run and seq."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.ledger.conftest import Ledger, gated_run
+from workbench_mcp.cli import main
+from workbench_mcp.ledger import chain
+from workbench_mcp.ledger.store_rows import read_checkpoints, read_heads
+from workbench_mcp.store.sqlite_store import SqliteRunStore
+
+Edit = Callable[[sqlite3.Connection, str], int]
+"""Tamper with one run's rows; returns the seq that `ledger check` must name."""
+
+
+def _check(capsys: pytest.CaptureFixture[str], db: Path) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as done:
+        main(["ledger", "check", "--db", str(db)])
+    return int(done.value.code or 0), capsys.readouterr().out
+
+
+def _change_one_event_byte(conn: sqlite3.Connection, run_id: str) -> int:
+    (text,) = conn.execute("SELECT event_json FROM trace_events WHERE run_id = ? AND seq = 3", (run_id,)).fetchone()
+    tampered = text.replace('"stepId":"parser1"', '"stepId":"parser2"', 1)
+    assert tampered != text
+    assert len(tampered) == len(text)
+    conn.execute("UPDATE trace_events SET event_json = ? WHERE run_id = ? AND seq = 3", (tampered, run_id))
+    return 3
+
+
+def _swap_the_approver(conn: sqlite3.Connection, run_id: str) -> int:
+    conn.execute("UPDATE audit SET principal = 'user_mallory' WHERE run_id = ? AND seq = 2", (run_id,))
+    return 2
+
+
+def _delete_the_last_event(conn: sqlite3.Connection, run_id: str) -> int:
+    (last,) = conn.execute("SELECT MAX(seq) FROM trace_events WHERE run_id = ?", (run_id,)).fetchone()
+    conn.execute("DELETE FROM trace_events WHERE run_id = ? AND seq = ?", (run_id, last))
+    return int(last)
+
+
+def _reorder_two_events(conn: sqlite3.Connection, run_id: str) -> int:
+    rows = dict(conn.execute("SELECT seq, event_json FROM trace_events WHERE run_id = ? AND seq IN (3, 4)", (run_id,)))
+    for seq, other in ((3, 4), (4, 3)):
+        conn.execute("UPDATE trace_events SET event_json = ? WHERE run_id = ? AND seq = ?", (rows[other], run_id, seq))
+    return 3
+
+
+async def _two_runs(ledger: Ledger) -> tuple[str, str]:
+    first = await gated_run(ledger.service)
+    second = await gated_run(ledger.service)
+    await ledger.store.close()
+    return first, second
+
+
+async def test_an_untouched_database_passes(ledger: Ledger, capsys: pytest.CaptureFixture[str]) -> None:
+    await _two_runs(ledger)
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 0
+    assert "OK: 2 runs" in out
+    assert "all intact" in out
+
+
+@pytest.mark.parametrize(
+    "edit", [_change_one_event_byte, _swap_the_approver, _delete_the_last_event, _reorder_two_events]
+)
+async def test_tampering_is_reported_with_run_and_seq(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str], edit: Edit
+) -> None:
+    _, victim = await _two_runs(ledger)
+    with sqlite3.connect(ledger.db_path) as conn:
+        seq = edit(conn, victim)
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 1
+    [line] = [line for line in out.splitlines() if line.startswith("TAMPERED")]
+    assert f"run {victim} " in line
+    assert f" seq {seq} " in line
+
+
+async def test_rewriting_the_links_too_is_caught_by_the_signed_checkpoints(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, victim = await _two_runs(ledger)
+    with sqlite3.connect(ledger.db_path) as conn:
+        _swap_the_approver(conn, victim)
+        # The attacker recomputes every audit link and the heads, but cannot sign a checkpoint.
+        from workbench_mcp.ledger.store_rows import audit_rows
+
+        links = chain.links(chain.audit_record(r) for r in audit_rows(conn, ("org_acme", victim)))
+        for seq, link in enumerate(links, start=1):
+            conn.execute("UPDATE ledger_links SET link = ? WHERE run_id = ? AND stream = 'audit' AND seq = ?",
+                         (link, victim, seq))  # fmt: skip
+        conn.execute("UPDATE ledger_heads SET audit_head = ? WHERE run_id = ?", (links[-1], victim))
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 1
+    assert f"run {victim} " in out
+    assert "signed checkpoint" in out
+
+
+async def test_every_write_extends_the_chain_in_place(ledger: Ledger) -> None:
+    run_id = await gated_run(ledger.service)
+    trace = await ledger.store.load_trace("org_acme", run_id)
+    with sqlite3.connect(ledger.db_path) as conn:
+        heads = read_heads(conn, ("org_acme", run_id))
+        stored = [row[0] for row in conn.execute(
+            "SELECT link FROM ledger_links WHERE run_id = ? AND stream = 'event' ORDER BY seq", (run_id,))]  # fmt: skip
+        reasons = [c["payloadType"] for c in read_checkpoints(conn, ("org_acme", run_id))]
+    assert stored == chain.links(trace)
+    assert heads is not None
+    assert (heads.event_seq, heads.event_head) == (len(trace), stored[-1])
+    assert len(reasons) == 2  # the gate decision and the completion
+
+
+async def test_runs_stored_before_the_ledger_are_chained_once_with_a_migration_checkpoint(
+    ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = SqliteRunStore(tmp_path / "old.db", chain=False)  # writes rows the way the code before the ledger did
+    await plain.open()
+    from workbench_mcp.service import RunService
+
+    run_id = await gated_run(RunService(plain))
+    await plain.close()
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM ledger_links").fetchone() == (0,)
+
+    upgraded = SqliteRunStore(tmp_path / "old.db", signer=ledger.key)
+    await upgraded.open()
+    await upgraded.close()
+    again = SqliteRunStore(tmp_path / "old.db", signer=ledger.key)
+    await again.open()  # a second open chains nothing again
+    await again.close()
+
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        checkpoints = read_checkpoints(conn, ("org_acme", run_id))
+    import base64
+
+    assert [json.loads(base64.b64decode(c["payload"]))["reason"] for c in checkpoints] == ["migration"]
+    code, out = _check(capsys, tmp_path / "old.db")
+    assert code == 0, out
