@@ -92,3 +92,15 @@ def test_the_chain_starts_at_64_zeros_and_hashes_previous_link_then_canonical_js
     first = chain.link(chain.GENESIS, {"b": 1, "a": "x"})
     assert first == hashlib.sha256(("0" * 64 + '{"a":"x","b":1}').encode()).hexdigest()
     assert chain.links([{"a": 1}, {"a": 2}]) == [chain.link(chain.GENESIS, {"a": 1}), chain.head([{"a": 1}, {"a": 2}])]
+
+
+@pytest.mark.parametrize(
+    "principal",
+    ["user_bob", "ünïcødé 😀", "tab\tnew\nline\u001f\u2028", "lone \ud800 surrogate", 'quote " back \\ slash'],
+)
+def test_the_fast_audit_link_is_the_canonical_one(principal: str) -> None:
+    row = {"tenant_id": "t", "run_id": "r", "seq": 7, "event_id": "evt_1", "principal": principal, "tool": "x",
+           "correlation_id": None, "at": "2026-01-01T00:00:00.000Z", "amount": 1.5}  # fmt: skip
+    assert chain.audit_link("a" * 64, row) == chain.link("a" * 64, chain.audit_record(row))
+    del row["amount"]  # only strings and integers: the orjson path
+    assert chain.audit_link("a" * 64, row) == chain.link("a" * 64, chain.audit_record(row))

@@ -53,6 +53,7 @@ def record_write(
     key: Key,
     ledger: LedgerContext,
     events: Sequence[tuple[Any, ...]],
+    event_values: Sequence[dict[str, Any]],
     audit: Sequence[tuple[Any, ...]],
     *,
     whole_run: bool,
@@ -60,8 +61,10 @@ def record_write(
 ) -> None:
     """Extend the run's chains by the rows just inserted; sign a checkpoint if they call for one.
 
-    `events` rows are (seq, event id, type, event JSON), `audit` rows are AUDIT_COLUMNS; `whole_run`:
-    these rows are the run's whole trace (create or import), so the chains start over."""
+    `events` rows are (seq, event id, type, event JSON) and `event_values` the same events as values
+    (what the JSON text parses back to: hashing them saves a parse per event); `audit` rows are
+    AUDIT_COLUMNS. `whole_run`: these rows are the run's whole trace (create or import), so the
+    chains start over."""
     heads = _EMPTY if whole_run else read_heads(conn, key)
     if heads is None:  # stored before the ledger, or by a store with the chain off: link it all now
         backfill_run(conn, key, None, ledger.at)
@@ -69,15 +72,14 @@ def record_write(
     reasons: list[Reason] = []
     event_head, audit_head = heads.event_head, heads.audit_head
     rows: list[tuple[Any, ...]] = []
-    for seq, _event_id, _kind, text in events:
-        event = json.loads(text)
+    for (seq, *_), event in zip(events, event_values, strict=True):
         event_head = chain.link(event_head, event)
         rows.append((*key, "event", seq, event_head))
         reason = reason_for(event)
         if reason is not None:
             reasons.append(reason)
     for row in audit:
-        audit_head = chain.link(audit_head, chain.audit_record(dict(zip(AUDIT_COLUMNS, row, strict=True))))
+        audit_head = chain.audit_link(audit_head, dict(zip(AUDIT_COLUMNS, row, strict=True)))
         rows.append((*key, "audit", row[0], audit_head))
     if rows:
         conn.executemany(_INSERT_LINK, rows)
@@ -127,7 +129,7 @@ def backfill_run(conn: sqlite3.Connection, key: Key, signer: SigningKey | None, 
         rows.append((*key, "event", event_seq, event_head))
     for record in audit_rows(conn, key):
         audit_seq = int(record["seq"])
-        audit_head = chain.link(audit_head, chain.audit_record(record))
+        audit_head = chain.audit_link(audit_head, record)
         rows.append((*key, "audit", audit_seq, audit_head))
     conn.executemany(_INSERT_LINK, rows)
     heads = Heads(event_seq, event_head, audit_seq, audit_head)

@@ -175,6 +175,7 @@ class RunWrite:
     rule_sets: MapRows  # (rule set id, position, rule set JSON)
     idempotency: MapRows  # (key, position, artifact key, version, digest)
     ledger: LedgerContext | None = None  # None: the store keeps no hash chain
+    chained: Sequence[EventJson] = ()  # the events of `events` as dicts, for the chain (ledger only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ def full_write(state: RunState, trace: Sequence[EventJson], ctx: WriteContext) -
         rule_sets=_map_rows(None, state.rule_sets, (), _rule_set_row),
         idempotency=_map_rows(None, state.idempotency, (), _idempotency_row),
         ledger=ctx.ledger,
+        chained=trace if ctx.ledger is not None else (),
     )
 
 
@@ -235,6 +237,7 @@ def append_write(
         rule_sets=_map_rows(old.rule_sets, new.rule_sets, rule_set_ids, _rule_set_row),
         idempotency=_map_rows(old.idempotency, new.idempotency, idempotency_keys, _idempotency_row),
         ledger=ctx.ledger,
+        chained=events if ctx.ledger is not None else (),
     )
 
 

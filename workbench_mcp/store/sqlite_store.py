@@ -282,7 +282,7 @@ def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: 
         whole_run = is_new or (bool(write.events) and write.events[0][0] == 1)
         replaced = whole_run and not is_new
         ledger_rows.record_write(
-            conn, key, write.ledger, write.events, write.audit, whole_run=whole_run, replaced=replaced
+            conn, key, write.ledger, write.events, write.chained, write.audit, whole_run=whole_run, replaced=replaced
         )
 
 
