@@ -120,14 +120,22 @@ async def test_every_write_extends_the_chain_in_place(ledger: Ledger) -> None:
 async def test_runs_stored_before_the_ledger_are_chained_once_with_a_migration_checkpoint(
     ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    plain = SqliteRunStore(tmp_path / "old.db", chain=False)  # writes rows the way the code before the ledger did
+    plain = SqliteRunStore(tmp_path / "rows.db", chain=False)  # writes rows the way the code before the ledger did
     await plain.open()
     from workbench_mcp.service import RunService
+    from workbench_mcp.store.schema import bundled_migrations, migrate
 
     run_id = await gated_run(RunService(plain))
     await plain.close()
-    with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM ledger_links").fetchone() == (0,)
+    # A schema-v2 database (before the ledger) holding those rows.
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    migrate(conn, bundled_migrations(), target=2)
+    conn.execute("ATTACH DATABASE ? AS source", (str(tmp_path / "rows.db"),))
+    for table in ("runs", "trace_events", "artifact_versions", "artifact_heads", "rule_sets", "idempotency", "audit"):
+        conn.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
+    conn.execute("DETACH DATABASE source")
+    assert "ledger_links" not in {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
 
     upgraded = SqliteRunStore(tmp_path / "old.db", signer=ledger.key)
     await upgraded.open()
@@ -143,3 +151,32 @@ async def test_runs_stored_before_the_ledger_are_chained_once_with_a_migration_c
     assert [json.loads(base64.b64decode(c["payload"]))["reason"] for c in checkpoints] == ["migration"]
     code, out = _check(capsys, tmp_path / "old.db")
     assert code == 0, out
+
+
+async def test_checkpoints_must_verify_with_the_keys_given(
+    ledger: Ledger, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--keys` pins the trusted keys: an attacker who adds a key of their own to the database gains nothing."""
+    from workbench_mcp.ledger.keys import SigningKey, jwks
+
+    await _two_runs(ledger)
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps(jwks([SigningKey.generate().jwk])))
+    with pytest.raises(SystemExit) as done:
+        main(["ledger", "check", "--db", str(ledger.db_path), "--keys", str(foreign)])
+    assert done.value.code == 1
+    assert "does not verify" in capsys.readouterr().out
+
+
+async def test_a_tampered_run_is_not_attested(ledger: Ledger) -> None:
+    from tests.ledger.conftest import BOB
+    from workbench_mcp.errors import ErrorCode, WorkbenchError
+
+    run_id = await gated_run(ledger.service)
+    await ledger.store.close()
+    with sqlite3.connect(ledger.db_path) as conn:
+        _change_one_event_byte(conn, run_id)
+    await ledger.reopen()
+    with pytest.raises(WorkbenchError) as refused:
+        await ledger.service.export_attestation(BOB, run_id)
+    assert refused.value.code is ErrorCode.LEDGER_MISMATCH
