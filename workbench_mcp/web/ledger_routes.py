@@ -13,7 +13,7 @@ from workbench_mcp.auth import current_principal
 from workbench_mcp.ledger.cli import KEYS_PATH
 from workbench_mcp.ledger.keys import jwks
 from workbench_mcp.service import RunService
-from workbench_mcp.web.run_routes import RUN_PATH, JsonBody, _by_method, _guarded, run_id_of
+from workbench_mcp.web.run_routes import RUN_PATH, DescribedByMiddleware, JsonBody, _by_method, _guarded, run_id_of
 
 ATTESTATION_PATH = RUN_PATH + "/attestation"
 
@@ -42,4 +42,4 @@ def attestation_routes(service: RunService, authenticate: Callable[[ASGIApp], AS
         response = await handler(Request(scope, receive))
         await response(scope, receive, send)
 
-    return [Route(ATTESTATION_PATH, authenticate(app))]
+    return [Route(ATTESTATION_PATH, DescribedByMiddleware(authenticate(app)))]
