@@ -168,14 +168,15 @@ async def test_checkpoints_must_verify_with_the_keys_given(
     assert "does not verify" in capsys.readouterr().out
 
 
-async def test_a_tampered_run_is_not_attested(ledger: Ledger) -> None:
+@pytest.mark.parametrize("edit", [_change_one_event_byte, _swap_the_approver])
+async def test_a_tampered_run_is_not_attested(ledger: Ledger, edit: Edit) -> None:
     from tests.ledger.conftest import BOB
     from workbench_mcp.errors import ErrorCode, WorkbenchError
 
     run_id = await gated_run(ledger.service)
     await ledger.store.close()
     with sqlite3.connect(ledger.db_path) as conn:
-        _change_one_event_byte(conn, run_id)
+        edit(conn, run_id)
     await ledger.reopen()
     with pytest.raises(WorkbenchError) as refused:
         await ledger.service.export_attestation(BOB, run_id)

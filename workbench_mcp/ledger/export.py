@@ -32,14 +32,18 @@ class LedgerStore(Protocol):
 
 
 def attested_bundle(state: RunState, export: LedgerExport, signer: SigningKey) -> tuple[Bundle, dict[str, Any]]:
-    """The run's full bundle and its attestation. LEDGER_MISMATCH when the stored trace no longer
-    chains to the head the store computed while writing it: such a run is not attested."""
+    """The run's full bundle and its attestation. LEDGER_MISMATCH when the stored trace or audit rows no
+    longer chain to the heads the store computed while writing them: such a run is not attested."""
     trace = json.loads("[" + ",".join(export.trace_texts) + "]")
     bundle = export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
-    head = chain.head(bundle["trace"])
-    if len(trace) != export.heads.event_seq or head != export.heads.event_head:
+    audit_head = chain.GENESIS
+    for record in export.audit:
+        audit_head = chain.audit_link(audit_head, record)
+    heads = export.heads
+    if (len(trace), chain.head(bundle["trace"]), audit_head) != (heads.event_seq, heads.event_head, heads.audit_head):
+        # Someone changed the rows behind the store's back: signing them now would vouch for the change.
         raise WorkbenchError(
             ErrorCode.LEDGER_MISMATCH,
-            f"run {state.run_id}: its stored trace no longer matches its hash chain; run `workbench-mcp ledger check`",
+            f"run {state.run_id}: its stored rows no longer match its hash chain; run `workbench-mcp ledger check`",
         )
     return bundle, attest(bundle, export.audit, export.checkpoints, signer, audit_head=export.heads.audit_head)
