@@ -73,7 +73,7 @@ def record_write(
     event_head, audit_head = heads.event_head, heads.audit_head
     rows: list[tuple[Any, ...]] = []
     for (seq, *_), event in zip(events, event_values, strict=True):
-        event_head = chain.link(event_head, event)
+        event_head = chain.stored_link(event_head, event)
         rows.append((*key, "event", seq, event_head))
         reason = reason_for(event)
         if reason is not None:
