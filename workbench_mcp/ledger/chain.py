@@ -32,9 +32,10 @@ def link(previous: str, record: Any) -> str:
 
 
 # Number tokens orjson writes differently from JavaScript: integral floats ("1.0", JS "1"), exponent
-# forms (JS switches to them at other magnitudes) and integers beyond 2^53 (16+ digits). A match inside
-# a string only sends the value down the exact path, which is always correct.
-_UNSAFE_NUMBER_TEXT = re.compile(r"\d\.0(?![0-9])|\d[eE]|\d{16}")
+# forms (JS switches to them at other magnitudes) and integers beyond 2^53 (16+ digits). In compact
+# output a number token starts the text or follows `:`, `,` or `[`, which keeps hex digests and ids
+# inside strings from matching; a string that still matches only takes the exact path.
+_UNSAFE_NUMBER_TEXT = re.compile(r"(?:^|[:,\[])-?(?:\d+\.0(?![0-9])|\d+(?:\.\d+)?[eE]|\d{16})")
 
 
 def stored_link(previous: str, value: Any) -> str:
