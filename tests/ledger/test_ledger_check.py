@@ -12,7 +12,7 @@ import pytest
 from tests.ledger.conftest import Ledger, gated_run
 from workbench_mcp.cli import main
 from workbench_mcp.ledger import chain
-from workbench_mcp.ledger.store_rows import read_checkpoints, read_heads
+from workbench_mcp.ledger.store_rows import last_links, read_checkpoints
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 Edit = Callable[[sqlite3.Connection, str], int]
@@ -89,14 +89,12 @@ async def test_rewriting_the_links_too_is_caught_by_the_signed_checkpoints(
     _, victim = await _two_runs(ledger)
     with sqlite3.connect(ledger.db_path) as conn:
         _swap_the_approver(conn, victim)
-        # The attacker recomputes every audit link and the heads, but cannot sign a checkpoint.
+        # The attacker recomputes every audit link, but cannot sign a checkpoint.
         from workbench_mcp.ledger.store_rows import audit_rows
 
         links = chain.links(chain.audit_record(r) for r in audit_rows(conn, ("org_acme", victim)))
         for seq, link in enumerate(links, start=1):
-            conn.execute("UPDATE ledger_links SET link = ? WHERE run_id = ? AND stream = 'audit' AND seq = ?",
-                         (link, victim, seq))  # fmt: skip
-        conn.execute("UPDATE ledger_heads SET audit_head = ? WHERE run_id = ?", (links[-1], victim))
+            conn.execute("UPDATE audit SET link = ? WHERE run_id = ? AND seq = ?", (link, victim, seq))
     code, out = _check(capsys, ledger.db_path)
     assert code == 1
     assert f"run {victim} " in out
@@ -107,12 +105,12 @@ async def test_every_write_extends_the_chain_in_place(ledger: Ledger) -> None:
     run_id = await gated_run(ledger.service)
     trace = await ledger.store.load_trace("org_acme", run_id)
     with sqlite3.connect(ledger.db_path) as conn:
-        heads = read_heads(conn, ("org_acme", run_id))
-        stored = [row[0] for row in conn.execute(
-            "SELECT link FROM ledger_links WHERE run_id = ? AND stream = 'event' ORDER BY seq", (run_id,))]  # fmt: skip
+        heads = last_links(conn, ("org_acme", run_id))
+        stored = [
+            row[0] for row in conn.execute("SELECT link FROM trace_events WHERE run_id = ? ORDER BY seq", (run_id,))
+        ]
         reasons = [c["payloadType"] for c in read_checkpoints(conn, ("org_acme", run_id))]
     assert stored == chain.links(trace)
-    assert heads is not None
     assert (heads.event_seq, heads.event_head) == (len(trace), stored[-1])
     assert len(reasons) == 2  # the gate decision and the completion
 
@@ -132,9 +130,10 @@ async def test_runs_stored_before_the_ledger_are_chained_once_with_a_migration_c
     migrate(conn, bundled_migrations(), target=2)
     conn.execute("ATTACH DATABASE ? AS source", (str(tmp_path / "rows.db"),))
     for table in ("runs", "trace_events", "artifact_versions", "artifact_heads", "rule_sets", "idempotency", "audit"):
-        conn.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
+        columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA main.table_info({table})"))
+        conn.execute(f"INSERT INTO main.{table} SELECT {columns} FROM source.{table}")
     conn.execute("DETACH DATABASE source")
-    assert "ledger_links" not in {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "ledger_runs" not in {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     conn.close()
 
     upgraded = SqliteRunStore(tmp_path / "old.db", signer=ledger.key)

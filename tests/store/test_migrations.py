@@ -35,7 +35,8 @@ def _create_v1_copy_of(source: Path, target: Path) -> None:
     conn.execute("ATTACH DATABASE ? AS source", (str(source),))
     conn.execute("BEGIN")
     for table in V1_TABLES:
-        conn.execute(f"INSERT INTO main.{table} SELECT * FROM source.{table}")
+        columns = ", ".join(row[1] for row in conn.execute(f"PRAGMA main.table_info({table})"))
+        conn.execute(f"INSERT INTO main.{table} SELECT {columns} FROM source.{table}")
     conn.execute("COMMIT")
     conn.execute("DETACH DATABASE source")
     conn.close()

@@ -24,7 +24,7 @@ GENESIS = "0" * 64
 
 ALGORITHM = "sha256(previous-link-hex || canonical-json(record)), hex; genesis 64 zeros"
 
-_AUDIT_KEY_COLUMNS = frozenset({"tenant_id", "run_id"})
+_AUDIT_KEY_COLUMNS = frozenset({"tenant_id", "run_id", "link"})
 
 
 def link(previous: str, record: Any) -> str:

@@ -86,7 +86,7 @@ def _open_existing(db: Path) -> sqlite3.Connection:
     if not db.is_file():
         raise ValueError(f"no database at {db}")
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None)
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ledger_heads'").fetchone() is None:
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'ledger_runs'").fetchone() is None:
         conn.close()
         raise ValueError(f"{db} has no ledger yet: start the server on it once (that chains its runs)")
     return conn

@@ -20,7 +20,7 @@ from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.checkpoints import CHECKPOINT_PAYLOAD_TYPE, read_payload
 from workbench_mcp.ledger.dsse import EnvelopeError, verify_envelope
 from workbench_mcp.ledger.keys import keys_by_id
-from workbench_mcp.ledger.store_rows import audit_rows, read_checkpoints, read_heads
+from workbench_mcp.ledger.store_rows import audit_rows, is_linked, read_checkpoints
 
 Key = tuple[str, str]
 
@@ -52,38 +52,36 @@ def database_keys(conn: sqlite3.Connection) -> dict[str, Ed25519PublicKey]:
 def scan(conn: sqlite3.Connection, keys: Mapping[str, Ed25519PublicKey] | None = None) -> ScanResult:
     """Check every run; `keys` are the trusted public keys (default: the ones the database publishes)."""
     trusted = database_keys(conn) if keys is None else keys
-    runs = conn.execute("SELECT tenant_id, run_id FROM runs ORDER BY tenant_id, run_id").fetchall()
+    runs = conn.execute("SELECT tenant_id, run_id, trace_length FROM runs ORDER BY tenant_id, run_id").fetchall()
     findings: list[Finding] = []
     records = 0
-    for tenant_id, run_id in runs:
-        key = (tenant_id, run_id)
-        problem, count = _check_run(conn, key, trusted)
+    for tenant_id, run_id, trace_length in runs:
+        problem, count = _check_run(conn, (tenant_id, run_id), trace_length, trusted)
         records += count
         if problem is not None:
             findings.append(problem)
     return ScanResult(len(runs), records, findings)
 
 
-def _stored_links(conn: sqlite3.Connection, key: Key, stream: str) -> dict[int, str]:
-    query = "SELECT seq, link FROM ledger_links WHERE tenant_id = ? AND run_id = ? AND stream = ?"
-    return dict(conn.execute(query, (*key, stream)).fetchall())
-
-
-def _event_records(conn: sqlite3.Connection, key: Key) -> Iterator[tuple[int, Any]]:
-    query = "SELECT seq, event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
-    for seq, text in conn.execute(query, key):
+def _event_records(conn: sqlite3.Connection, key: Key, stored: dict[int, str | None]) -> Iterator[tuple[int, Any]]:
+    query = "SELECT seq, event_json, link FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
+    for seq, text, link in conn.execute(query, key).fetchall():
+        stored[seq] = link
         yield seq, json.loads(text)
 
 
-def _audit_records(conn: sqlite3.Connection, key: Key) -> Iterator[tuple[int, Any]]:
+def _audit_records(conn: sqlite3.Connection, key: Key, stored: dict[int, str | None]) -> Iterator[tuple[int, Any]]:
     for record in audit_rows(conn, key):
-        yield int(record["seq"]), chain.audit_record(record)
+        seq = int(record["seq"])
+        stored[seq] = record.get("link")
+        yield seq, chain.audit_record(record)
 
 
 def _walk(
-    key: Key, stream: str, records: Iterator[tuple[int, Any]], stored: dict[int, str]
+    key: Key, stream: str, records: Iterator[tuple[int, Any]], stored: dict[int, str | None]
 ) -> tuple[list[str], Finding | None]:
-    """Recomputed links (index = seq - 1) and the first place they disagree with the stored rows."""
+    """Recomputed links (index = seq - 1) and the first row whose stored link disagrees (`stored` is
+    filled by `records` as it goes)."""
     computed: list[str] = []
     previous = chain.GENESIS
     first_bad: Finding | None = None
@@ -93,32 +91,31 @@ def _walk(
             first_bad = Finding(*key, stream, expected_seq, f"row {expected_seq} is missing (next stored row is {seq})")
         previous = chain.link(previous, record)
         computed.append(previous)
-        if first_bad is None and stored.get(expected_seq) != previous:
+        if first_bad is None and stored.get(seq) != previous:
             first_bad = Finding(*key, stream, expected_seq, "row differs from its chained link (changed or moved)")
-    extra = sorted(s for s in stored if s > len(computed))
-    if first_bad is None and extra:
-        first_bad = Finding(*key, stream, extra[0], f"a chained row is missing (the chain has {max(extra)} rows)")
     return computed, first_bad
 
 
-def _check_run(conn: sqlite3.Connection, key: Key, keys: Mapping[str, Ed25519PublicKey]) -> tuple[Finding | None, int]:
-    events, event_bad = _walk(key, "event", _event_records(conn, key), _stored_links(conn, key, "event"))
-    audits, audit_bad = _walk(key, "audit", _audit_records(conn, key), _stored_links(conn, key, "audit"))
-    count = len(events) + len(audits)
+def _check_run(
+    conn: sqlite3.Connection, key: Key, trace_length: int, keys: Mapping[str, Ed25519PublicKey]
+) -> tuple[Finding | None, int]:
+    event_links: dict[int, str | None] = {}
+    audit_links: dict[int, str | None] = {}
+    events, event_bad = _walk(key, "event", _event_records(conn, key, event_links), event_links)
+    audits, audit_bad = _walk(key, "audit", _audit_records(conn, key, audit_links), audit_links)
     bad = [f for f in (event_bad, audit_bad) if f is not None]
-    heads = read_heads(conn, key)
-    if heads is None:
-        bad.append(Finding(*key, "event", 1, "the run has no chain heads"))
-    elif not bad and (heads.event_seq, heads.audit_seq) != (len(events), len(audits)):
-        bad.append(Finding(*key, "event", min(heads.event_seq, len(events)) + 1, "rows and chain heads disagree"))
+    if not is_linked(conn, key):
+        bad.append(Finding(*key, "event", 1, "the run was never linked (start the server on this database once)"))
+    if len(events) < trace_length:  # the run row still counts the rows someone deleted
+        bad.append(Finding(*key, "event", len(events) + 1, f"rows missing: the run has {trace_length} events"))
     for number, envelope in enumerate(read_checkpoints(conn, key), start=1):
         problem = _check_checkpoint(key, number, envelope, events, audits, keys)
         if problem is not None:
             bad.append(problem)
             break
     if not bad:
-        return None, count
-    return min(bad, key=lambda f: f.seq), count
+        return None, len(events) + len(audits)
+    return min(bad, key=lambda f: f.seq), len(events) + len(audits)
 
 
 def _check_checkpoint(

@@ -1,8 +1,8 @@
 """The ledger's rows in SQLite: called on the store's connection thread, inside its transactions.
 
-An append reads the run's heads (one primary-key lookup), links only the new rows and upserts the
-heads: O(rows written), never O(trace). Links are computed from the stored JSON text, parsed back,
-so they cover exactly the events a bundle export will carry.
+Each trace event and audit row carries its chain link in a `link` column, written by the same insert
+as the row. An append looks up the previous links (two primary-key reads) and links only the new rows:
+O(rows written), never O(trace), and no extra page per commit.
 """
 
 from __future__ import annotations
@@ -19,81 +19,108 @@ from workbench_mcp.ledger.context import LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
 
 Key = tuple[str, str]
+Row = tuple[Any, ...]
 
 AUDIT_COLUMNS = ("seq", "event_id", "principal", "tool", "correlation_id", "at")
 """The audit row members `row_codec._audit_rows` writes, in its order (after tenant and run)."""
 
-LEDGER_TABLES = ("ledger_links", "ledger_heads", "ledger_checkpoints")
+LEDGER_TABLES = ("ledger_runs", "ledger_checkpoints")
+"""Per-run ledger tables besides the link columns (a whole-run replace clears them)."""
 
-_SELECT_HEADS = (
-    "SELECT event_seq, event_head, audit_seq, audit_head FROM ledger_heads WHERE tenant_id = ? AND run_id = ?"
-)
-_UPSERT_HEADS = """
-INSERT INTO ledger_heads (tenant_id, run_id, event_seq, event_head, audit_seq, audit_head) VALUES (?, ?, ?, ?, ?, ?)
-ON CONFLICT (tenant_id, run_id) DO UPDATE SET event_seq = excluded.event_seq, event_head = excluded.event_head,
-    audit_seq = excluded.audit_seq, audit_head = excluded.audit_head
+INSERT_EVENTS = """
+INSERT INTO trace_events (tenant_id, run_id, seq, event_id, type, event_json, link) VALUES (?, ?, ?, ?, ?, ?, ?)
 """
-_INSERT_LINK = "INSERT INTO ledger_links (tenant_id, run_id, stream, seq, link) VALUES (?, ?, ?, ?, ?)"
+INSERT_AUDIT = """
+INSERT INTO audit (tenant_id, run_id, seq, event_id, principal, tool, correlation_id, at, link)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
 _INSERT_CHECKPOINT = """
 INSERT INTO ledger_checkpoints (tenant_id, run_id, number, event_seq, reason, envelope)
 VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM ledger_checkpoints WHERE tenant_id = ? AND run_id = ?), ?, ?, ?)
 """
+_MARK_LINKED = "INSERT OR IGNORE INTO ledger_runs (tenant_id, run_id) VALUES (?, ?)"
 _SELECT_CHECKPOINTS = "SELECT envelope FROM ledger_checkpoints WHERE tenant_id = ? AND run_id = ? ORDER BY number"
-
-_EMPTY = Heads(0, chain.GENESIS, 0, chain.GENESIS)
-
-
-def read_heads(conn: sqlite3.Connection, key: Key) -> Heads | None:
-    row = conn.execute(_SELECT_HEADS, key).fetchone()
-    return None if row is None else Heads(*row)
+_TABLES = {"event": "trace_events", "audit": "audit"}
 
 
-def record_write(
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """One write's rows with their links appended, the heads after them, the checkpoints they call for."""
+
+    events: list[Row]
+    audit: list[Row]
+    heads: Heads
+    reasons: list[Reason]
+
+
+def _link_at(conn: sqlite3.Connection, stream: str, key: Key, seq: int) -> str | None:
+    """The link of row `seq` (GENESIS before the first); None if that row exists unlinked or is missing."""
+    if seq == 0:
+        return chain.GENESIS
+    table = _TABLES[stream]
+    row = conn.execute(
+        f"SELECT link FROM {table} WHERE tenant_id = ? AND run_id = ? AND seq = ?", (*key, seq)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def last_links(conn: sqlite3.Connection, key: Key) -> Heads:
+    found: list[Any] = []
+    for table in ("trace_events", "audit"):
+        row = conn.execute(
+            f"SELECT seq, link FROM {table} WHERE tenant_id = ? AND run_id = ? ORDER BY seq DESC LIMIT 1", key
+        ).fetchone()
+        found.extend((0, chain.GENESIS) if row is None else (row[0], row[1] or chain.GENESIS))
+    return Heads(*found)
+
+
+def link_rows(
     conn: sqlite3.Connection,
     key: Key,
-    ledger: LedgerContext,
-    events: Sequence[tuple[Any, ...]],
+    events: Sequence[Row],
     event_values: Sequence[dict[str, Any]],
-    audit: Sequence[tuple[Any, ...]],
+    audit: Sequence[Row],
     *,
     whole_run: bool,
-    replaced: bool,
-) -> None:
-    """Extend the run's chains by the rows just inserted; sign a checkpoint if they call for one.
+) -> Linked:
+    """Link a write's rows before they are inserted.
 
     `events` rows are (seq, event id, type, event JSON) and `event_values` the same events as values
-    (what the JSON text parses back to: hashing them saves a parse per event); `audit` rows are
-    AUDIT_COLUMNS. `whole_run`: these rows are the run's whole trace (create or import), so the
-    chains start over."""
-    heads = _EMPTY if whole_run else read_heads(conn, key)
-    if heads is None:  # stored before the ledger, or by a store with the chain off: link it all now
-        backfill_run(conn, key, None, ledger.at)
-        return
+    (hashing those saves parsing the text back); `audit` rows are AUDIT_COLUMNS. `whole_run`: the rows
+    are the run's whole trace (create or import), so the chains start over."""
+    event_seq = events[0][0] - 1 if events else 0
+    audit_seq = audit[0][0] - 1 if audit else 0
+    event_head = chain.GENESIS if whole_run else _link_at(conn, "event", key, event_seq)
+    audit_head = chain.GENESIS if whole_run else _link_at(conn, "audit", key, audit_seq)
+    if event_head is None or audit_head is None:  # rows from before the ledger (or a store without it)
+        backfill_run(conn, key, None, "")
+        event_head = _link_at(conn, "event", key, event_seq) or chain.GENESIS
+        audit_head = _link_at(conn, "audit", key, audit_seq) or chain.GENESIS
     reasons: list[Reason] = []
-    event_head, audit_head = heads.event_head, heads.audit_head
-    rows: list[tuple[Any, ...]] = []
-    for (seq, *_), event in zip(events, event_values, strict=True):
+    linked_events: list[Row] = []
+    for row, event in zip(events, event_values, strict=True):
         event_head = chain.stored_link(event_head, event)
-        rows.append((*key, "event", seq, event_head))
+        linked_events.append((*row, event_head))
         reason = reason_for(event)
         if reason is not None:
             reasons.append(reason)
+    linked_audit: list[Row] = []
     for row in audit:
         audit_head = chain.audit_link(audit_head, dict(zip(AUDIT_COLUMNS, row, strict=True)))
-        rows.append((*key, "audit", row[0], audit_head))
-    if rows:
-        conn.executemany(_INSERT_LINK, rows)
-    new_heads = Heads(
-        events[-1][0] if events else heads.event_seq,
-        event_head,
-        audit[-1][0] if audit else heads.audit_seq,
-        audit_head,
-    )
-    conn.execute(_UPSERT_HEADS, (*key, new_heads.event_seq, new_heads.event_head, new_heads.audit_seq, audit_head))
-    if replaced:
-        reasons.append("import")
+        linked_audit.append((*row, audit_head))
+    heads = Heads(events[-1][0] if events else event_seq, event_head, audit[-1][0] if audit else audit_seq, audit_head)
+    return Linked(linked_events, linked_audit, heads, reasons)
+
+
+def finish_write(
+    conn: sqlite3.Connection, key: Key, ledger: LedgerContext, linked: Linked, *, whole_run: bool, replaced: bool
+) -> None:
+    """After the linked rows are in: mark a new run linked; sign the checkpoint the write calls for."""
+    if whole_run:
+        conn.execute(_MARK_LINKED, key)
+    reasons = [*linked.reasons, "import"] if replaced else linked.reasons
     if ledger.signer is not None and reasons:
-        add_checkpoint(conn, key, ledger.signer, new_heads, ledger.at, reasons[-1])
+        add_checkpoint(conn, key, ledger.signer, linked.heads, ledger.at, reasons[-1])
 
 
 def add_checkpoint(
@@ -109,31 +136,35 @@ def read_checkpoints(conn: sqlite3.Connection, key: Key) -> list[dict[str, Any]]
 
 
 def audit_rows(conn: sqlite3.Connection, key: Key) -> list[dict[str, Any]]:
-    """Every audit column by name (columns added later included), in seq order."""
+    """Every audit column by name (columns added later included, `link` too), in seq order."""
     cursor = conn.execute("SELECT * FROM audit WHERE tenant_id = ? AND run_id = ? ORDER BY seq", key)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
+def is_linked(conn: sqlite3.Connection, key: Key) -> bool:
+    return conn.execute("SELECT 1 FROM ledger_runs WHERE tenant_id = ? AND run_id = ?", key).fetchone() is not None
+
+
 def backfill_run(conn: sqlite3.Connection, key: Key, signer: SigningKey | None, at: str) -> Heads:
-    """Compute a run's chains from its stored rows (once: runs stored before the ledger existed),
-    with a checkpoint that says so."""
-    for table in ("ledger_links", "ledger_heads"):
-        conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
+    """Link a run's stored rows (once: runs stored before the ledger existed), with a checkpoint that
+    says so when a key is at hand."""
     event_head = audit_head = chain.GENESIS
     event_seq = audit_seq = 0
-    rows: list[tuple[Any, ...]] = []
+    updates: list[Row] = []
     query = "SELECT seq, event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
-    for event_seq, text in conn.execute(query, key):
+    for event_seq, text in conn.execute(query, key).fetchall():
         event_head = chain.link(event_head, json.loads(text))
-        rows.append((*key, "event", event_seq, event_head))
+        updates.append((event_head, *key, event_seq))
+    conn.executemany("UPDATE trace_events SET link = ? WHERE tenant_id = ? AND run_id = ? AND seq = ?", updates)
+    updates = []
     for record in audit_rows(conn, key):
         audit_seq = int(record["seq"])
         audit_head = chain.audit_link(audit_head, record)
-        rows.append((*key, "audit", audit_seq, audit_head))
-    conn.executemany(_INSERT_LINK, rows)
+        updates.append((audit_head, *key, audit_seq))
+    conn.executemany("UPDATE audit SET link = ? WHERE tenant_id = ? AND run_id = ? AND seq = ?", updates)
+    conn.execute(_MARK_LINKED, key)
     heads = Heads(event_seq, event_head, audit_seq, audit_head)
-    conn.execute(_UPSERT_HEADS, (*key, heads.event_seq, heads.event_head, heads.audit_seq, heads.audit_head))
     if signer is not None:
         add_checkpoint(conn, key, signer, heads, at, "migration")
     return heads
@@ -141,14 +172,14 @@ def backfill_run(conn: sqlite3.Connection, key: Key, signer: SigningKey | None, 
 
 def open_ledger(conn: sqlite3.Connection, signer: SigningKey | None, at: str) -> int:
     """At store open, in one write transaction: publish the signing key (retiring the previous one)
-    and link every run that has no chain yet. Returns how many runs were linked."""
+    and link every run that is not linked yet. Returns how many runs were linked."""
     conn.execute("BEGIN IMMEDIATE")
     try:
         if signer is not None:
             register_key(conn, signer, at)
         pending = conn.execute(
             "SELECT tenant_id, run_id FROM runs r WHERE NOT EXISTS "
-            "(SELECT 1 FROM ledger_heads h WHERE h.tenant_id = r.tenant_id AND h.run_id = r.run_id)"
+            "(SELECT 1 FROM ledger_runs l WHERE l.tenant_id = r.tenant_id AND l.run_id = r.run_id)"
         ).fetchall()
         for tenant_id, run_id in pending:
             backfill_run(conn, (tenant_id, run_id), signer, at)
@@ -191,8 +222,10 @@ class LedgerExport:
 
 
 def export_checkpoint(conn: sqlite3.Connection, key: Key, signer: SigningKey, at: str) -> LedgerExport:
-    """Sign an `export` checkpoint at the run's heads and read everything an attestation covers."""
-    heads = read_heads(conn, key) or backfill_run(conn, key, None, at)
+    """Sign an `export` checkpoint at the run's last links and read everything an attestation covers."""
+    if not is_linked(conn, key):
+        backfill_run(conn, key, None, at)
+    heads = last_links(conn, key)
     add_checkpoint(conn, key, signer, heads, at, "export")
     query = "SELECT event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
     texts = [row[0] for row in conn.execute(query, key)]

@@ -267,8 +267,13 @@ def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: 
         )  # fmt: skip
     else:
         conn.execute(_UPDATE_PROGRESS, (write.revision, write.trace_length, write.state_tag, write.engine_json, *key))
-    _insert_many(conn, _INSERT_EVENTS, key, write.events)
-    _insert_many(conn, _INSERT_AUDIT, key, write.audit)
+    events, audit, linked = write.events, write.audit, None
+    whole_run = is_new or (bool(write.events) and write.events[0][0] == 1)
+    if write.ledger is not None:  # the rows carry their hash-chain links (workbench_mcp/ledger)
+        linked = ledger_rows.link_rows(conn, key, events, write.chained, audit, whole_run=whole_run)
+        events, audit = linked.events, linked.audit
+    _insert_many(conn, _INSERT_EVENTS if linked is None else ledger_rows.INSERT_EVENTS, key, events)
+    _insert_many(conn, _INSERT_AUDIT if linked is None else ledger_rows.INSERT_AUDIT, key, audit)
     _insert_many(conn, _INSERT_VERSIONS, key, write.versions)
     for table, sql, rows in (
         ("artifact_heads", _UPSERT_HEADS, write.heads),
@@ -278,11 +283,9 @@ def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: 
         if rows.rewrite and not is_new:
             conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
         _insert_many(conn, sql, key, rows.rows)
-    if write.ledger is not None:
-        whole_run = is_new or (bool(write.events) and write.events[0][0] == 1)
-        replaced = whole_run and not is_new
-        ledger_rows.record_write(
-            conn, key, write.ledger, write.events, write.chained, write.audit, whole_run=whole_run, replaced=replaced
+    if write.ledger is not None and linked is not None:
+        ledger_rows.finish_write(
+            conn, key, write.ledger, linked, whole_run=whole_run, replaced=whole_run and not is_new
         )
 
 

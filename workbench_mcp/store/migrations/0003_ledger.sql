@@ -1,26 +1,15 @@
--- Schema v3: the signed ledger (workbench_mcp/ledger). Chains live beside the rows they cover, never
--- inside trace events (whose shape the protocol fixes). Runs stored before this version get their
--- chains computed once when a store with the ledger opens (ledger/store_rows.backfill).
+-- Schema v3: the signed ledger (workbench_mcp/ledger). Each trace event and each audit row carries its
+-- hash-chain link in a column beside the JSON, never inside the event (whose shape the protocol fixes):
+-- written in the same insert, so the chain adds no page to a commit. Runs stored before this version
+-- get their links computed once when a store with the ledger opens (ledger/store_rows.backfill_run).
+ALTER TABLE trace_events ADD COLUMN link TEXT;
 
--- One link per record: stream 'event' (trace_events by seq) or 'audit' (audit by seq).
-CREATE TABLE ledger_links (
+ALTER TABLE audit ADD COLUMN link TEXT;
+
+-- Runs whose rows are linked (written by the ledger or backfilled): the others get linked at open.
+CREATE TABLE ledger_runs (
     tenant_id TEXT NOT NULL,
     run_id    TEXT NOT NULL,
-    stream    TEXT NOT NULL,
-    seq       INTEGER NOT NULL,
-    link      TEXT NOT NULL,
-    PRIMARY KEY (tenant_id, run_id, stream, seq),
-    FOREIGN KEY (tenant_id, run_id) REFERENCES runs (tenant_id, run_id) ON DELETE CASCADE
-) WITHOUT ROWID;
-
--- Each run's last links: an append extends the chain from here in O(1).
-CREATE TABLE ledger_heads (
-    tenant_id  TEXT NOT NULL,
-    run_id     TEXT NOT NULL,
-    event_seq  INTEGER NOT NULL,
-    event_head TEXT NOT NULL,
-    audit_seq  INTEGER NOT NULL,
-    audit_head TEXT NOT NULL,
     PRIMARY KEY (tenant_id, run_id),
     FOREIGN KEY (tenant_id, run_id) REFERENCES runs (tenant_id, run_id) ON DELETE CASCADE
 ) WITHOUT ROWID;
