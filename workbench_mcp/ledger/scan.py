@@ -1,8 +1,8 @@
 """`workbench-mcp ledger check`: recompute every run's chains from the stored rows, find tampering.
 
 For each run, per stream (events, audit): rows must run 1..n without gaps, each recomputed link must
-equal the stored one, the stored heads must be the last link, and every signed checkpoint must verify
-with a published key and match the recomputed chains at its seq. A run is reported with its first
+equal the one stored in the row, the run row's trace length must match the rows, and every signed
+checkpoint must verify with a published key and match the recomputed chains at its seq. A run is reported with its first
 bad seq; someone who rewrote the links too is still caught by the checkpoints, which they cannot sign.
 """
 
