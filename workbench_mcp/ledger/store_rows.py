@@ -64,6 +64,18 @@ def _link_at(conn: sqlite3.Connection, stream: str, key: Key, seq: int) -> str |
     return None if row is None else row[0]
 
 
+_SELECT_PREVIOUS = """
+SELECT (SELECT link FROM trace_events WHERE tenant_id = ?1 AND run_id = ?2 AND seq = ?3),
+       (SELECT link FROM audit WHERE tenant_id = ?1 AND run_id = ?2 AND seq = ?4)
+"""
+
+
+def _links_at(conn: sqlite3.Connection, key: Key, event_seq: int, audit_seq: int) -> tuple[str | None, str | None]:
+    """Both previous links in one statement (GENESIS before the first row; None: unlinked or missing)."""
+    event_link, audit_link = conn.execute(_SELECT_PREVIOUS, (*key, event_seq, audit_seq)).fetchone()
+    return (chain.GENESIS if event_seq == 0 else event_link), (chain.GENESIS if audit_seq == 0 else audit_link)
+
+
 def last_links(conn: sqlite3.Connection, key: Key) -> Heads:
     found: list[Any] = []
     for table in ("trace_events", "audit"):
@@ -90,8 +102,7 @@ def link_rows(
     are the run's whole trace (create or import), so the chains start over."""
     event_seq = events[0][0] - 1 if events else 0
     audit_seq = audit[0][0] - 1 if audit else 0
-    event_head = chain.GENESIS if whole_run else _link_at(conn, "event", key, event_seq)
-    audit_head = chain.GENESIS if whole_run else _link_at(conn, "audit", key, audit_seq)
+    event_head, audit_head = (chain.GENESIS, chain.GENESIS) if whole_run else _links_at(conn, key, event_seq, audit_seq)
     if event_head is None or audit_head is None:  # rows from before the ledger (or a store without it)
         backfill_run(conn, key, None, "")
         event_head = _link_at(conn, "event", key, event_seq) or chain.GENESIS
