@@ -110,7 +110,7 @@ def link_rows(
     reasons: list[Reason] = []
     linked_events: list[Row] = []
     for row, event in zip(events, event_values, strict=True):
-        event_head = chain.stored_link(event_head, event)
+        event_head = chain.link(event_head, event)
         linked_events.append((*row, event_head))
         reason = reason_for(event)
         if reason is not None:
