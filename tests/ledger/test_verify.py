@@ -114,6 +114,26 @@ def test_a_signed_wrong_head_fails_chain_head(ledger: Ledger, attested: Attested
     assert failed_check(bundle, resigned(statement, ledger.key), keys) == "chain_head"
 
 
+@pytest.mark.parametrize("chain_member", ["f" * 64, {"head": 7}, None, []])
+def test_a_signed_wrong_or_malformed_chain_fails_chain_head(
+    ledger: Ledger, attested: Attested, chain_member: Any
+) -> None:
+    bundle, envelope, keys = attested
+    statement = statement_of(envelope)
+    statement["predicate"]["chain"] = chain_member
+    assert failed_check(bundle, resigned(statement, ledger.key), keys) == "chain_head"
+
+
+@pytest.mark.parametrize(
+    "decisions", [[{"seq": "2"}], "none", [7], [{"seq": 2, "eventId": None, "decision": "approved"}]]
+)
+def test_malformed_signed_decisions_fail_decisions(ledger: Ledger, attested: Attested, decisions: Any) -> None:
+    bundle, envelope, keys = attested
+    statement = statement_of(envelope)
+    statement["predicate"]["decisions"] = decisions
+    assert failed_check(bundle, resigned(statement, ledger.key), keys) == "decisions"
+
+
 def test_a_signed_decision_that_no_event_made_fails_decisions(ledger: Ledger, attested: Attested) -> None:
     bundle, envelope, keys = attested
     statement = statement_of(envelope)

@@ -86,7 +86,8 @@ def verify_attestation(bundle: Any, envelope: Any, keys: Mapping[str, Ed25519Pub
         )
     link_list = chain.links(trace)
     head = link_list[-1] if link_list else chain.GENESIS
-    signed_head = (predicate.get("chain") or {}).get("head")
+    signed_chain = predicate.get("chain")
+    signed_head = signed_chain.get("head") if isinstance(signed_chain, dict) else None
     if head != signed_head:
         raise CheckFailed("chain_head", f"the trace chains to {head}, the attestation signed {signed_head}")
     _check_decisions(predicate, trace)
