@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 from collections.abc import Callable
@@ -81,6 +82,17 @@ async def test_tampering_is_reported_with_run_and_seq(
     [line] = [line for line in out.splitlines() if line.startswith("TAMPERED")]
     assert f"run {victim} " in line
     assert f" seq {seq} " in line
+
+
+def _swap_the_approver_and_relink(conn: sqlite3.Connection, run_id: str) -> int:
+    """The attacker also recomputes every audit link; only the signed checkpoints still disagree."""
+    from workbench_mcp.ledger.store_rows import audit_rows
+
+    _swap_the_approver(conn, run_id)
+    links = chain.links(chain.audit_record(r) for r in audit_rows(conn, ("org_acme", run_id)))
+    for seq, link in enumerate(links, start=1):
+        conn.execute("UPDATE audit SET link = ? WHERE run_id = ? AND seq = ?", (link, run_id, seq))
+    return 2
 
 
 async def test_rewriting_the_links_too_is_caught_by_the_signed_checkpoints(
@@ -167,7 +179,7 @@ async def test_checkpoints_must_verify_with_the_keys_given(
     assert "does not verify" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("edit", [_change_one_event_byte, _swap_the_approver])
+@pytest.mark.parametrize("edit", [_change_one_event_byte, _swap_the_approver, _swap_the_approver_and_relink])
 async def test_a_tampered_run_is_not_attested(ledger: Ledger, edit: Edit) -> None:
     from tests.ledger.conftest import BOB
     from workbench_mcp.errors import ErrorCode, WorkbenchError
@@ -180,3 +192,8 @@ async def test_a_tampered_run_is_not_attested(ledger: Ledger, edit: Edit) -> Non
     with pytest.raises(WorkbenchError) as refused:
         await ledger.service.export_attestation(BOB, run_id)
     assert refused.value.code is ErrorCode.LEDGER_MISMATCH
+    with sqlite3.connect(ledger.db_path) as conn:  # nothing was signed
+        reasons = [
+            c for c in read_checkpoints(conn, ("org_acme", run_id)) if b"export" in base64.b64decode(c["payload"])
+        ]
+    assert reasons == []

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from workbench_mcp.ledger import chain
+from workbench_mcp.ledger.checkpoints import Heads
 from workbench_mcp.ledger.dsse import IN_TOTO_PAYLOAD_TYPE, sign_envelope
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.protocol.canonical_json import canonical_json
@@ -49,8 +50,9 @@ def statement(
     audit: Sequence[Mapping[str, Any]],
     checkpoints: Sequence[Mapping[str, Any]],
     *,
-    audit_head: str,
+    heads: Heads,
 ) -> dict[str, Any]:
+    """The statement; `heads` are the run's last links as the store linked them (its trace's chain)."""
     trace = bundle["trace"]
     run = bundle["run"]
     by_seq = {int(record["seq"]): record for record in audit}
@@ -63,7 +65,7 @@ def statement(
             "workflowId": run["workflowId"],
             "status": run["status"],
             "eventCount": len(trace),
-            "chain": {"algorithm": chain.ALGORITHM, "head": chain.head(trace), "auditHead": audit_head},
+            "chain": {"algorithm": chain.ALGORITHM, "head": heads.event_head, "auditHead": heads.audit_head},
             "decisions": gate_decisions(trace, by_seq),
             "denials": [],
             "checkpoints": list(checkpoints),
@@ -77,7 +79,7 @@ def attest(
     checkpoints: Sequence[Mapping[str, Any]],
     key: SigningKey,
     *,
-    audit_head: str,
+    heads: Heads,
 ) -> dict[str, Any]:
-    body = statement(bundle, audit, checkpoints, audit_head=audit_head)
+    body = statement(bundle, audit, checkpoints, heads=heads)
     return sign_envelope(IN_TOTO_PAYLOAD_TYPE, canonical_json(body).encode("utf-8"), key)

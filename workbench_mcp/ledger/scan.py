@@ -56,7 +56,7 @@ def scan(conn: sqlite3.Connection, keys: Mapping[str, Ed25519PublicKey] | None =
     findings: list[Finding] = []
     records = 0
     for tenant_id, run_id, trace_length in runs:
-        problem, count = _check_run(conn, (tenant_id, run_id), trace_length, trusted)
+        problem, count = check_run(conn, (tenant_id, run_id), trace_length, trusted)
         records += count
         if problem is not None:
             findings.append(problem)
@@ -96,9 +96,10 @@ def _walk(
     return computed, first_bad
 
 
-def _check_run(
+def check_run(
     conn: sqlite3.Connection, key: Key, trace_length: int, keys: Mapping[str, Ed25519PublicKey]
 ) -> tuple[Finding | None, int]:
+    """The run's first problem (None: intact) and how many records were checked."""
     event_links: dict[int, str | None] = {}
     audit_links: dict[int, str | None] = {}
     events, event_bad = _walk(key, "event", _event_records(conn, key, event_links), event_links)

@@ -24,8 +24,8 @@ Row = tuple[Any, ...]
 AUDIT_COLUMNS = ("seq", "event_id", "principal", "tool", "correlation_id", "at")
 """The audit row members `row_codec._audit_rows` writes, in its order (after tenant and run)."""
 
-LEDGER_TABLES = ("ledger_runs", "ledger_checkpoints")
-"""Per-run ledger tables besides the link columns (a whole-run replace clears them)."""
+LEDGER_TABLES = ("ledger_checkpoints",)
+"""Per-run ledger rows a whole-run replace clears (the run stays linked: its new rows link from the start)."""
 
 INSERT_EVENTS = """
 INSERT INTO trace_events (tenant_id, run_id, seq, event_id, type, event_json, link) VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -233,9 +233,8 @@ class LedgerExport:
 
 
 def export_checkpoint(conn: sqlite3.Connection, key: Key, signer: SigningKey, at: str) -> LedgerExport:
-    """Sign an `export` checkpoint at the run's last links and read everything an attestation covers."""
-    if not is_linked(conn, key):
-        backfill_run(conn, key, None, at)
+    """Sign an `export` checkpoint at the run's last links and read everything an attestation covers.
+    The caller has checked the rows against their links and checkpoints (scan.check_run)."""
     heads = last_links(conn, key)
     add_checkpoint(conn, key, signer, heads, at, "export")
     query = "SELECT event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"

@@ -45,6 +45,7 @@ import aiosqlite
 
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger import scan as ledger_scan
 from workbench_mcp.ledger import store_rows as ledger_rows
 from workbench_mcp.ledger.context import LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
@@ -773,7 +774,8 @@ class SqliteRunStore:
 
     async def export_checkpoint(self, tenant_id: str, run_id: str) -> tuple[RunState, ledger_rows.LedgerExport]:
         """Sign an `export` checkpoint and read, in that same transaction, the state, trace, audit rows
-        and checkpoints an attestation covers. UNKNOWN_RUN as usual; INVALID_INPUT without a signing key."""
+        and checkpoints an attestation covers. UNKNOWN_RUN as usual; INVALID_INPUT without a signing key;
+        LEDGER_MISMATCH (nothing signed) when the run's rows no longer match their chains or checkpoints."""
         signer = self._signer
         if signer is None or not self._chain:
             raise WorkbenchError(ErrorCode.INVALID_INPUT, "this server has no signing key, so it cannot attest runs")
@@ -786,6 +788,17 @@ class SqliteRunStore:
                 if meta is None:
                     raise _unknown_run(run_id)
                 stored = _read_state(conn, key, meta)
+                if not ledger_rows.is_linked(conn, key):
+                    ledger_rows.backfill_run(conn, key, None, at)
+                # Never sign rows changed behind the store's back: they must match their links and
+                # every signed checkpoint, as `ledger check` would find.
+                finding, _ = ledger_scan.check_run(conn, key, meta.trace_length, ledger_scan.database_keys(conn))
+                if finding is not None:
+                    raise WorkbenchError(
+                        ErrorCode.LEDGER_MISMATCH,
+                        f"run {run_id} no longer matches its ledger at seq {finding.seq} ({finding.problem}); "
+                        "it is not attested (see `workbench-mcp ledger check`)",
+                    )
                 export = ledger_rows.export_checkpoint(conn, key, signer, at)
                 conn.execute("COMMIT")
             except BaseException:
