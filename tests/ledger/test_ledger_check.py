@@ -197,3 +197,20 @@ async def test_a_tampered_run_is_not_attested(ledger: Ledger, edit: Edit) -> Non
             c for c in read_checkpoints(conn, ("org_acme", run_id)) if b"export" in base64.b64decode(c["payload"])
         ]
     assert reasons == []
+
+
+async def test_a_replaced_run_is_relinked_with_an_import_checkpoint(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.ledger.conftest import BOB
+
+    run_id = await gated_run(ledger.service, complete=False)
+    state = await ledger.service.get_run(BOB, run_id)
+    await ledger.service.save_serialized(BOB, run_id, state)  # REST PUT over an existing run
+    await ledger.service.export_attestation(BOB, run_id)
+    with sqlite3.connect(ledger.db_path) as conn:
+        payloads = [json.loads(base64.b64decode(c["payload"])) for c in read_checkpoints(conn, ("org_acme", run_id))]
+    assert [p["reason"] for p in payloads] == ["import", "export"]
+    await ledger.store.close()
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 0, out
