@@ -2,6 +2,7 @@
 
     python bench/store_bench.py            # about a minute on a 2-core machine
     python bench/store_bench.py --quick    # smaller samples, for a smoke run
+    python bench/store_bench.py --ledger   # only the signed ledger's cost (~30 s)
 
 A "write" is what the service does for write_artifact: open the run's transaction, let the engine
 decide, append, commit. Every write carries an idempotency key, so the idempotency map grows with
@@ -29,6 +30,8 @@ from workbench_mcp.engine.artifacts import write_artifact
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.export import export_bundle
 from workbench_mcp.engine.lifecycle import StartRun, start_run
+from workbench_mcp.ledger.export import attested_bundle
+from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
 from workbench_mcp.store.run_store import Actor, Durability
@@ -139,6 +142,59 @@ async def export_latency(folder: Path, samples: int) -> tuple[float, float]:
         await store.close()
 
 
+async def ledger_cost(folder: Path, rounds: int, writes: int) -> list[list[str]]:
+    """The hash chain's cost on the write path (the same writes, chain on vs off, interleaved) and the
+    time to attest a 10k-event run."""
+    stores = {
+        "chain": SqliteRunStore(folder / "ledger-on.db", signer=SigningKey.generate()),
+        "plain": SqliteRunStore(folder / "ledger-off.db", chain=False),
+    }
+    latencies: dict[str, list[float]] = {name: [] for name in stores}
+    seconds: dict[str, float] = dict.fromkeys(stores, 0.0)
+    try:
+        runs = {}
+        for name, store in stores.items():
+            await store.open()
+            runs[name] = await new_run(store, SystemClock())
+        writers = {name: Writer(store, SystemClock()) for name, store in stores.items()}
+        # One write each in turn, the order swapped every time: drift in the machine's load and the
+        # store that happens to go first (an A/A run of two plain stores differed by up to 16 % in
+        # blocks of 300) then hit both alike.
+        order = list(stores)
+        for _ in range(rounds * writes):
+            order.reverse()
+            for name in order:
+                began = time.perf_counter()
+                await writers[name].write(runs[name])
+                took = time.perf_counter() - began
+                latencies[name].append(took)
+                seconds[name] += took
+        signed = stores["chain"]
+        await writers["chain"].grow(runs["chain"], 10_000)
+        export_s = await timed(3, lambda: signed.export_checkpoint(TENANT, runs["chain"]))
+        key = signed.signer
+        assert key is not None
+
+        async def attest() -> None:
+            state, export = await signed.export_checkpoint(TENANT, runs["chain"])
+            attested_bundle(state, export, key)
+
+        attest_s = await timed(3, attest)
+    finally:
+        for store in stores.values():
+            await store.close()
+    on, off = median(latencies["chain"]), median(latencies["plain"])
+    total = rounds * writes
+    rate_on, rate_off = total / seconds["chain"], total / seconds["plain"]
+    return [
+        ["write p50, chain on / off", f"{ms(on)} / {ms(off)}", "", f"{on / off:.2f}x"],
+        ["sequential writes/s, chain on / off", f"{rate_on:,.0f} / {rate_off:,.0f}", "<= 10 % slower",
+         f"{rate_off / rate_on:.2f}x {verdict(rate_off / rate_on <= 1.10)}"],
+        ["attest a 10k-event run: check rows, sign checkpoint, read (p50)", ms(median(export_s)), "", ""],
+        ["attest a 10k-event run: all, with bundle and statement (p50)", ms(median(attest_s)), "", ""],
+    ]  # fmt: skip
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
@@ -196,7 +252,12 @@ def verdict(ok: bool) -> str:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples for a smoke run")
+    parser.add_argument("--ledger", action="store_true", help="only the signed ledger's cost")
     args = parser.parse_args()
+    if args.ledger:
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            print_table(["ledger", "result", "target", "ratio"], await ledger_cost(Path(tmp), 6, 300))
+        return
     samples, writes, runs = (100, 500, 20_000) if args.quick else (400, 3_000, 100_000)
     lengths = [10, 1_000, 10_000]
 
@@ -209,6 +270,7 @@ async def main() -> None:
         full = await throughput(folder, writes // 3, "full")
         first_page, deep_page = await listing(folder, runs, samples)
         export_s, export_text_s = await export_latency(folder, 5 if args.quick else 15)
+        ledger_rows = await ledger_cost(folder, 3 if args.quick else 6, 300)
 
     print("Write latency p50 (one write_artifact = transaction + engine + commit):\n")
     print_table(
@@ -231,6 +293,8 @@ async def main() -> None:
         ["  ... plus its pretty JSON text (what export_bundle returns)", ms(export_text_s), "", ""],
     ]  # fmt: skip
     print_table(["measure", "result", "target", ""], rows)
+    print("\nSigned ledger:\n")
+    print_table(["ledger", "result", "target", "ratio"], ledger_rows)
     print(
         f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, SQLite {sqlite3.sqlite_version}, "
         f"Python {sys.version.split()[0]}; {samples} samples per p50; took {time.perf_counter() - began:.0f} s"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -299,6 +300,7 @@ def test_serve_with_no_config_prints_a_working_dev_token(tmp_path: Path) -> None
     ):
         try:
             token = _read_dev_token(process, log)
+            ledger_line = _read_ledger_line(process)
             base = f"http://127.0.0.1:{port}"
             _wait_healthy(base)
             headers = {
@@ -322,6 +324,9 @@ def test_serve_with_no_config_prints_a_working_dev_token(tmp_path: Path) -> None
     assert anonymous.status_code == 401
     assert (tmp_path / "workbench.db").exists()
     assert dev_secret_path(tmp_path / "workbench.db").exists()
+    key_file = tmp_path / "workbench.db.signing-key"
+    assert f"from {key_file.name} (just created, mode 0600)" in ledger_line
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 
 
 def _read_dev_token(process: subprocess.Popen[str], log: Path) -> str:
@@ -339,6 +344,16 @@ def _read_dev_token(process: subprocess.Popen[str], log: Path) -> str:
     assert '"mcpServers"' in banner
     assert '"servers"' in banner
     return lines[lines.index("Dev token (tenant user:dev, valid 30 days):\n") + 1].strip()
+
+
+def _read_ledger_line(process: subprocess.Popen[str]) -> str:
+    """The startup line naming the ledger's signing key (printed after the banner)."""
+    assert process.stdout is not None
+    for _ in range(5):
+        line = process.stdout.readline()
+        if line.startswith("Ledger:"):
+            return line
+    raise AssertionError("no ledger line after the banner")
 
 
 def _wait_healthy(base: str) -> None:

@@ -25,14 +25,19 @@ def _synopsis(command: str) -> str:
     return row.split("` |")[0]
 
 
+def _options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every option of `parser` and of its own subcommands (`ledger check`, `ledger keys`, ...)."""
+    options = {option for action in parser._actions for option in action.option_strings}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                options |= _options(sub)
+    return options
+
+
 @pytest.mark.parametrize("command", sorted(_commands()))
 def test_every_flag_of_every_command_is_in_its_readme_synopsis(command: str) -> None:
-    flags = {
-        option
-        for action in _commands()[command]._actions
-        for option in action.option_strings
-        if option.startswith("--") and option != "--help"
-    }
+    flags = {option for option in _options(_commands()[command]) if option.startswith("--") and option != "--help"}
     shown = set(re.findall(r"--[a-z][-a-z]*", _synopsis(command)))
     assert flags == shown, f"README synopsis of `{command}`: missing {flags - shown}, unknown {shown - flags}"
 

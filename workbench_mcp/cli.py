@@ -1,4 +1,4 @@
-"""`workbench-mcp serve | token | stdio | verify` (also `python -m workbench_mcp`).
+"""`workbench-mcp serve | token | stdio | verify | ledger` (also `python -m workbench_mcp`).
 
 Flags override `WORKBENCH_*` environment variables (workbench_mcp/config.py, README "Configuration").
 Exit codes: 0 success, 1 a bundle that does not verify, 2 a usage or configuration error.
@@ -32,6 +32,7 @@ from workbench_mcp.config import (
     read_secret_file,
 )
 from workbench_mcp.errors import WorkbenchError
+from workbench_mcp.ledger import cli as ledger_cli
 
 DEV_TOKEN_TTL_S = 30 * 24 * 3600
 """The printed dev token's and `token`'s default lifetime, capped by the configured maximum lifetime."""
@@ -118,6 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser("verify", help="verify a RunBundle file offline (exit 0 valid, 1 invalid)")
     verify.add_argument("bundle", type=Path, help="path to a RunBundle JSON file")
+    ledger_cli.add_arguments(verify, commands)
     return parser
 
 
@@ -143,6 +145,11 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
         "--durability",
         help="normal (survives a killed process) or full (also power loss, one fsync per write); "
         "default normal (WORKBENCH_DURABILITY)",
+    )
+    parser.add_argument(
+        "--signing-key-file",
+        type=Path,
+        help="the ledger's Ed25519 key, PEM (default <db>.signing-key; WORKBENCH_SIGNING_KEY_FILE)",
     )
 
 
@@ -170,6 +177,8 @@ def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
         changes["log_level"] = args.log_level.upper()
     if getattr(args, "workers", None) is not None:
         changes["workers"] = args.workers
+    if getattr(args, "signing_key_file", None):
+        changes["signing_key_file"] = args.signing_key_file
     if getattr(args, "durability", None):
         changes["durability"] = parse_durability(args.durability)
     rate = config.rate_limit
@@ -244,6 +253,7 @@ def _serve(config: ServerConfig) -> int:
                 audience=config.jwt.audience,
             )
             _print_banner(config, dev_token, created)
+        print(ledger_cli.signing_key_line(config), flush=True)
         if config.workers > 1:
             return _serve_workers(config, sock)
         app = create_app(config)
@@ -530,13 +540,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         if args.command == "verify":
-            code = _verify(args.bundle)
+            code = (
+                _verify(args.bundle)
+                if args.attestation is None
+                else ledger_cli.verify_command(args.bundle, args.attestation, args.keys)
+            )
         else:
             config = config_from(args, dict(os.environ))
             if args.command == "serve":
                 code = _serve(config)
             elif args.command == "token":
                 code = _token(args, config)
+            elif args.command == "ledger":
+                code = ledger_cli.run_command(args, config)
             else:
                 code = _stdio(config)
     except (ConfigError, WorkbenchError, OSError, ValueError) as exc:

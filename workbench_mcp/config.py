@@ -150,6 +150,8 @@ class ServerConfig:
     """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    signing_key_file: Path | None = None
+    """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
@@ -388,7 +390,12 @@ def from_env(env: Mapping[str, str]) -> ServerConfig:
                 env.get("WORKBENCH_MAX_CONNECTIONS"), "WORKBENCH_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS
             ),
         ),
+        signing_key_file=_optional_path(_text(env, "WORKBENCH_SIGNING_KEY_FILE")),
     )
+
+
+def _optional_path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 def check_serve_config(config: ServerConfig) -> None:
@@ -514,6 +521,7 @@ def config_to_json(config: ServerConfig) -> str:
             "offload_bytes": config.rate_limit.offload_bytes,
         },
         "connections": asdict(config.connections),
+        "signing_key_file": None if config.signing_key_file is None else str(config.signing_key_file),
     }
     return json.dumps(document)
 
@@ -535,5 +543,6 @@ def config_from_json(text: str) -> ServerConfig:
             "jwt": JwtConfig(**{**jwt, "tenant_claims": tuple(jwt["tenant_claims"])}),
             "rate_limit": RateLimitConfig(**rate),
             "connections": ConnectionLimits(**connections),
+            "signing_key_file": _optional_path(document.get("signing_key_file")),
         }
     )

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     TOOL_NOT_ENABLED = "TOOL_NOT_ENABLED"  # a real tool whose toolset this server does not enable
     READ_ONLY = "READ_ONLY"  # a write on a server started with --read-only
+    LEDGER_MISMATCH = "LEDGER_MISMATCH"  # stored rows no longer match their hash chain (workbench_mcp/ledger)
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -21,6 +21,7 @@ from workbench_mcp.engine.hydrate import from_bundle, from_serialized, to_serial
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger.export import LedgerStore, attested_bundle
 from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
@@ -55,6 +56,7 @@ class RunService:
         self._clock: Clock = clock or SystemClock()
         self.limits = limits or Limits()
         self._bundles = BundleCache()
+        self.ledger = store if isinstance(store, LedgerStore) else None
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -170,6 +172,18 @@ class RunService:
         if verdict[0] == "error":
             return {"ok": False, "error": verdict[2], "code": verdict[1]}
         return verdict[1]
+
+    async def export_attestation(
+        self, who: Principal, run_id: str, *, profile: Profile = "full"
+    ) -> tuple[Bundle, dict[str, Any]]:
+        """The full bundle and a DSSE envelope attesting it (workbench_mcp/ledger); signs an export checkpoint."""
+        if profile != "full":
+            raise WorkbenchError(ErrorCode.INVALID_INPUT, "an attestation covers the full bundle; use profile=full")
+        signer = None if self.ledger is None else self.ledger.signer
+        if self.ledger is None or signer is None:
+            raise WorkbenchError(ErrorCode.INVALID_INPUT, "this server has no signing key, so it cannot attest runs")
+        state, export = await self.ledger.export_checkpoint(who.tenant_id, run_id)
+        return attested_bundle(state, export, signer)
 
     # --- gates -----------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from workbench_mcp.config import ServerConfig
+from workbench_mcp.ledger.keys import SigningKey, default_key_path, load_key, load_or_create_key
 from workbench_mcp.offload import Offloader
 from workbench_mcp.service import RunService
 from workbench_mcp.settings import Limits
@@ -27,9 +28,19 @@ def build_catalog(config: ServerConfig) -> WorkflowCatalog:
 
 def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, SqliteRunStore]:
     limits = Limits()
-    store = SqliteRunStore(config.db_path, limits=limits.for_store(), durability=config.durability)
+    store = SqliteRunStore(
+        config.db_path, limits=limits.for_store(), durability=config.durability, signer=signing_key(config)[0]
+    )
     offload = Offloader(threshold_bytes=config.rate_limit.offload_bytes or None)
     return RunService(store, catalog=catalog or build_catalog(config), limits=limits, offload=offload), store
+
+
+def signing_key(config: ServerConfig) -> tuple[SigningKey, bool]:
+    """The ledger key: the configured file (which must exist), else `<db>.signing-key`, created on first
+    use (mode 0600). True when it was created now."""
+    if config.signing_key_file is not None:
+        return load_key(config.signing_key_file), False
+    return load_or_create_key(default_key_path(config.db_path))
 
 
 @asynccontextmanager

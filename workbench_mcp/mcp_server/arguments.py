@@ -62,6 +62,10 @@ Profile = Annotated[
     Literal["full", "user"],
     Field(description="full: everything plus the engine snapshot; user: redacted for sharing, no engine"),
 ]
+Attestation = Annotated[
+    bool,
+    Field(description="true: also return a signed DSSE envelope (in-toto Statement) attesting the full bundle"),
+]
 BundleArg = Annotated[
     Any,
     # Advertised as an object (a bundle is one); anything else still gets a verdict, not INVALID_INPUT.

@@ -3,9 +3,11 @@
 from collections import OrderedDict
 from typing import Annotated, Any
 
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, TextContent
 
 from workbench_mcp.auth import current_principal
+from workbench_mcp.engine.export import Profile
+from workbench_mcp.ledger.export import ATTESTATION_META
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
@@ -56,7 +58,11 @@ class _PrettyTexts:
 def _export_bundle(service: RunService) -> ToolFn:
     texts = _PrettyTexts()
 
-    async def export_bundle(runId: a.RunId, profile: a.Profile = "full") -> Annotated[CallToolResult, o.Bundle]:
+    async def export_bundle(
+        runId: a.RunId, profile: a.Profile = "full", attestation: a.Attestation = False
+    ) -> Annotated[CallToolResult, o.Bundle]:
+        if attestation:
+            return await _attested(service, runId, profile)
         bundle = await service.export_bundle(current_principal(), runId, profile=profile)
         # The text item is JSON.stringify(bundle, null, 2), as the reference's; a long run's off the loop.
         heavy = len(bundle["trace"]) >= service.heavy_export_events
@@ -64,6 +70,16 @@ def _export_bundle(service: RunService) -> ToolFn:
         return tool_result(bundle, text=text)
 
     return export_bundle
+
+
+async def _attested(service: RunService, run_id: str, profile: Profile) -> CallToolResult:
+    """The unchanged bundle as structured content and first text item; the DSSE envelope as a second
+    text item and in `_meta`, so the output schema stays the bundle's."""
+    bundle, envelope = await service.export_attestation(current_principal(), run_id, profile=profile)
+    result = tool_result(bundle, text=pretty_json(bundle))
+    result.content.append(TextContent(type="text", text=pretty_json(envelope)))
+    result.meta = {ATTESTATION_META: envelope}
+    return result
 
 
 def _verify_run_integrity(service: RunService) -> ToolFn:
@@ -87,7 +103,8 @@ TOOLS = [
         "export_bundle",
         "Export a run bundle",
         "The run as a tamper-evident RunBundle (protocolVersion, run, trace, artifacts, ruleSets, engine, "
-        "integrity.sha256).",
+        "integrity.sha256). attestation=true adds a signed DSSE/in-toto envelope (second text item and _meta; "
+        "verify offline with `workbench-mcp verify`).",
         _export_bundle,
     ),
     read_tool(

@@ -24,6 +24,7 @@ from pydantic import MISSING
 
 from workbench_mcp.engine.run_state import IdempotencyEntry, OpenSpan, RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger.context import LedgerContext
 from workbench_mcp.protocol.artifacts import ArtifactVersion
 from workbench_mcp.protocol.canonical_json import canonical_json
 from workbench_mcp.protocol.engine_state import GateSlots
@@ -184,6 +185,8 @@ class RunWrite:
     heads: MapRows  # (artifact key, position, version)
     rule_sets: MapRows  # (rule set id, position, rule set JSON)
     idempotency: MapRows  # (key, position, artifact key, version, digest)
+    ledger: LedgerContext | None = None  # None: the store keeps no hash chain
+    chained: Sequence[EventJson] = ()  # the events of `events` as dicts, for the chain (ledger only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +197,7 @@ class WriteContext:
     at: str
     state_tag: int
     limits: StoreLimits
+    ledger: LedgerContext | None = None
 
 
 def full_write(state: RunState, trace: Sequence[EventJson], ctx: WriteContext) -> RunWrite:
@@ -213,6 +217,8 @@ def full_write(state: RunState, trace: Sequence[EventJson], ctx: WriteContext) -
         heads=_map_rows(None, state.artifacts, (), _head_row),
         rule_sets=_map_rows(None, state.rule_sets, (), _rule_set_row),
         idempotency=_map_rows(None, state.idempotency, (), _idempotency_row),
+        ledger=ctx.ledger,
+        chained=trace if ctx.ledger is not None else (),
     )
 
 
@@ -241,6 +247,8 @@ def append_write(
         heads=heads,
         rule_sets=_map_rows(old.rule_sets, new.rule_sets, rule_set_ids, _rule_set_row),
         idempotency=_map_rows(old.idempotency, new.idempotency, idempotency_keys, _idempotency_row),
+        ledger=ctx.ledger,
+        chained=events if ctx.ledger is not None else (),
     )
 
 

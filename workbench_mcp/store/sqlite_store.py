@@ -56,6 +56,10 @@ import aiosqlite
 
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.ledger import scan as ledger_scan
+from workbench_mcp.ledger import store_rows as ledger_rows
+from workbench_mcp.ledger.context import LedgerContext
+from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.store import row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.private_files import make_database_private
@@ -73,7 +77,10 @@ CHECKPOINT_EVERY = 100
 SAFETY_AUTOCHECKPOINT_PAGES = 4_000
 """The writer still checkpoints by itself past ~16 MB of WAL, should the background lag."""
 
-_CHILD_TABLES = ("trace_events", "artifact_versions", "artifact_heads", "rule_sets", "idempotency", "audit")
+_CHILD_TABLES = (
+    *("trace_events", "artifact_versions", "artifact_heads", "rule_sets", "idempotency", "audit"),
+    *ledger_rows.LEDGER_TABLES,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,8 +291,13 @@ def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: 
         )  # fmt: skip
     else:
         conn.execute(_UPDATE_PROGRESS, (write.revision, write.trace_length, write.state_tag, write.engine_json, *key))
-    _insert_many(conn, _INSERT_EVENTS, key, write.events)
-    _insert_many(conn, _INSERT_AUDIT, key, write.audit)
+    events, audit, linked = write.events, write.audit, None
+    whole_run = is_new or (bool(write.events) and write.events[0][0] == 1)
+    if write.ledger is not None:  # the rows carry their hash-chain links (workbench_mcp/ledger)
+        linked = ledger_rows.link_rows(conn, key, events, write.chained, audit, whole_run=whole_run)
+        events, audit = linked.events, linked.audit
+    _insert_many(conn, _INSERT_EVENTS if linked is None else ledger_rows.INSERT_EVENTS, key, events)
+    _insert_many(conn, _INSERT_AUDIT if linked is None else ledger_rows.INSERT_AUDIT, key, audit)
     _insert_many(conn, _INSERT_VERSIONS, key, write.versions)
     for table, sql, rows in (
         ("artifact_heads", _UPSERT_HEADS, write.heads),
@@ -295,6 +307,10 @@ def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: 
         if rows.rewrite and not is_new:
             conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
         _insert_many(conn, sql, key, rows.rows)
+    if write.ledger is not None and linked is not None:
+        ledger_rows.finish_write(
+            conn, key, write.ledger, linked, whole_run=whole_run, replaced=whole_run and not is_new
+        )
 
 
 def _insert_many(conn: sqlite3.Connection, sql: str, key: Key, rows: list[tuple[Any, ...]]) -> None:
@@ -519,6 +535,8 @@ class SqliteRunStore:
       STORAGE_UNAVAILABLE; 5,000.
     - `cache_size`: engine states kept in memory, least recently used first out; 256.
     - `now`: the audit clock.
+    - `signer`: the ledger's Ed25519 key for checkpoints (workbench_mcp/ledger); None: no checkpoints.
+    - `chain`: keep the hash chain of events and audit rows (True; off only to measure its cost).
     """
 
     def __init__(
@@ -530,8 +548,12 @@ class SqliteRunStore:
         busy_timeout_ms: int = 5_000,
         cache_size: int = 256,
         now: Callable[[], str] = _utc_now,
+        signer: SigningKey | None = None,
+        chain: bool = True,
     ) -> None:
         self.path = Path(path)
+        self._signer = signer
+        self._chain = chain
         self.limits = limits or StoreLimits()
         self._durability = durability
         self._busy_timeout_ms = busy_timeout_ms
@@ -557,6 +579,8 @@ class SqliteRunStore:
             self._writer = await self._connect()
             await self._on(self._writer, self._configure_writer)
             await self._on(self._writer, partial(migrate, migrations=bundled_migrations()))
+            if self._chain:
+                await self._on(self._writer, partial(ledger_rows.open_ledger, signer=self._signer, at=self._now()))
             await self._on(self._writer, _without_busy_handler)  # from now on _begin_immediate waits
             self._reader = await self._connect()
             await self._on(self._reader, self._configure_reader)
@@ -697,7 +721,9 @@ class SqliteRunStore:
             await self._on(self._checkpointer, _checkpoint_passively)
 
     def _write_context(self, actor: Actor) -> WriteContext:
-        return WriteContext(actor=actor, at=self._now(), state_tag=_new_tag(), limits=self.limits)
+        at = self._now()
+        ledger = LedgerContext(self._signer, at) if self._chain else None
+        return WriteContext(actor=actor, at=at, state_tag=_new_tag(), limits=self.limits, ledger=ledger)
 
     # --- mutations ---------------------------------------------------------------------------------------
 
@@ -805,6 +831,55 @@ class SqliteRunStore:
         """Who appended each event of the run, in trace order."""
         rows = await self._on(self._reader, partial(_read_audit, key=(tenant_id, run_id)))
         return [AuditRecord(*row) for row in rows]
+
+    # --- ledger ------------------------------------------------------------------------------------------
+
+    async def export_checkpoint(self, tenant_id: str, run_id: str) -> tuple[RunState, ledger_rows.LedgerExport]:
+        """Sign an `export` checkpoint and read, in that same transaction, the state, trace, audit rows
+        and checkpoints an attestation covers. UNKNOWN_RUN as usual; INVALID_INPUT without a signing key;
+        LEDGER_MISMATCH (nothing signed) when the run's rows no longer match their chains or checkpoints."""
+        signer = self._signer
+        if signer is None or not self._chain:
+            raise WorkbenchError(ErrorCode.INVALID_INPUT, "this server has no signing key, so it cannot attest runs")
+        key = (tenant_id, run_id)
+        at = self._now()
+
+        def body(conn: sqlite3.Connection) -> tuple[StoredState, ledger_rows.LedgerExport]:
+            try:
+                meta = _read_meta(conn, key)
+                if meta is None:
+                    raise _unknown_run(run_id)
+                stored = _read_state(conn, key, meta)
+                if not ledger_rows.is_linked(conn, key):
+                    ledger_rows.backfill_run(conn, key, None, at)
+                # Never sign rows changed behind the store's back: they must match their links and
+                # every signed checkpoint, as `ledger check` would find.
+                finding, _ = ledger_scan.check_run(conn, key, meta.trace_length, ledger_scan.database_keys(conn))
+                if finding is not None:
+                    raise WorkbenchError(
+                        ErrorCode.LEDGER_MISMATCH,
+                        f"run {run_id} no longer matches its ledger at seq {finding.seq} ({finding.problem}); "
+                        "it is not attested (see `workbench-mcp ledger check`)",
+                    )
+                export = ledger_rows.export_checkpoint(conn, key, signer, at)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            return stored, export
+
+        async with self._exclusive() as writer:
+            stored, export = await self._write(writer, body)
+        self._committed()
+        return row_codec.decode_state(stored), export
+
+    @property
+    def signer(self) -> SigningKey | None:
+        return self._signer if self._chain else None
+
+    async def published_keys(self) -> list[dict[str, Any]]:
+        """Every public key this database's checkpoints were signed with (JWK), current first."""
+        return await self._on(self._reader, ledger_rows.published_keys)
 
     async def _snapshot(
         self, key: Key, *, with_state: bool, with_trace: bool, fresh: bool = False

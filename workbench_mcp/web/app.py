@@ -37,6 +37,7 @@ from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import DEMO_PATH, discovery_routes
 from workbench_mcp.web.fairness import FairnessMiddleware, FairScheduler
+from workbench_mcp.web.ledger_routes import attestation_routes, keys_route
 from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.network_guard import BodyDeadlineMiddleware, HostOriginMiddleware, HostPolicy
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
@@ -141,7 +142,7 @@ def _rest_routes(
             single_tenant=single,
         )
 
-    return run_routes(service, authenticate, read_only=config.read_only)
+    return [*run_routes(service, authenticate, read_only=config.read_only), *attestation_routes(service, authenticate)]
 
 
 def create_app(config: ServerConfig) -> Starlette:
@@ -170,7 +171,7 @@ def create_app(config: ServerConfig) -> Starlette:
     limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets and slots for MCP and REST alike
     slots = config.rate_limit.fair_slots
     scheduler = FairScheduler(slots) if slots > 0 else None
-    public = [*_public_routes(config, store), *discovery_routes(config, demo)]
+    public = [*_public_routes(config, store), *discovery_routes(config, demo), keys_route(service)]
     routes = [
         *public,
         *_mcp_routes(config, server, limiter, scheduler),

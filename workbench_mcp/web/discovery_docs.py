@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from workbench_mcp import __version__
 from workbench_mcp.config import ServerConfig, Toolset
 from workbench_mcp.errors import ErrorCode
+from workbench_mcp.ledger.cli import KEYS_PATH
 from workbench_mcp.mcp_server.server import COMMON_CODES, GATE_RULES, RUN_CHANGES, SERVER_NAME
 from workbench_mcp.mcp_server.toolsets import (
     ToolSpec,
@@ -91,6 +92,7 @@ def mcp_descriptor(config: ServerConfig) -> dict[str, Any]:
         "transport": "streamable-http",
         "endpoint": base + MCP_PATH,
         "auth": {"type": "bearer", "documentation": base + "/agents.md#authentication"},
+        "signingKeys": base + KEYS_PATH,  # the ledger's JWKS: verifies run attestations offline
         "tools": [{"name": spec.name, "description": live_description(spec, config)} for spec in live_tools(config)],
     }
 
@@ -119,7 +121,10 @@ def server_card(config: ServerConfig) -> dict[str, Any]:
                 ],
             }
         ],
-        "_meta": {"io.github.workbench-mcp/protocol": {"llmWorkbench": PROTOCOL_VERSION}},
+        "_meta": {
+            "io.github.workbench-mcp/protocol": {"llmWorkbench": PROTOCOL_VERSION},
+            "io.github.workbench-mcp/ledger": {"signingKeys": config.base_url + KEYS_PATH},
+        },
     }
 
 

@@ -15,6 +15,7 @@ HTTP_STATUS: MappingProxyType[ErrorCode, int] = MappingProxyType(
         ErrorCode.UNKNOWN_RUN: 404,
         ErrorCode.REVISION_CONFLICT: 409,
         ErrorCode.RUN_ID_COLLISION: 409,
+        ErrorCode.LEDGER_MISMATCH: 409,
         ErrorCode.LIMIT_EXCEEDED: 413,
         ErrorCode.RATE_LIMITED: 429,
         ErrorCode.INTERNAL_ERROR: 500,

@@ -208,8 +208,51 @@ def _operations(limits: Limits, read_only: bool) -> dict[str, Any]:
             **_precondition_errors(),
         },
     }
+    get_attestation = {
+        "operationId": "getRunAttestation",
+        "summary": "Export a run's bundle with a signed attestation (README: Verifying a run)",
+        "description": (
+            "`bundle` is the full RunBundle, unchanged; `attestation` a DSSE envelope (payloadType "
+            "application/vnd.in-toto+json) holding an in-toto Statement v1 about it, signed with a key published "
+            "at /.well-known/workbench-keys.json. Signs an `export` checkpoint."
+        ),
+        "parameters": [run_id],
+        "responses": {
+            "200": {
+                "description": "The bundle and its attestation",
+                "headers": {"Link": _DESCRIBED_BY},
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["bundle", "attestation"],
+                            "properties": {
+                                "bundle": {"type": "object"},
+                                "attestation": {
+                                    "type": "object",
+                                    "required": ["payload", "payloadType", "signatures"],
+                                    "properties": {
+                                        "payload": {"type": "string"},
+                                        "payloadType": {"type": "string"},
+                                        "signatures": {"type": "array", "items": {"type": "object"}},
+                                    },
+                                },
+                            },
+                        }
+                    }
+                },
+            },
+            **_common_errors(),
+            "404": _error("No such run for this tenant (code UNKNOWN_RUN); another tenant's run looks the same"),
+            "409": _error("The run's stored rows no longer match its hash chain (code LEDGER_MISMATCH)"),
+        },
+    }
     item = {"get": get_run} if read_only else {"get": get_run, "put": put_run, "delete": delete_run}
-    return {RUNS_PATH: {"get": list_runs}, RUN_PATH.replace("{run_id}", "{runId}"): item}
+    return {
+        RUNS_PATH: {"get": list_runs},
+        RUN_PATH.replace("{run_id}", "{runId}"): item,
+        RUN_PATH.replace("{run_id}", "{runId}") + "/attestation": {"get": get_attestation},
+    }
 
 
 def openapi_document(base_url: str, limits: Limits | None = None, *, read_only: bool = False) -> dict[str, Any]:

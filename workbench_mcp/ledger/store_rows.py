@@ -1,0 +1,242 @@
+"""The ledger's rows in SQLite: called on the store's connection thread, inside its transactions.
+
+Each trace event and audit row carries its chain link in a `link` column, written by the same insert
+as the row. An append looks up the previous links (two primary-key reads) and links only the new rows:
+O(rows written), never O(trace), and no extra page per commit.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workbench_mcp.ledger import chain
+from workbench_mcp.ledger.checkpoints import Heads, Reason, reason_for, sign_checkpoint
+from workbench_mcp.ledger.context import LedgerContext
+from workbench_mcp.ledger.keys import SigningKey
+
+Key = tuple[str, str]
+Row = tuple[Any, ...]
+
+AUDIT_COLUMNS = ("seq", "event_id", "principal", "tool", "correlation_id", "at")
+"""The audit row members `row_codec._audit_rows` writes, in its order (after tenant and run)."""
+
+LEDGER_TABLES = ("ledger_checkpoints",)
+"""Per-run ledger rows a whole-run replace clears (the run stays linked: its new rows link from the start)."""
+
+INSERT_EVENTS = """
+INSERT INTO trace_events (tenant_id, run_id, seq, event_id, type, event_json, link) VALUES (?, ?, ?, ?, ?, ?, ?)
+"""
+INSERT_AUDIT = """
+INSERT INTO audit (tenant_id, run_id, seq, event_id, principal, tool, correlation_id, at, link)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_INSERT_CHECKPOINT = """
+INSERT INTO ledger_checkpoints (tenant_id, run_id, number, event_seq, reason, envelope)
+VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM ledger_checkpoints WHERE tenant_id = ? AND run_id = ?), ?, ?, ?)
+"""
+_MARK_LINKED = "INSERT OR IGNORE INTO ledger_runs (tenant_id, run_id) VALUES (?, ?)"
+_SELECT_CHECKPOINTS = "SELECT envelope FROM ledger_checkpoints WHERE tenant_id = ? AND run_id = ? ORDER BY number"
+_TABLES = {"event": "trace_events", "audit": "audit"}
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    """One write's rows with their links appended, the heads after them, the checkpoints they call for."""
+
+    events: list[Row]
+    audit: list[Row]
+    heads: Heads
+    reasons: list[Reason]
+
+
+def _link_at(conn: sqlite3.Connection, stream: str, key: Key, seq: int) -> str | None:
+    """The link of row `seq` (GENESIS before the first); None if that row exists unlinked or is missing."""
+    if seq == 0:
+        return chain.GENESIS
+    table = _TABLES[stream]
+    row = conn.execute(
+        f"SELECT link FROM {table} WHERE tenant_id = ? AND run_id = ? AND seq = ?", (*key, seq)
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+_SELECT_PREVIOUS = """
+SELECT (SELECT link FROM trace_events WHERE tenant_id = ?1 AND run_id = ?2 AND seq = ?3),
+       (SELECT link FROM audit WHERE tenant_id = ?1 AND run_id = ?2 AND seq = ?4)
+"""
+
+
+def _links_at(conn: sqlite3.Connection, key: Key, event_seq: int, audit_seq: int) -> tuple[str | None, str | None]:
+    """Both previous links in one statement (GENESIS before the first row; None: unlinked or missing)."""
+    event_link, audit_link = conn.execute(_SELECT_PREVIOUS, (*key, event_seq, audit_seq)).fetchone()
+    return (chain.GENESIS if event_seq == 0 else event_link), (chain.GENESIS if audit_seq == 0 else audit_link)
+
+
+def last_links(conn: sqlite3.Connection, key: Key) -> Heads:
+    found: list[Any] = []
+    for table in ("trace_events", "audit"):
+        row = conn.execute(
+            f"SELECT seq, link FROM {table} WHERE tenant_id = ? AND run_id = ? ORDER BY seq DESC LIMIT 1", key
+        ).fetchone()
+        found.extend((0, chain.GENESIS) if row is None else (row[0], row[1] or chain.GENESIS))
+    return Heads(*found)
+
+
+def link_rows(
+    conn: sqlite3.Connection,
+    key: Key,
+    events: Sequence[Row],
+    event_values: Sequence[dict[str, Any]],
+    audit: Sequence[Row],
+    *,
+    whole_run: bool,
+) -> Linked:
+    """Link a write's rows before they are inserted.
+
+    `events` rows are (seq, event id, type, event JSON) and `event_values` the same events as values
+    (hashing those saves parsing the text back); `audit` rows are AUDIT_COLUMNS. `whole_run`: the rows
+    are the run's whole trace (create or import), so the chains start over."""
+    event_seq = events[0][0] - 1 if events else 0
+    audit_seq = audit[0][0] - 1 if audit else 0
+    event_head, audit_head = (chain.GENESIS, chain.GENESIS) if whole_run else _links_at(conn, key, event_seq, audit_seq)
+    if event_head is None or audit_head is None:  # rows from before the ledger (or a store without it)
+        backfill_run(conn, key, None, "")
+        event_head = _link_at(conn, "event", key, event_seq) or chain.GENESIS
+        audit_head = _link_at(conn, "audit", key, audit_seq) or chain.GENESIS
+    reasons: list[Reason] = []
+    linked_events: list[Row] = []
+    for row, event in zip(events, event_values, strict=True):
+        event_head = chain.link(event_head, event)
+        linked_events.append((*row, event_head))
+        reason = reason_for(event)
+        if reason is not None:
+            reasons.append(reason)
+    linked_audit: list[Row] = []
+    for row in audit:
+        audit_head = chain.audit_link(audit_head, dict(zip(AUDIT_COLUMNS, row, strict=True)))
+        linked_audit.append((*row, audit_head))
+    heads = Heads(events[-1][0] if events else event_seq, event_head, audit[-1][0] if audit else audit_seq, audit_head)
+    return Linked(linked_events, linked_audit, heads, reasons)
+
+
+def finish_write(
+    conn: sqlite3.Connection, key: Key, ledger: LedgerContext, linked: Linked, *, whole_run: bool, replaced: bool
+) -> None:
+    """After the linked rows are in: mark a new run linked; sign the checkpoint the write calls for."""
+    if whole_run:
+        conn.execute(_MARK_LINKED, key)
+    reasons = [*linked.reasons, "import"] if replaced else linked.reasons
+    if ledger.signer is not None and reasons:
+        add_checkpoint(conn, key, ledger.signer, linked.heads, ledger.at, reasons[-1])
+
+
+def add_checkpoint(
+    conn: sqlite3.Connection, key: Key, signer: SigningKey, heads: Heads, at: str, reason: str
+) -> dict[str, Any]:
+    envelope = sign_checkpoint(signer, key[0], key[1], heads, at, reason)
+    conn.execute(_INSERT_CHECKPOINT, (*key, *key, heads.event_seq, reason, json.dumps(envelope)))
+    return envelope
+
+
+def read_checkpoints(conn: sqlite3.Connection, key: Key) -> list[dict[str, Any]]:
+    return [json.loads(row[0]) for row in conn.execute(_SELECT_CHECKPOINTS, key)]
+
+
+def audit_rows(conn: sqlite3.Connection, key: Key) -> list[dict[str, Any]]:
+    """Every audit column by name (columns added later included, `link` too), in seq order."""
+    cursor = conn.execute("SELECT * FROM audit WHERE tenant_id = ? AND run_id = ? ORDER BY seq", key)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def is_linked(conn: sqlite3.Connection, key: Key) -> bool:
+    return conn.execute("SELECT 1 FROM ledger_runs WHERE tenant_id = ? AND run_id = ?", key).fetchone() is not None
+
+
+def backfill_run(conn: sqlite3.Connection, key: Key, signer: SigningKey | None, at: str) -> Heads:
+    """Link a run's stored rows (once: runs stored before the ledger existed), with a checkpoint that
+    says so when a key is at hand."""
+    event_head = audit_head = chain.GENESIS
+    event_seq = audit_seq = 0
+    updates: list[Row] = []
+    query = "SELECT seq, event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
+    for event_seq, text in conn.execute(query, key).fetchall():
+        event_head = chain.link(event_head, json.loads(text))
+        updates.append((event_head, *key, event_seq))
+    conn.executemany("UPDATE trace_events SET link = ? WHERE tenant_id = ? AND run_id = ? AND seq = ?", updates)
+    updates = []
+    for record in audit_rows(conn, key):
+        audit_seq = int(record["seq"])
+        audit_head = chain.audit_link(audit_head, record)
+        updates.append((audit_head, *key, audit_seq))
+    conn.executemany("UPDATE audit SET link = ? WHERE tenant_id = ? AND run_id = ? AND seq = ?", updates)
+    conn.execute(_MARK_LINKED, key)
+    heads = Heads(event_seq, event_head, audit_seq, audit_head)
+    if signer is not None:
+        add_checkpoint(conn, key, signer, heads, at, "migration")
+    return heads
+
+
+def open_ledger(conn: sqlite3.Connection, signer: SigningKey | None, at: str) -> int:
+    """At store open, in one write transaction: publish the signing key (retiring the previous one)
+    and link every run that is not linked yet. Returns how many runs were linked."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if signer is not None:
+            register_key(conn, signer, at)
+        pending = conn.execute(
+            "SELECT tenant_id, run_id FROM runs r WHERE NOT EXISTS "
+            "(SELECT 1 FROM ledger_runs l WHERE l.tenant_id = r.tenant_id AND l.run_id = r.run_id)"
+        ).fetchall()
+        for tenant_id, run_id in pending:
+            backfill_run(conn, (tenant_id, run_id), signer, at)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return len(pending)
+
+
+def register_key(conn: sqlite3.Connection, signer: SigningKey, at: str) -> None:
+    known = conn.execute("SELECT retired_at FROM ledger_keys WHERE kid = ?", (signer.kid,)).fetchone()
+    if known is not None and known[0] is None:
+        return  # already the current key
+    conn.execute("UPDATE ledger_keys SET retired_at = ? WHERE retired_at IS NULL AND kid != ?", (at, signer.kid))
+    conn.execute(
+        "INSERT INTO ledger_keys (kid, jwk, added_at, retired_at) VALUES (?, ?, ?, NULL) "
+        "ON CONFLICT (kid) DO UPDATE SET retired_at = NULL",
+        (signer.kid, json.dumps(signer.jwk), at),
+    )
+
+
+def published_keys(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every key ever registered, current first, then the retired ones newest first."""
+    rows = conn.execute(
+        "SELECT jwk FROM ledger_keys ORDER BY retired_at IS NOT NULL, retired_at DESC, added_at DESC"
+    ).fetchall()
+    return [json.loads(row[0]) for row in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerExport:
+    """What an attestation needs, read in the transaction that signed its export checkpoint."""
+
+    heads: Heads
+    trace_texts: list[str]
+    audit: list[dict[str, Any]]
+    checkpoints: list[dict[str, Any]]
+
+
+def export_checkpoint(conn: sqlite3.Connection, key: Key, signer: SigningKey, at: str) -> LedgerExport:
+    """Sign an `export` checkpoint at the run's last links and read everything an attestation covers.
+    The caller has checked the rows against their links and checkpoints (scan.check_run)."""
+    heads = last_links(conn, key)
+    add_checkpoint(conn, key, signer, heads, at, "export")
+    query = "SELECT event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
+    texts = [row[0] for row in conn.execute(query, key)]
+    return LedgerExport(heads, texts, audit_rows(conn, key), read_checkpoints(conn, key))
