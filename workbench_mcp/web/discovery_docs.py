@@ -139,7 +139,9 @@ def mcp_catalog(config: ServerConfig) -> dict[str, Any]:
     }
 
 
-def pretty_json(document: Any) -> str:
+def document_text(document: Any) -> str:
+    """A served discovery document: Python's indented JSON, non-ASCII as is, newline-terminated.
+    (Wire data, which must match JavaScript byte for byte, goes through canonical_json.pretty_json.)"""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -538,7 +540,7 @@ def home_html(config: ServerConfig) -> str:
 def published_documents(config: ServerConfig) -> dict[str, str]:
     """Repository copy -> its text, exactly as the server serves it."""
     return {
-        "well-known/mcp.json": pretty_json(mcp_descriptor(config)),
+        "well-known/mcp.json": document_text(mcp_descriptor(config)),
         "llms.txt": llms_txt(config),
         "agents.md": agents_md(config),
     }
