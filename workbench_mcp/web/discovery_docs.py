@@ -35,6 +35,7 @@ from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.protocol.trace_events import TRACE_EVENT_TYPES, TraceEvent
 from workbench_mcp.settings import Limits
 from workbench_mcp.web.error_responses import status_for
+from workbench_mcp.web.pages import render
 
 MCP_PATH = "/api/mcp"
 SERVER_CARD_PATH = MCP_PATH + "/server-card"
@@ -524,17 +525,8 @@ def home_json(config: ServerConfig) -> dict[str, Any]:
 
 def home_html(config: ServerConfig) -> str:
     """`GET /` for browsers: the same links as `home_json`, as a page with no scripts."""
-    from html import escape
-
-    items = "".join(
-        f'  <li><a href="{escape(config.base_url + path)}"><code>{escape(path)}</code></a>: {escape(what)}</li>\n'
-        for _, path, what in HOME_LINKS
-    )
-    return (
-        '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8">'
-        f"<title>{escape(TITLE)}</title></head>\n<body>\n<h1>{escape(TITLE)} {escape(__version__)}</h1>\n"
-        f"<p>{escape(DESCRIPTION)}</p>\n<ul>\n{items}</ul>\n</body>\n</html>\n"
-    )
+    links = [{"href": config.base_url + path, "path": path, "what": what} for _, path, what in HOME_LINKS]
+    return render("home.html", title=TITLE, version=__version__, description=DESCRIPTION, links=links)
 
 
 def published_documents(config: ServerConfig) -> dict[str, str]:
