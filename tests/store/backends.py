@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -85,7 +86,8 @@ class SqliteBackend:
             await store.close()
 
 
-BACKENDS: dict[str, type[SqliteBackend]] = {"sqlite": SqliteBackend}
+BACKENDS: dict[str, Callable[[Path], StoreBackend]] = {"sqlite": SqliteBackend}
+"""Backend name -> a backend on fresh storage in the given temporary folder."""
 
 
 async def open_at(backend: str, location: str) -> RunStore:
