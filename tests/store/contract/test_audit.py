@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
-from tests.store.conftest import (
-    TENANT,
-    create,
-    write_once,
-)
+from tests.store.conftest import TENANT, create, write_once
 
 
 async def test_every_appended_event_records_who_and_when_beside_the_trace(

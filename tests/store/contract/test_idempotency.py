@@ -8,13 +8,7 @@ import pytest
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
-from tests.store.conftest import (
-    ALICE,
-    TENANT,
-    busy_run,
-    create,
-    new_run,
-)
+from tests.store.conftest import ALICE, TENANT, busy_run, create, new_run
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.store.run_store import RunStore
 

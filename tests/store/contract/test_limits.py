@@ -9,13 +9,7 @@ import pytest
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
-from tests.store.conftest import (
-    ALICE,
-    TENANT,
-    create,
-    new_run,
-    write_once,
-)
+from tests.store.conftest import ALICE, TENANT, create, new_run, write_once
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.store.run_store import RunStore, StoreLimits
 

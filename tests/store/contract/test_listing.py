@@ -6,13 +6,7 @@ import pytest
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
-from tests.store.conftest import (
-    ALICE,
-    TENANT,
-    create,
-    mutate,
-    new_run,
-)
+from tests.store.conftest import ALICE, TENANT, create, mutate, new_run
 from workbench_mcp.engine.lifecycle import complete_run
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.store.run_store import RunStore

@@ -12,17 +12,7 @@ from hypothesis import strategies as st
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
-from tests.store.conftest import (
-    ALICE,
-    BOB,
-    TENANT,
-    busy_run,
-    create,
-    mutate,
-    new_run,
-    write,
-    write_once,
-)
+from tests.store.conftest import ALICE, BOB, TENANT, busy_run, create, mutate, new_run, write, write_once
 from workbench_mcp.engine import telemetry
 from workbench_mcp.engine.artifacts import patch_artifact, write_artifact
 from workbench_mcp.engine.hydrate import from_serialized, to_serialized

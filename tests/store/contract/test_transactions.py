@@ -5,13 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.clocks import CountingClock
-from tests.store.conftest import (
-    BOB,
-    TENANT,
-    create,
-    write,
-    write_once,
-)
+from tests.store.conftest import BOB, TENANT, create, write, write_once
 from workbench_mcp.engine.artifacts import write_artifact
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.store.run_store import RunStore
