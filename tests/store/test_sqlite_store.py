@@ -176,3 +176,20 @@ async def test_a_replaced_database_file_refuses_every_call(
         await store.load_state(TENANT, run_id)
     assert read.value.code is ErrorCode.STORAGE_UNAVAILABLE
     assert store.file_problem() == refused.value.message
+
+
+async def test_a_store_closed_under_an_open_transaction_refuses_its_commit(
+    store: SqliteRunStore, clock: CountingClock
+) -> None:
+    """The transaction holds the write connection it began on; once closed, that connection answers
+    STORAGE_UNAVAILABLE at once (it must never leave the caller waiting for a thread that is gone)."""
+    run_id = await create(store, clock)
+
+    async def write_across_close() -> None:
+        async with store.run_transaction(TENANT, run_id) as tx:
+            await write(tx, clock)
+            await store.close()
+
+    with pytest.raises(WorkbenchError) as refused:
+        await asyncio.wait_for(write_across_close(), timeout=30)
+    assert refused.value.code is ErrorCode.STORAGE_UNAVAILABLE

@@ -36,6 +36,7 @@ class SqliteThread:
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._conn: sqlite3.Connection | None = None
+        self._stopped = False  # read and set on the event loop only
         self._thread = threading.Thread(target=self._serve, name="workbench-sqlite", daemon=True)
 
     @classmethod
@@ -75,12 +76,15 @@ class SqliteThread:
             await self._stop()
 
     async def _submit(self, fn: Callable[[sqlite3.Connection | None], Any]) -> Any:
+        if self._stopped:  # the thread is gone (or going): nothing would ever answer
+            raise ConnectionClosed("the connection is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._jobs.put((loop, future, fn))
         return await future
 
     async def _stop(self) -> None:
+        self._stopped = True
         self._jobs.put(None)
         # Let the thread finish while this loop still runs: it reports results to the loop.
         await asyncio.to_thread(self._thread.join, 1.0)
