@@ -34,8 +34,8 @@ from workbench_mcp.ledger.export import attested_bundle
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
-from workbench_mcp.store.run_store import Actor, Durability
-from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.store.run_store import Actor
+from workbench_mcp.store.sqlite_store import Durability, SqliteRunStore
 from workbench_mcp.system_clock import SystemClock
 
 TENANT = "bench-tenant"

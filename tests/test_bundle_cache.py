@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from workbench_mcp.config import ServerConfig
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle
+from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.wiring import open_service
 
 WHO = Principal("acme", "alice")
@@ -78,3 +80,40 @@ def test_the_cache_is_bounded_in_bytes() -> None:
     assert cache.bytes <= 4_000_000
     cache.put(("t", "huge", "full"), states[0], {"trace": [], "blob": "x" * 1_100_000})  # type: ignore[arg-type]
     assert cache.get(("t", "huge", "full"), states[0]) is None  # type: ignore[arg-type]  # over a quarter of the budget
+
+
+# --- export texts, kept beside their bundles ----------------------------------------------------------
+
+
+def test_exports_of_many_big_bundles_retain_a_bounded_amount_of_text() -> None:
+    cache = BundleCache()
+    for i in range(40):  # 40 runs' big texts: at most 16 M characters kept, each entry pinning its bundle
+        bundle: Any = {"run": i}
+        cache.keep_text(("t", f"run_{i}", "full"), bundle, "x" * 2_000_000)
+    assert cache.text_chars <= 16_000_000
+
+
+def test_a_kept_text_serves_only_its_own_bundle_and_a_huge_one_is_not_kept() -> None:
+    cache = BundleCache(max_text_chars=4_000)
+    key = ("t", "run_1", "full")
+    bundle: Any = {"a": 1}
+    cache.keep_text(key, bundle, "text of a")
+    assert cache.text(key, bundle) == "text of a"
+    assert cache.text(key, {"a": 1}) is None  # an equal but other bundle: the run changed meanwhile
+    assert cache.text(("t", "run_2", "full"), bundle) is None
+    cache.keep_text(("t", "big", "full"), bundle, "x" * 1_001)  # over a quarter of the budget
+    assert cache.text(("t", "big", "full"), bundle) is None
+    assert cache.text_chars == len("text of a")
+
+
+async def test_a_repeated_export_renders_its_text_once(tmp_path: Path) -> None:
+    async with open_service(ServerConfig(db_path=tmp_path / "w.db")) as service:
+        run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
+        bundle, text = await service.export_bundle_text(WHO, run_id)
+        again, text_again = await service.export_bundle_text(WHO, run_id)
+        await service.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
+        _, after = await service.export_bundle_text(WHO, run_id)
+    assert (again, text_again) == (bundle, text)
+    assert text_again is text  # served from the cache
+    assert text == pretty_json(bundle)
+    assert '"artifact_written"' in after

@@ -15,7 +15,6 @@ import math
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -25,6 +24,7 @@ from typing import Any
 import anyio
 import httpx2
 import jwt
+from cachetools import TLRUCache
 from mcp.server.auth.middleware.auth_context import auth_context_var
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken, TokenVerifier
@@ -116,32 +116,30 @@ class VerifiedTokens:
     Measured: JWT decoding was ~7% of the server's CPU per MCP call. An entry is used only until the
     token's own `exp` (plus the leeway `jwt.decode` allowed) and never longer than `max_age_s`, so a
     key removed from the JWKS stops being trusted within that time. At most `capacity` entries,
-    oldest out, and only tokens up to `MAX_CACHED_TOKEN` characters (typical JWTs are well under),
+    least recently used out, and only tokens up to `MAX_CACHED_TOKEN` characters (typical JWTs are well under),
     so the memory held stays bounded.
     """
 
     def __init__(self, *, capacity: int = 4096, max_age_s: float = 60.0, clock: Callable[[], float] = time.time):
-        self._capacity = capacity
         self._max_age_s = max_age_s
         self._clock = clock
-        self._entries: OrderedDict[str, tuple[float, Principal]] = OrderedDict()
+        # Each entry carries its own end (the `until` below): TLRU drops it from then on, and past
+        # `capacity` evicts expired entries first, then the least recently used.
+        self._entries: TLRUCache[str, tuple[float, Principal]] = TLRUCache(capacity, _entry_end, timer=clock)
 
     def get(self, token: str) -> Principal | None:
         entry = self._entries.get(token)
-        if entry is None:
-            return None
-        if self._clock() >= entry[0]:
-            del self._entries[token]
-            return None
-        return entry[1]
+        return None if entry is None else entry[1]
 
     def put(self, token: str, who: Principal, exp: Any, leeway_s: float) -> None:
         if not isinstance(exp, int | float) or isinstance(exp, bool) or len(token) > MAX_CACHED_TOKEN:
             return
         until = min(float(exp) + leeway_s, self._clock() + self._max_age_s)
         self._entries[token] = (until, who)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+
+
+def _entry_end(_token: str, entry: tuple[float, Principal], _now: float) -> float:
+    return entry[0]
 
 
 MAX_CACHED_TOKEN = 4096

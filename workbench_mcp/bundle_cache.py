@@ -15,60 +15,102 @@ Bounded: at most `capacity` bundles and `max_bytes` of their compact JSON, least
 first, and only bundles of at most `max_events` trace events and a quarter of `max_bytes` (a huge
 run's bundle would pin too much memory for a rare repeat: 32 bundles of 36 MB runs held 1+ GB).
 Cached bundles are shared between callers: treat them as read-only.
+
+Texts: the `JSON.stringify(bundle, null, 2)` text of an export (the MCP text item, `runs://` reads)
+under the same key, used only while it belongs to the very bundle being served; at most `capacity`
+texts and `max_text_chars` characters, none over a quarter of that.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
+from cachetools import LRUCache
 
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.protocol.bundle import Bundle
 
 Key = tuple[str, str, str]
 """(tenant, run id, export profile)"""
+V = TypeVar("V")
+
+
+class _Kept(NamedTuple):
+    state: RunState
+    bundle: Bundle
+    size: int
+
+
+class _Text(NamedTuple):
+    bundle: Bundle
+    text: str
 
 
 class BundleCache:
-    def __init__(self, *, capacity: int = 32, max_events: int = 2_000, max_bytes: int = 64_000_000) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int = 32,
+        max_events: int = 2_000,
+        max_bytes: int = 64_000_000,
+        max_text_chars: int = 16_000_000,
+    ) -> None:
         self._capacity = capacity
         self._max_events = max_events
         self._max_bytes = max_bytes
-        self._bytes = 0
-        self._entries: OrderedDict[Key, tuple[RunState, Bundle, int]] = OrderedDict()
+        self._max_text_chars = max_text_chars
+        # Two budgets, one rule: least recently used out first, each bounded by count and by size.
+        self._bundles: _CountedLRU[_Kept] = _CountedLRU(capacity, max_bytes, lambda kept: kept.size)
+        self._texts: _CountedLRU[_Text] = _CountedLRU(capacity, max_text_chars, lambda kept: len(kept.text))
 
     @property
     def bytes(self) -> int:
         """Compact JSON bytes of the bundles held."""
-        return self._bytes
+        return int(self._bundles.currsize)
+
+    @property
+    def text_chars(self) -> int:
+        """Characters of the texts held."""
+        return int(self._texts.currsize)
 
     def get(self, key: Key, state: RunState) -> Bundle | None:
-        entry = self._entries.get(key)
-        if entry is None or entry[0] is not state:
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
+        entry = self._bundles.get(key)
+        return entry.bundle if entry is not None and entry.state is state else None
 
     def put(self, key: Key, state: RunState, bundle: Bundle) -> None:
-        self._drop(key)
+        self._bundles.pop(key, None)
         trace: Any = bundle.get("trace")
         if self._capacity <= 0 or not isinstance(trace, list) or len(trace) > self._max_events:
             return
         size = _json_size(bundle)
         if size is None or size > self._max_bytes // 4:
             return
-        self._entries[key] = (state, bundle, size)
-        self._bytes += size
-        while len(self._entries) > self._capacity or self._bytes > self._max_bytes:
-            _, (_, _, evicted) = self._entries.popitem(last=False)
-            self._bytes -= evicted
+        self._bundles[key] = _Kept(state, bundle, size)
 
-    def _drop(self, key: Key) -> None:
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self._bytes -= entry[2]
+    def text(self, key: Key, bundle: Bundle) -> str | None:
+        """The kept text of exactly this bundle object, if any."""
+        entry = self._texts.get(key)
+        return entry.text if entry is not None and entry.bundle is bundle else None
+
+    def keep_text(self, key: Key, bundle: Bundle, text: str) -> None:
+        self._texts.pop(key, None)
+        if self._capacity > 0 and len(text) <= self._max_text_chars // 4:
+            self._texts[key] = _Text(bundle, text)
+
+
+class _CountedLRU(LRUCache[Key, V]):
+    """An LRU cache bounded by the sum of its entries' sizes AND by their number."""
+
+    def __init__(self, capacity: int, budget: int, size_of: Callable[[V], int]) -> None:
+        super().__init__(max(budget, 1), getsizeof=size_of)
+        self._capacity = max(capacity, 1)
+
+    def __setitem__(self, key: Key, value: V) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self._capacity:
+            self.popitem()
 
 
 def _json_size(bundle: Bundle) -> int | None:

@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from workbench_mcp import __version__
+from workbench_mcp import __version__, ledger_cli
 from workbench_mcp.config import (
     ConfigError,
     ServerConfig,
@@ -32,7 +32,6 @@ from workbench_mcp.config import (
     read_secret_file,
 )
 from workbench_mcp.errors import WorkbenchError
-from workbench_mcp.ledger import cli as ledger_cli
 
 DEV_TOKEN_TTL_S = 30 * 24 * 3600
 """The printed dev token's and `token`'s default lifetime, capped by the configured maximum lifetime."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import cast, get_args
 from urllib.parse import urlsplit
 
-from workbench_mcp.store.run_store import Durability
+from workbench_mcp.store.sqlite_store import Durability
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

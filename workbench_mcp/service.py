@@ -25,7 +25,7 @@ from workbench_mcp.ledger.export import LedgerStore, attested_bundle
 from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
-from workbench_mcp.protocol.canonical_json import compact_json
+from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
 from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPTH, MAX_JSON_DEPTH, check_stored_json
 from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
@@ -152,6 +152,18 @@ class RunService:
         bundle = await self.offload.in_thread(export) if len(trace) >= self.heavy_export_events else export()
         self._bundles.put(key, state, bundle)
         return bundle
+
+    async def export_bundle_text(self, who: Principal, run_id: str, *, profile: Profile = "full") -> tuple[Bundle, str]:
+        """The bundle and its text, `JSON.stringify(bundle, null, 2)` as the reference's; an unchanged
+        run's text comes from the bundle cache too, a long run's is rendered off the event loop."""
+        bundle = await self.export_bundle(who, run_id, profile=profile)
+        key = (who.tenant_id, run_id, profile)
+        text = self._bundles.text(key, bundle)
+        if text is None:
+            heavy = len(bundle["trace"]) >= self.heavy_export_events
+            text = await self.offload.in_thread(pretty_json, bundle) if heavy else pretty_json(bundle)
+            self._bundles.keep_text(key, bundle, text)
+        return bundle, text
 
     async def export_stored_bundle(self, who: Principal, run_id: str) -> tuple[dict[str, Any], Bundle]:
         """The serialized state and full bundle decoded from the stored rows now, past every cache:

@@ -1,4 +1,8 @@
-"""The engine is pure: no I/O, no clocks, no randomness, no frameworks (style guide section 3)."""
+"""The engine is pure: no I/O, no clocks, no randomness, no frameworks (style guide section 3).
+
+What the engine may import is an import-linter contract in pyproject.toml (tests/test_layers.py runs
+it with the other layer rules); this module checks what imports cannot show: wall-clock reads and
+I/O builtins."""
 
 from __future__ import annotations
 
@@ -12,43 +16,8 @@ import workbench_mcp.engine
 ENGINE_DIR = Path(workbench_mcp.engine.__file__).parent
 ENGINE_FILES = sorted(ENGINE_DIR.glob("*.py"))
 
-FORBIDDEN_MODULES = frozenset(
-    {
-        "asyncio",
-        "aiosqlite",
-        "sqlite3",
-        "time",
-        "uuid",
-        "random",
-        "secrets",
-        "os",
-        "starlette",
-        "mcp",
-        "uvicorn",
-        "httpx",
-        "socket",
-        "subprocess",
-        "threading",
-    }
-)
 # `datetime` may parse timestamps (hydrate.py), but never read the wall clock.
 FORBIDDEN_CALLS = frozenset({"now", "utcnow", "today", "fromtimestamp", "utcfromtimestamp"})
-FORBIDDEN_PROJECT_MODULES = (
-    "workbench_mcp.store",
-    "workbench_mcp.service",
-    "workbench_mcp.mcp_server",
-    "workbench_mcp.system_clock",
-)
-
-
-def _imports(tree: ast.AST) -> list[tuple[int, str]]:
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.append((node.lineno, node.module))
-    return found
 
 
 def _clock_reads(tree: ast.AST) -> list[tuple[int, str]]:
@@ -67,23 +36,11 @@ def test_engine_files_are_found() -> None:
 
 
 @pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
-def test_no_impure_imports(path: Path) -> None:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    offending = [
-        f"{path.name}:{line} imports {module}"
-        for line, module in _imports(tree)
-        if module.split(".")[0] in FORBIDDEN_MODULES or module.startswith(FORBIDDEN_PROJECT_MODULES)
-    ]
-    assert offending == []
-
-
-@pytest.mark.parametrize("path", ENGINE_FILES, ids=lambda p: p.name)
 def test_no_wall_clock_reads_or_io(path: Path) -> None:
     tree = ast.parse(path.read_text(), filename=str(path))
     assert [f"{path.name}:{line} uses {what}" for line, what in _clock_reads(tree)] == []
 
 
 def test_the_checker_catches_violations() -> None:
-    tree = ast.parse("import time\nfrom os import path\nfrom datetime import datetime\nx = datetime.now()\n")
-    assert [m for _, m in _imports(tree)] == ["time", "os", "datetime"]
-    assert [w for _, w in _clock_reads(tree)] == ["datetime.now"]
+    tree = ast.parse("from datetime import datetime\nx = datetime.now()\nprint(x)\n")
+    assert [w for _, w in _clock_reads(tree)] == ["datetime.now", "print"]

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from tests.interop.node_process import NodeOracle
 from workbench_mcp.engine.json_patch import PatchError, apply_patch
+from workbench_mcp.protocol.js import object_keys
 
 pytestmark = pytest.mark.interop
 
@@ -57,16 +58,10 @@ def oracle() -> Iterator[NodeOracle]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _is_array_index(key: str) -> bool:
-    return key.isascii() and key.isdigit() and (key == "0" or key[0] != "0") and int(key) <= 2**32 - 2
-
-
 def js_shape(value: Any) -> Any:
     """A comparable form with JavaScript semantics: member order as JS enumerates it, numbers as doubles."""
     if isinstance(value, dict):
-        keys = list(value)
-        order = sorted((k for k in keys if _is_array_index(k)), key=int) + [k for k in keys if not _is_array_index(k)]
-        return ("object", [(k, js_shape(value[k])) for k in order])
+        return ("object", [(k, js_shape(value[k])) for k in object_keys(value)])
     if isinstance(value, list):
         return ("array", [js_shape(v) for v in value])
     if isinstance(value, bool):

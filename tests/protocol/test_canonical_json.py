@@ -28,6 +28,7 @@ from workbench_mcp.protocol.canonical_json import (
     pretty_json,
     sha256_hex,
 )
+from workbench_mcp.protocol.js import object_keys
 
 
 @contextmanager
@@ -272,7 +273,7 @@ _values = st.recursive(
 @given(_values)
 def test_fast_writer_equals_exact_writer(value: Any) -> None:
     assert canonical_json(value) == cj._exact_compact(value, cj._canonical_keys)
-    assert compact_json(value) == cj._exact_compact(value, cj._js_object_keys)
+    assert compact_json(value) == cj._exact_compact(value, object_keys)
 
 
 @settings(max_examples=200, deadline=None)

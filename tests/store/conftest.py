@@ -1,5 +1,6 @@
-"""Store fixtures: a real SQLite file under tmp_path (WAL, locks and crash recovery exist only on
-disk), and small builders that drive the real engine to produce states and events."""
+"""Store builders that drive the real engine to produce states and events (any RunStore), and the
+fixtures of the SQLite-specific tests: a real SQLite file under tmp_path (WAL, locks and crash
+recovery exist only on disk). The backend-parametrized contract suite is in contract/."""
 
 from __future__ import annotations
 
@@ -11,13 +12,14 @@ from typing import Any
 import pytest
 
 from tests.clocks import CountingClock
-from workbench_mcp.engine.artifacts import write_artifact
+from workbench_mcp.engine import gates, rules, steps, telemetry
+from workbench_mcp.engine.artifacts import patch_artifact, write_artifact
 from workbench_mcp.engine.lifecycle import StartRun, start_run
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
-from workbench_mcp.store.run_store import Actor, EventJson
-from workbench_mcp.store.sqlite_store import SqliteRunStore, SqliteTransaction
+from workbench_mcp.store.run_store import Actor, EventJson, RunStore, RunTransaction
+from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 TENANT = "org_acme"
 OTHER_TENANT = "org_globex"
@@ -36,13 +38,13 @@ def new_run(clock: CountingClock, **start: Any) -> tuple[RunState, list[EventJso
     return outcome.state, [e.model_dump(mode="json") for e in outcome.events]
 
 
-async def create(store: SqliteRunStore, clock: CountingClock, tenant: str = TENANT, **start: Any) -> str:
+async def create(store: RunStore, clock: CountingClock, tenant: str = TENANT, **start: Any) -> str:
     state, events = new_run(clock, **start)
     return await store.create_run(tenant, state, events, ALICE)
 
 
 async def write(
-    tx: SqliteTransaction,
+    tx: RunTransaction,
     clock: CountingClock,
     *,
     key: str = "draft",
@@ -65,7 +67,7 @@ async def write(
 
 
 async def mutate(
-    store: SqliteRunStore,
+    store: RunStore,
     clock: CountingClock,
     run_id: str,
     operation: Callable[..., Outcome],
@@ -82,9 +84,37 @@ async def mutate(
     return outcome
 
 
-async def write_once(store: SqliteRunStore, clock: CountingClock, run_id: str, **kw: Any) -> list[EventJson]:
+async def write_once(store: RunStore, clock: CountingClock, run_id: str, **kw: Any) -> list[EventJson]:
     async with store.run_transaction(TENANT, run_id) as tx:
         return await write(tx, clock, **kw)
+
+
+async def busy_run(store: RunStore, clock: CountingClock) -> str:
+    """A run that went through most kinds of operation, so every table and map has entries."""
+    run_id = await create(store, clock, tags=["blue"], metadata={"owner": "qa"})
+    await mutate(store, clock, run_id, gates.resolve_gate, step_id="parser1", gate="PAUSE_BEFORE", decision="approved")
+    await mutate(store, clock, run_id, steps.begin_step, step_id="parser1")
+    await mutate(store, clock, run_id, telemetry.begin_span, name="parse", step_id="parser1")
+    for key in ("compiledProfile", "notes", "compiledProfile"):
+        await mutate(
+            store,
+            clock,
+            run_id,
+            write_artifact,
+            artifact_key=key,
+            type_id="t",
+            data={"k": key},
+            idempotency_key=f"w-{key}-{clock.ticks}",
+        )
+    await mutate(
+        store, clock, run_id, patch_artifact, artifact_key="notes", patch=[{"op": "add", "path": "/x", "value": 1}]
+    )
+    await mutate(store, clock, run_id, rules.reorder_rules, rule_set_id="default", ordered_rule_ids=["r2", "r1"])
+    new_set = {"id": "extra", "ruleSchemaId": "demoJobRule", "rules": []}
+    await mutate(store, clock, run_id, rules.replace_rule_set, rule_set=new_set)
+    await mutate(store, clock, run_id, steps.complete_step, step_id="parser1")
+    await mutate(store, clock, run_id, telemetry.annotate, text="looks good")
+    return run_id  # fmt: skip
 
 
 def db_rows(path: Path, sql: str, *params: Any) -> list[Any]:

@@ -1,5 +1,7 @@
-"""Child process for test_crash.py: writes to one run forever, printing `ack <version>` after each
-commit. The parent kills it with SIGKILL at an arbitrary moment."""
+"""Child process for contract/test_crash.py: writes to one run forever, printing `ack <version>` after
+each commit. The parent kills it with SIGKILL at an arbitrary moment.
+
+Usage: python -m tests.store.crash_writer <backend> <location> <run id>"""
 
 from __future__ import annotations
 
@@ -7,15 +9,14 @@ import asyncio
 import sys
 
 from tests.clocks import CountingClock
+from tests.store.backends import open_at
 from tests.store.conftest import TENANT, write
-from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 
-async def main(path: str, run_id: str) -> None:
+async def main(backend: str, location: str, run_id: str) -> None:
     clock = CountingClock()
     clock.ticks = clock.uuids = 1_000_000  # ids and timestamps unlike the parent's
-    store = SqliteRunStore(path)
-    await store.open()
+    store = await open_at(backend, location)
     while True:
         async with store.run_transaction(TENANT, run_id) as tx:
             await write(tx, clock, key="journal", data={"payload": "x" * 200})
@@ -24,4 +25,4 @@ async def main(path: str, run_id: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3]))

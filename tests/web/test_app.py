@@ -199,3 +199,31 @@ async def test_read_only_mode_applies_to_http(tmp_path: Path) -> None:
     assert all(t["annotations"]["readOnlyHint"] for t in tools)
     assert refused["isError"] is True
     assert refused["structuredContent"]["code"] == "READ_ONLY"  # a real tool this server leaves out
+
+
+def _bearer_checks(app: Any) -> list[Any]:
+    from starlette.routing import Route
+
+    from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
+
+    found = []
+    for route in app.routes:
+        inner = route.app if isinstance(route, Route) else None
+        for _ in range(4):  # through the wrappers in front of the bearer check
+            if inner is None or isinstance(inner, BearerAuthMiddleware):
+                break
+            inner = getattr(inner, "app", None)
+        if isinstance(inner, BearerAuthMiddleware):
+            found.append(inner)
+    return found
+
+
+def test_mcp_and_rest_share_one_token_verifier(tmp_path: Path) -> None:
+    """One token cache and one JWKS cache: a token verified by an MCP call is not checked again by REST."""
+    from workbench_mcp.web.app import create_app
+
+    checks = _bearer_checks(create_app(server_config(tmp_path)))
+
+    assert len(checks) >= 4  # /mcp, /mcp/, /api/runs, /api/runs/{id}
+    assert len({id(check.verifier) for check in checks}) == 1
+    assert checks[0].verifier is not None

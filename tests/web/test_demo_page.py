@@ -90,7 +90,7 @@ def test_every_value_from_the_run_is_escaped() -> None:
     assert "<script>alert" not in html
     assert "<img src=x" not in html
     assert "</li><b>bold" not in html
-    assert "&lt;script&gt;alert(&quot;tag&quot;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#34;tag&#34;)&lt;/script&gt;" in html  # Jinja2 autoescape (markupsafe)
     assert "&lt;/li&gt;&lt;b&gt;bold&lt;/b&gt;" in html
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 
 from tests.servers import token
 from tests.web.rest import DESCRIBED_BY, RunFactory, link_values, renamed, rest_client
-from workbench_mcp.web.run_routes import js_number, list_limit
+from workbench_mcp.web.run_routes import list_limit
 
 MIB = 1024 * 1024
 
@@ -306,32 +305,17 @@ async def test_a_bad_cursor_is_an_input_error(api: httpx.AsyncClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("raw", "limit"),
     [
-        ("7", 7.0),
-        (" 7 ", 7.0),
-        ("1e2", 100.0),
-        ("0x10", 16.0),
-        ("0b11", 3.0),
-        ("0o17", 15.0),
-        ("", 0.0),
-        ("\u00a0\ufeff3.9\u2028", 3.9),
-        ("-Infinity", -math.inf),
-        (".5", 0.5),
-        ("5.", 5.0),
+        (None, None),
+        ("", None),
+        ("abc", None),
+        ("1e999", None),
+        ("2.9", 2),
+        (" 0x3 ", 3),
+        ("-4", -4),
+        ("\u0661\u0662", None),
     ],
-)
-def test_js_number_reads_like_javascript(text: str, expected: float) -> None:
-    assert js_number(text) == expected
-
-
-@pytest.mark.parametrize("text", ["abc", "1_0", "nan", "inf", "0x", "+0x10", "1e", "--1", "Infinityx"])
-def test_js_number_nan_cases(text: str) -> None:
-    assert math.isnan(js_number(text))
-
-
-@pytest.mark.parametrize(
-    ("raw", "limit"), [(None, None), ("", None), ("abc", None), ("1e999", None), ("2.9", 2), (" 0x3 ", 3), ("-4", -4)]
 )
 def test_list_limit_follows_the_deployment(raw: str | None, limit: int | None) -> None:
     assert list_limit(raw) == limit

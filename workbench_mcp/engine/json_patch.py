@@ -60,12 +60,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from workbench_mcp.errors import WorkbenchError
 from workbench_mcp.protocol.canonical_json import js_number, pretty_json
+from workbench_mcp.protocol.js import array_index, object_keys, to_number
 
 # ---------------------------------------------------------------------------------------------
 # Errors
@@ -207,7 +207,6 @@ _NUMBER_MEMBERS: Final = _OBJECT_MEMBERS | _names("toExponential toFixed toPreci
 _BOOLEAN_MEMBERS: Final = _OBJECT_MEMBERS
 
 _OPS: Final = frozenset({"add", "remove", "replace", "move", "copy", "test"})
-_MAX_ARRAY_INDEX: Final = 2**32 - 2
 
 
 def _prop(key: str | int | None) -> str:
@@ -218,14 +217,6 @@ def _prop(key: str | int | None) -> str:
 def _is_digits(key: str) -> bool:
     # helpers.isInteger: every char is 0-9; the empty string qualifies.
     return key == "" or (key.isascii() and key.isdigit())
-
-
-def _canonical_index(key: str) -> int | None:
-    """The array index a property name denotes (`"1"`, not `"01"` or `""`), else None."""
-    if not key or len(key) > 10 or not _is_digits(key) or (key[0] == "0" and key != "0"):
-        return None
-    index = int(key)
-    return index if index <= _MAX_ARRAY_INDEX else None
 
 
 def _utf16(text: str) -> bytes:
@@ -257,7 +248,7 @@ def _read(obj: Any, key: str | int | None) -> Any:
 
 def _read_sequence(length: int, name: str, members: frozenset[str], item: Any) -> Any:
     # Arrays and strings: own indices and `length`, then the prototype chain.
-    index = _canonical_index(name)
+    index = array_index(name)
     if index is not None:
         return item(index) if index < length else _UNDEFINED
     if name == "length":
@@ -296,39 +287,13 @@ def _int32(digits: str) -> int:
     return wrapped - 2**32 if wrapped >= 2**31 else wrapped
 
 
-# JavaScript WhiteSpace and LineTerminator, which Number() trims.
-_JS_SPACE: Final = (
-    "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
-    "\u2028\u2029\u202f\u205f\u3000\ufeff"
-)
-_DECIMAL: Final = re.compile(r"[+-]?(?:Infinity|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)")
-_RADIX: Final = {
-    "0x": (16, re.compile("[0-9a-fA-F]+")),
-    "0o": (8, re.compile("[0-7]+")),
-    "0b": (2, re.compile("[01]+")),
-}
-
-
 def _splice_start(length: int, key: str | int) -> int:
     """Where `arr.splice(key, ...)` starts: ToIntegerOrInfinity, then clamped; negative counts back."""
-    start = float(key) if isinstance(key, int) else _js_to_number(key)
+    start = float(key) if isinstance(key, int) else to_number(key)
     start = 0.0 if math.isnan(start) else (math.trunc(start) if math.isfinite(start) else start)
     if start < 0:
         return int(max(length + start, 0))
     return int(min(start, length))
-
-
-def _js_to_number(text: str) -> float:
-    """JavaScript `Number(text)`; reached only for non-digit keys such as `length` (NaN)."""
-    text = text.strip(_JS_SPACE)
-    if not text:
-        return 0.0
-    if _DECIMAL.fullmatch(text):
-        return float(text.replace("Infinity", "inf"))
-    radix = _RADIX.get(text[:2].lower())
-    if radix is not None and radix[1].fullmatch(text[2:]):
-        return float(int(text[2:], radix[0]))
-    return math.nan
 
 
 # ---------------------------------------------------------------------------------------------
@@ -708,7 +673,7 @@ def _are_equal(a: Any, b: Any) -> bool:
             return len(a) == len(b) and all(_are_equal(a[i], b[i]) for i in reversed(range(len(a))))
         if isinstance(a, list) or isinstance(b, list):
             return False
-        keys = _js_keys(a)
+        keys = object_keys(a)
         if len(keys) != len(b):
             return False
         if keys and "hasOwnProperty" in b:
@@ -745,16 +710,6 @@ def _double(value: int | float) -> float:
         return float(value)
     except OverflowError:  # an integer beyond the double range parses to Infinity in JavaScript
         return math.copysign(math.inf, value)
-
-
-def _js_keys(obj: dict[str, Any]) -> list[str]:
-    """`Object.keys`: array-index keys ascending, then the others in insertion order."""
-    keys = list(obj)
-    indices = [key for key in keys if _canonical_index(key) is not None]
-    if not indices:
-        return keys
-    indices.sort(key=int)
-    return indices + [key for key in keys if _canonical_index(key) is None]
 
 
 def _js_truthy(value: Any) -> bool:

@@ -19,6 +19,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+KEYS_PATH = "/.well-known/workbench-keys.json"
+"""Where the server publishes its signing keys (a JWKS of OKP/Ed25519 keys)."""
+
 KEY_FILE_SUFFIX = ".signing-key"
 
 # RFC 7638 section 3.2: the members a thumbprint covers, per key type.

@@ -48,12 +48,12 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         run_id = _text(runId)
         uri = f"runs://{run_id}"
         try:
-            bundle = await service.export_bundle(current_principal(), run_id)
+            _, text = await service.export_bundle_text(current_principal(), run_id)
         except WorkbenchError as exc:
             if exc.code is ErrorCode.UNKNOWN_RUN:
                 exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {run_id}")
             raise resource_error(exc, uri) from None
-        return pretty_json(bundle)
+        return text
 
     @server.resource(
         WORKFLOW_TEMPLATE,

@@ -34,18 +34,17 @@ from typing import Final, TypeAlias
 import orjson
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.protocol.js import array_index, may_reorder, object_keys
 
 JsonValue: TypeAlias = bool | int | float | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 MAX_SAFE_INTEGER: Final = 2**53 - 1
 _TWO_53: Final = 2.0**53
-_MAX_ARRAY_INDEX: Final = 2**32 - 2  # ECMAScript "array index": canonical integer string below 2^32-1
 _MAX_SAFE_DIGITS: Final = 16  # len(str(2**53 - 1)); any shorter integer literal is safe
 
 _SURROGATE_UNIT = re.compile("[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]")
 # Code-point order equals UTF-16 order unless a key holds a character at or above U+D800.
 _BEYOND_UTF16_SAFE = re.compile("[\ud800-\U0010ffff]")
-_DIGIT_AT_KEY_START = re.compile(r"(?:\A|\x00)[0-9]")
 
 
 class _SlowPath(Exception):
@@ -160,16 +159,6 @@ def _utf16_key(key: str) -> bytes:
     return key.encode("utf-16-be", "surrogatepass")
 
 
-def _is_array_index(key: str) -> bool:
-    return (
-        key.isdigit()
-        and key.isascii()
-        and len(key) <= 10
-        and (key[0] != "0" or key == "0")
-        and int(key) <= _MAX_ARRAY_INDEX
-    )
-
-
 def _utf16_sorted(keys: list[str]) -> list[str]:
     keys.sort()
     joined = "".join(keys)
@@ -187,28 +176,12 @@ def _artifact_keys(obj: dict[str, object]) -> list[str]:
     # `out["__proto__"] = x` hits the prototype setter instead of creating a member, so that
     # member disappears from the encoding (verified against runtime 0.3.3).
     keys = _utf16_sorted([k for k in obj if k != "__proto__"])
-    indices = [k for k in keys if _is_array_index(k)]
+    indices = [k for k in keys if array_index(k) is not None]
     if not indices:
         return keys
     indices.sort(key=int)
     index_set = set(indices)
     return indices + [k for k in keys if k not in index_set]
-
-
-def _js_object_keys(obj: dict[str, object]) -> list[str]:
-    """Own-property order of a JavaScript object: array indices ascending, then insertion order."""
-    keys = list(obj)
-    if not _has_digit_start("\x00".join(keys)):
-        return keys
-    indices = sorted((k for k in keys if _is_array_index(k)), key=int)
-    if not indices:
-        return keys
-    index_set = set(indices)
-    return indices + [k for k in keys if k not in index_set]
-
-
-def _has_digit_start(keys_joined: str) -> bool:
-    return _DIGIT_AT_KEY_START.search(keys_joined) is not None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +218,7 @@ def _exact_pretty(v: object, indent: str) -> str:
         if not v:
             return "{}"
         inner = indent + "  "
-        members = [inner + js_string(k) + ": " + _exact_pretty(v[k], inner) for k in _js_object_keys(v)]
+        members = [inner + js_string(k) + ": " + _exact_pretty(v[k], inner) for k in object_keys(v)]
         return "{\n" + ",\n".join(members) + "\n" + indent + "}"
     if isinstance(v, list | tuple):
         if not v:
@@ -348,9 +321,9 @@ class _Preparer:
             if not joined.isascii() and _BEYOND_UTF16_SAFE.search(joined):
                 raise _SlowPath
             return obj
-        if not _has_digit_start(joined):
+        if not may_reorder(joined):
             return obj
-        keys = _js_object_keys(obj)
+        keys = object_keys(obj)
         return obj if keys == list(obj) else {k: obj[k] for k in keys}
 
     def visit_array(self, arr: list[object] | tuple[object, ...]) -> list[object] | tuple[object, ...]:
@@ -415,7 +388,7 @@ def artifact_canonical_json(value: object) -> str:
 
 def compact_json(value: object) -> str:
     """`JSON.stringify(value)`: JavaScript member order, JavaScript rendering."""
-    return _fast_or_exact(value, "ordered", lambda v: _exact_compact(v, _js_object_keys))
+    return _fast_or_exact(value, "ordered", lambda v: _exact_compact(v, object_keys))
 
 
 def pretty_json(value: object) -> str:

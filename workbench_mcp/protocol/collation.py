@@ -1,15 +1,14 @@
 """The order of Node's `a.localeCompare(b)` (ICU, en-US), used to sort bundle artifacts and rule sets.
 
 docs/protocol.md 5.3: the reference sorts `artifacts` by `artifactKey` and `ruleSets` by `id` with
-`localeCompare`, and the integrity hash covers that order. Three tiers:
+`localeCompare`, and the integrity hash covers that order. Two tiers:
 
 1. Printable ASCII (the usual case) needs no dependency: ICU's order there equals sorting by
    (primary, tertiary), primary being each character's rank in `_ASCII_ORDER` after case folding,
    tertiary the "is uppercase" flags, lowercase first (verified against Node on random strings).
-2. Anything else goes to an ICU collator when the `icu` module (PyICU; the `pyicu-wheels`
-   distribution bundles ICU) is importable. It matches Node 20's ICU for every character both
-   ICU versions know; only code points assigned after the older one's Unicode version can differ.
-3. Without ICU, `_fallback_key` approximates (NFD base letters, marks, case); documented as inexact.
+2. Anything else goes to an ICU collator (PyICU; the `pyicu-wheels` distribution bundles ICU, a
+   hard dependency). It matches Node 20's ICU for every character both ICU versions know; only
+   code points assigned after the older one's Unicode version can differ.
 
 Ties: `localeCompare` returns 0 for distinct strings that differ only in completely ignorable
 characters (most C0 controls: "a" vs "a\\x01") or by canonical equivalence ("\\u00e9" vs
@@ -20,10 +19,10 @@ sorts stably on equal keys and so does the same.
 from __future__ import annotations
 
 import functools
-import importlib
-import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
+
+import icu  # type: ignore[import-untyped]  # PyICU ships without type information
 
 T = TypeVar("T")
 
@@ -49,20 +48,13 @@ def _ascii_key(text: str) -> AsciiKey:
 
 
 @functools.cache
-def _icu_collator() -> Any | None:
-    # Imported by name: ICU is optional, and PyICU ships without type information.
-    try:
-        icu = importlib.import_module("icu")
-    except ImportError:
-        return None
+def _icu_collator() -> Any:
     return icu.Collator.createInstance(icu.Locale(ICU_LOCALE))
 
 
-def icu_version() -> str | None:
-    """The ICU version used for non-ASCII strings, or None when the approximation is in use."""
-    if _icu_collator() is None:
-        return None
-    return str(importlib.import_module("icu").ICU_VERSION)
+def icu_version() -> str:
+    """The ICU version used for non-ASCII strings."""
+    return str(icu.ICU_VERSION)
 
 
 def locale_compare(a: str, b: str) -> int:
@@ -70,11 +62,7 @@ def locale_compare(a: str, b: str) -> int:
     if _is_printable_ascii(a) and _is_printable_ascii(b):
         ka, kb = _ascii_key(a), _ascii_key(b)
         return (ka > kb) - (ka < kb)
-    collator = _icu_collator()
-    if collator is not None:
-        return int(collator.compare(a, b))
-    fa, fb = _fallback_key(a), _fallback_key(b)
-    return (fa > fb) - (fa < fb)
+    return int(_icu_collator().compare(a, b))
 
 
 class LocaleKey:
@@ -133,52 +121,4 @@ def _sort_keys(texts: list[str]) -> list[Any]:
     if all(_is_printable_ascii(t) for t in texts):
         return [_ascii_key(t) for t in texts]
     collator = _icu_collator()
-    if collator is not None:
-        return [collator.getSortKey(t) for t in texts]
-    return [_fallback_key(t) for t in texts]
-
-
-# ---------------------------------------------------------------------------------------------
-# Approximation without ICU: right for printable ASCII, plausible elsewhere, not exact.
-# ---------------------------------------------------------------------------------------------
-
-_ASCII_RANK: Final = {c: i for i, c in enumerate(_ASCII_ORDER)}
-_SPACE_LIKE_CONTROLS: Final = "\t\n\v\f\r"  # they have primary weights below space in ICU
-_FIRST_DIGIT_RANK: Final = _ASCII_RANK["0"]
-_FIRST_LETTER_RANK: Final = _ASCII_RANK["a"]
-
-FallbackKey = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
-
-
-def _fallback_key(text: str) -> FallbackKey:
-    primary: list[int] = []
-    secondary: list[int] = []
-    tertiary: list[int] = []
-    for char in unicodedata.normalize("NFD", text):
-        weight = _fallback_primary(char)
-        if weight is None:
-            if unicodedata.combining(char):
-                secondary.append(ord(char))
-            continue
-        primary.append(weight)
-        tertiary.append(1 if char.isupper() else 0)
-    return tuple(primary), tuple(secondary), tuple(tertiary)
-
-
-def _fallback_primary(char: str) -> int | None:
-    # Bands mirror ICU's groups: whitespace < punctuation/symbols < digits < letters.
-    rank = _ASCII_RANK.get(char.lower()) if char.isascii() else None
-    if rank is not None:
-        band = 2 if rank < _FIRST_DIGIT_RANK else 4 if rank < _FIRST_LETTER_RANK else 5
-        return (band << 24) + rank
-    if char in _SPACE_LIKE_CONTROLS:
-        return (1 << 24) + _SPACE_LIKE_CONTROLS.index(char)
-    category = unicodedata.category(char)
-    if category[0] in "CM" and category not in ("Co", "Cs"):
-        return None  # controls, format characters and marks: ignorable at the primary level
-    folded = ord(char.lower()[0])
-    if category[0] == "L":
-        return (6 << 24) + folded
-    if category[0] == "N":
-        return (4 << 24) + 0x100 + folded
-    return (3 << 24) + folded
+    return [collator.getSortKey(t) for t in texts]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from workbench_mcp.engine.run_state import RunState
 
@@ -25,8 +25,16 @@ class Actor:
     correlation_id: str | None = None
 
 
-Durability = Literal["normal", "full"]
-"""What a committed write survives: "normal" a killed process, "full" also power loss (sqlite_store.py)."""
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """Who appended one event of a run's trace, and when (the audit side table, beside the trace)."""
+
+    seq: int
+    event_id: str
+    principal: str
+    tool: str
+    correlation_id: str | None
+    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,10 @@ class RunStore(Protocol):
         ...
 
     async def list_runs(self, tenant_id: str, *, limit: int = 100, cursor: str | None = None) -> RunPage: ...
+
+    async def audit_log(self, tenant_id: str, run_id: str) -> list[AuditRecord]:
+        """Who appended each event of the run, in trace order; UNKNOWN_RUN like every read."""
+        ...
 
     async def replace_run(
         self,

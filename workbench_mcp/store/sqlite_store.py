@@ -1,4 +1,4 @@
-"""SqliteRunStore: the RunStore on one SQLite file, through aiosqlite.
+"""SqliteRunStore: the RunStore on one SQLite file, each connection on a thread of its own.
 
 Connections. One write connection, guarded by an asyncio.Lock (SQLite has one writer anyway),
 opens every mutation with `BEGIN IMMEDIATE`: another process's writer waits on the busy timeout
@@ -8,18 +8,18 @@ and never a partial operation. A third connection checkpoints the WAL in the bac
 CHECKPOINT_EVERY commits: inside a commit, as SQLite does by default, the checkpoint's fsync
 stalled that write for milliseconds and cut sustained throughput by about half (measured).
 
-Thread hops. aiosqlite runs each call on the connection's thread and costs a hop (~85 us on
-this machine) per call; a write made of BEGIN, a read and six statements would spend most of
-its time hopping. So a whole transaction body runs as ONE function on that thread (through
-`Connection._execute`, aiosqlite's own dispatch): a mutation is two hops (begin and read the
-run row; write and commit), a read is one.
+Thread hops. Each connection lives on its own thread (sqlite_thread.py) and every call to it
+costs a hop (~85 us on this machine); a write made of BEGIN, a read and six statements would
+spend most of its time hopping. So a whole transaction body runs as ONE function on that thread:
+a mutation is two hops (begin and read the run row; write and commit), a read is one.
 
 Cache. Per store, `(tenant, run) -> (state_tag, RunState)`. Every write gives the run row a new
 random `state_tag`, read inside the transaction, so a cached state is used only if nothing,
 in this process or another, has written the run since (a revision alone would not notice a
 PUT that stores a different state under the same revision).
 
-Durability. `durability="normal"` is `synchronous=NORMAL`: a committed write survives the
+Durability (a SQLite notion, so the vocabulary lives here, not in run_store.py).
+`durability="normal"` is `synchronous=NORMAL`: a committed write survives the
 process being killed (SIGKILL, OOM), but the last commits may be lost on power failure or an
 OS crash. `durability="full"` (`synchronous=FULL`) syncs the WAL on every commit and survives
 those too, at the cost of one fsync per write.
@@ -43,16 +43,15 @@ import os
 import random
 import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
-import aiosqlite
+from cachetools import LRUCache
 
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
@@ -64,8 +63,9 @@ from workbench_mcp.store import row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.private_files import make_database_private
 from workbench_mcp.store.row_codec import RunWrite, StoredState, WriteContext
-from workbench_mcp.store.run_store import Actor, Durability, EventJson, RunPage, RunStore, StoreLimits
+from workbench_mcp.store.run_store import Actor, AuditRecord, EventJson, RunPage, RunStore, StoreLimits
 from workbench_mcp.store.schema import bundled_migrations, migrate
+from workbench_mcp.store.sqlite_thread import ConnectionClosed, SqliteThread
 
 T = TypeVar("T")
 Key = tuple[str, str]
@@ -77,20 +77,15 @@ CHECKPOINT_EVERY = 100
 SAFETY_AUTOCHECKPOINT_PAGES = 4_000
 """The writer still checkpoints by itself past ~16 MB of WAL, should the background lag."""
 
+Durability = Literal["normal", "full"]
+"""What a committed write survives: "normal" a killed process, "full" also power loss (module docstring)."""
+
+__all__ = ["AuditRecord", "Durability", "SqliteRunStore", "SqliteTransaction"]
+
 _CHILD_TABLES = (
     *("trace_events", "artifact_versions", "artifact_heads", "rule_sets", "idempotency", "audit"),
     *ledger_rows.LEDGER_TABLES,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    seq: int
-    event_id: str
-    principal: str
-    tool: str
-    correlation_id: str | None
-    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,25 +470,18 @@ class _StateCache:
     """Least-recently-used `(tenant, run) -> (state_tag, RunState)`; RunState is immutable, so shared."""
 
     def __init__(self, capacity: int) -> None:
-        self._capacity = capacity
-        self._entries: OrderedDict[Key, tuple[int, RunState]] = OrderedDict()
+        self._entries: LRUCache[Key, tuple[int, RunState]] | None = LRUCache(capacity) if capacity > 0 else None
 
     def peek(self, key: Key) -> tuple[int, RunState] | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
+        return None if self._entries is None else self._entries.get(key)
 
     def put(self, key: Key, tag: int, state: RunState) -> None:
-        if self._capacity <= 0:
-            return
-        self._entries[key] = (tag, state)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        if self._entries is not None:
+            self._entries[key] = (tag, state)
 
     def drop(self, key: Key) -> None:
-        self._entries.pop(key, None)
+        if self._entries is not None:
+            self._entries.pop(key, None)
 
 
 class SqliteTransaction:
@@ -560,9 +548,9 @@ class SqliteRunStore:
         self._now = now
         self._cache = _StateCache(cache_size)
         self._write_lock = asyncio.Lock()
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._checkpointer: aiosqlite.Connection | None = None
+        self._writer: SqliteThread | None = None
+        self._reader: SqliteThread | None = None
+        self._checkpointer: SqliteThread | None = None
         self._commits = 0
         self._checkpointing: asyncio.Task[None] | None = None
         self._identity: tuple[int, int] | None = None  # (st_dev, st_ino) of the file opened
@@ -605,15 +593,10 @@ class SqliteRunStore:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def _connect(self) -> aiosqlite.Connection:
-        # isolation_level=None: no implicit transactions; every BEGIN here is explicit.
-        conn = aiosqlite.connect(self.path, isolation_level=None, timeout=self._busy_timeout_ms / 1000)
+    async def _connect(self) -> SqliteThread:
         try:
-            return await conn
+            return await SqliteThread.connect(self.path, timeout_s=self._busy_timeout_ms / 1000)
         except sqlite3.Error as exc:
-            # aiosqlite stops its thread without waiting; let it finish while this loop still runs,
-            # or it reports to a closed loop from its thread.
-            await asyncio.to_thread(conn._thread.join, 1.0)
             raise _storage_error(exc) from exc
 
     def _configure_writer(self, conn: sqlite3.Connection) -> None:
@@ -629,27 +612,19 @@ class SqliteRunStore:
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA query_only = ON")
 
-    async def _on(self, conn: aiosqlite.Connection | None, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn(sqlite3_connection)` on the connection's thread: one hop, whatever fn does.
-
-        `_execute` and `_conn` are aiosqlite's own dispatch (stable since 0.x); the public API
-        offers only one statement per hop."""
+    async def _on(self, conn: SqliteThread | None, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(sqlite3_connection)` on the connection's thread: one hop, whatever fn does."""
         if conn is None:
             raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
         if self._lost is not None:
             raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, self._lost)
 
-        def body() -> T:
-            return fn(conn._conn)
-
         try:
-            return cast(T, await conn._execute(body))  # type: ignore[no-untyped-call]
+            return await conn.run(fn)
         except sqlite3.Error as exc:
             raise _storage_error(exc) from exc
-        except ValueError as exc:
-            if str(exc) in ("Connection closed", "no active connection"):
-                raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed") from exc
-            raise
+        except ConnectionClosed as exc:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed") from exc
 
     def file_problem(self) -> str | None:
         """None while the database file at `path` is the one this store opened; else why not.
@@ -672,7 +647,7 @@ class SqliteRunStore:
                 )
         return self._lost
 
-    async def _write(self, writer: aiosqlite.Connection | None, body: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, writer: SqliteThread | None, body: Callable[[sqlite3.Connection], T]) -> T:
         """`body(conn)` inside a fresh BEGIN IMMEDIATE, in one hop; the lock wait ends at the busy timeout.
         Refused (STORAGE_UNAVAILABLE) once the database file is gone: see the module docstring."""
         wait_s = self._busy_timeout_ms / 1000
@@ -686,13 +661,13 @@ class SqliteRunStore:
 
         return await self._on(writer, locked)
 
-    async def _rollback_quietly(self, conn: aiosqlite.Connection | None) -> None:
+    async def _rollback_quietly(self, conn: SqliteThread | None) -> None:
         """On the way out of a failed block; the block's own error is the one worth reporting."""
         with contextlib.suppress(Exception):
             await asyncio.shield(self._on(conn, _rollback))
 
     @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[aiosqlite.Connection | None]:
+    async def _exclusive(self) -> AsyncIterator[SqliteThread | None]:
         """This process's turn at the write connection; waiting is bounded like the busy timeout."""
         try:
             async with asyncio.timeout(self._busy_timeout_ms / 1000):

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.transport_security import TransportSecuritySettings
@@ -99,8 +100,27 @@ def _admission(
     return RateLimitMiddleware(fair, limiter=limiter)
 
 
+@dataclass(frozen=True, slots=True)
+class _Callers:
+    """How every protected route learns its caller: ONE verifier (one token cache, one JWKS cache)
+    for MCP and REST alike, or the loopback single-tenant principal."""
+
+    verifier: JwtVerifier | None
+    single: Principal | None
+
+    @classmethod
+    def from_config(cls, config: ServerConfig) -> _Callers:
+        if config.single_tenant is not None:
+            return cls(verifier=None, single=Principal(config.single_tenant, subject="local"))
+        return cls(verifier=JwtVerifier(config.jwt), single=None)
+
+
 def _mcp_routes(
-    config: ServerConfig, server: WorkbenchMCP, limiter: TenantRateLimiter, scheduler: FairScheduler | None
+    config: ServerConfig,
+    server: WorkbenchMCP,
+    callers: _Callers,
+    limiter: TenantRateLimiter,
+    scheduler: FairScheduler | None,
 ) -> list[BaseRoute]:
     # streamable_http_app() creates the session manager; we route its ASGI handler ourselves, at two paths.
     server.streamable_http_app(
@@ -110,16 +130,14 @@ def _mcp_routes(
         transport_security=transport_security(config),
     )
     endpoint = McpEndpoint(server.session_manager)
-    verifier = JwtVerifier(config.jwt) if config.single_tenant is None else None
-    single = Principal(config.single_tenant, subject="local") if config.single_tenant is not None else None
     return [
         Route(
             path,
             BearerAuthMiddleware(
                 _admission(endpoint, limiter, scheduler, streams=("GET",)),
-                verifier=verifier,
+                verifier=callers.verifier,
                 resource_metadata_url=config.base_url + PROTECTED_RESOURCE + path,
-                single_tenant=single,
+                single_tenant=callers.single,
             ),
             methods=["GET", "POST", "DELETE"],
         )
@@ -128,18 +146,20 @@ def _mcp_routes(
 
 
 def _rest_routes(
-    config: ServerConfig, service: RunService, limiter: TenantRateLimiter, scheduler: FairScheduler | None
+    config: ServerConfig,
+    service: RunService,
+    callers: _Callers,
+    limiter: TenantRateLimiter,
+    scheduler: FairScheduler | None,
 ) -> list[BaseRoute]:
     """/api/runs: the same bearer authentication, rate limit and fair admission as MCP, in front of each route."""
-    verifier = JwtVerifier(config.jwt) if config.single_tenant is None else None
-    single = Principal(config.single_tenant, subject="local") if config.single_tenant is not None else None
 
     def authenticate(app: ASGIApp) -> ASGIApp:
         return BearerAuthMiddleware(
             _admission(app, limiter, scheduler),
-            verifier=verifier,
+            verifier=callers.verifier,
             resource_metadata_url=config.base_url + PROTECTED_RESOURCE,
-            single_tenant=single,
+            single_tenant=callers.single,
         )
 
     return [*run_routes(service, authenticate, read_only=config.read_only), *attestation_routes(service, authenticate)]
@@ -171,11 +191,12 @@ def create_app(config: ServerConfig) -> Starlette:
     limiter = TenantRateLimiter(config.rate_limit)  # one set of buckets and slots for MCP and REST alike
     slots = config.rate_limit.fair_slots
     scheduler = FairScheduler(slots) if slots > 0 else None
+    callers = _Callers.from_config(config)
     public = [*_public_routes(config, store), *discovery_routes(config, demo), keys_route(service)]
     routes = [
         *public,
-        *_mcp_routes(config, server, limiter, scheduler),
-        *_rest_routes(config, service, limiter, scheduler),
+        *_mcp_routes(config, server, callers, limiter, scheduler),
+        *_rest_routes(config, service, callers, limiter, scheduler),
     ]
     # Public: health and the discovery documents, which are CORS-open by design (any page may read them
     # anyway), hold no tenant data and are rendered from the configuration, never from the request. The

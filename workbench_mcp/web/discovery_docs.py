@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from workbench_mcp import __version__
 from workbench_mcp.config import ServerConfig, Toolset
 from workbench_mcp.errors import ErrorCode
-from workbench_mcp.ledger.cli import KEYS_PATH
+from workbench_mcp.ledger.keys import KEYS_PATH
 from workbench_mcp.mcp_server.server import COMMON_CODES, GATE_RULES, RUN_CHANGES, SERVER_NAME
 from workbench_mcp.mcp_server.toolsets import (
     ToolSpec,
@@ -36,6 +36,7 @@ from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.protocol.trace_events import TRACE_EVENT_TYPES, TraceEvent
 from workbench_mcp.settings import Limits
 from workbench_mcp.web.error_responses import status_for
+from workbench_mcp.web.pages import render
 
 MCP_PATH = "/api/mcp"
 SERVER_CARD_PATH = MCP_PATH + "/server-card"
@@ -144,7 +145,9 @@ def mcp_catalog(config: ServerConfig) -> dict[str, Any]:
     }
 
 
-def pretty_json(document: Any) -> str:
+def document_text(document: Any) -> str:
+    """A served discovery document: Python's indented JSON, non-ASCII as is, newline-terminated.
+    (Wire data, which must match JavaScript byte for byte, goes through canonical_json.pretty_json.)"""
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -527,23 +530,14 @@ def home_json(config: ServerConfig) -> dict[str, Any]:
 
 def home_html(config: ServerConfig) -> str:
     """`GET /` for browsers: the same links as `home_json`, as a page with no scripts."""
-    from html import escape
-
-    items = "".join(
-        f'  <li><a href="{escape(config.base_url + path)}"><code>{escape(path)}</code></a>: {escape(what)}</li>\n'
-        for _, path, what in HOME_LINKS
-    )
-    return (
-        '<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8">'
-        f"<title>{escape(TITLE)}</title></head>\n<body>\n<h1>{escape(TITLE)} {escape(__version__)}</h1>\n"
-        f"<p>{escape(DESCRIPTION)}</p>\n<ul>\n{items}</ul>\n</body>\n</html>\n"
-    )
+    links = [{"href": config.base_url + path, "path": path, "what": what} for _, path, what in HOME_LINKS]
+    return render("home.html", title=TITLE, version=__version__, description=DESCRIPTION, links=links)
 
 
 def published_documents(config: ServerConfig) -> dict[str, str]:
     """Repository copy -> its text, exactly as the server serves it."""
     return {
-        "well-known/mcp.json": pretty_json(mcp_descriptor(config)),
+        "well-known/mcp.json": document_text(mcp_descriptor(config)),
         "llms.txt": llms_txt(config),
         "agents.md": agents_md(config),
     }

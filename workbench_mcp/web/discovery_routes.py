@@ -87,7 +87,7 @@ def _prefers_html(accept: str) -> bool:
 def _home_route(config: ServerConfig) -> Route:
     """`GET /`: where everything is, as a page for browsers and JSON for everything else."""
     page = docs.home_html(config).encode("utf-8")
-    document = docs.pretty_json(docs.home_json(config)).encode("utf-8")
+    document = docs.document_text(docs.home_json(config)).encode("utf-8")
     headers = {"Cache-Control": HOUR, "Vary": "Accept", "X-Content-Type-Options": "nosniff"}
 
     async def endpoint(request: Request) -> Response:
@@ -101,16 +101,19 @@ def _home_route(config: ServerConfig) -> Route:
 
 
 def discovery_routes(config: ServerConfig, demo: DemoRun) -> list[BaseRoute]:
-    card = docs.pretty_json(docs.server_card(config))
+    card = docs.document_text(docs.server_card(config))
     # The SEP-2127 location under each MCP endpoint, plus the well-known path of its predecessor SEP-1649.
     card_paths = [docs.SERVER_CARD_PATH, "/mcp/server-card", "/.well-known/mcp/server-card.json"]
     return [
         _home_route(config),
-        _document("/.well-known/mcp.json", docs.pretty_json(docs.mcp_descriptor(config)), JSON, MINUTE),
+        _document("/.well-known/mcp.json", docs.document_text(docs.mcp_descriptor(config)), JSON, MINUTE),
         *(_document(path, card, docs.SERVER_CARD_MEDIA_TYPE, HOUR) for path in card_paths),
-        _document("/.well-known/mcp/catalog.json", docs.pretty_json(docs.mcp_catalog(config)), JSON, HOUR),
+        _document("/.well-known/mcp/catalog.json", docs.document_text(docs.mcp_catalog(config)), JSON, HOUR),
         _document(
-            OPENAPI_PATH, docs.pretty_json(openapi_document(config.base_url, read_only=config.read_only)), JSON, MINUTE
+            OPENAPI_PATH,
+            docs.document_text(openapi_document(config.base_url, read_only=config.read_only)),
+            JSON,
+            MINUTE,
         ),
         _document("/llms.txt", docs.llms_txt(config), TEXT, HOUR, cors=False),
         _document("/llms-full.txt", docs.llms_full_txt(config), TEXT, HOUR, cors=False),

@@ -10,8 +10,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from workbench_mcp.auth import current_principal
-from workbench_mcp.ledger.cli import KEYS_PATH
-from workbench_mcp.ledger.keys import jwks
+from workbench_mcp.ledger.keys import KEYS_PATH, jwks
 from workbench_mcp.service import RunService
 from workbench_mcp.web.run_routes import RUN_PATH, DescribedByMiddleware, JsonBody, _by_method, _guarded, run_id_of
 

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from workbench_mcp.auth import current_principal
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.canonical_json import parse_json
+from workbench_mcp.protocol.js import to_number
 from workbench_mcp.service import RunService
 from workbench_mcp.web.error_responses import error_response, status_for, workbench_error_response
 
@@ -89,35 +90,12 @@ class PreconditionFailed(Exception):
 # --- request parsing ---------------------------------------------------------------------------------
 
 
-# What String.prototype.trim (and so Number()) strips: WhiteSpace and LineTerminator of ECMA-262.
-_JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2028\u2029\u202f\u205f\u3000\ufeff" + "".join(
-    map(chr, range(0x2000, 0x200B))
-)
-_JS_DECIMAL = re.compile(r"[+-]?(?:Infinity|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)")
-_JS_PREFIXED = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
-
-
-def js_number(text: str) -> float:
-    """JavaScript's `Number(text)`: trimmed, "" is 0, hex/octal/binary prefixes, Infinity; else NaN."""
-    stripped = text.strip(_JS_WHITESPACE)
-    if not stripped:
-        return 0.0
-    try:
-        if _JS_PREFIXED.fullmatch(stripped):
-            return float(int(stripped, 0))
-        if _JS_DECIMAL.fullmatch(stripped):
-            return float(stripped.replace("Infinity", "inf"))
-    except OverflowError:
-        return math.inf
-    return math.nan
-
-
 def list_limit(raw: str | None) -> int | None:
     """The deployment's rule: absent or empty means the default (None); NaN or infinite too; else floor.
     The service then clamps to 1..500, so `?limit=abc` lists 100 runs instead of none (D8)."""
     if raw is None or raw == "":
         return None
-    number = js_number(raw)
+    number = to_number(raw)
     if not math.isfinite(number):
         return None
     return math.floor(number)

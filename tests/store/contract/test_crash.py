@@ -5,30 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.clocks import CountingClock
-from tests.store.conftest import TENANT, StoreFactory, create, db_rows
+from tests.store.backends import StoreBackend
+from tests.store.conftest import TENANT, create
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 ACKS_BEFORE_KILL = 300
 
 
 @pytest.mark.slow
-async def test_acknowledged_writes_survive_sigkill(open_store: StoreFactory, db_path: Path) -> None:
-    setup = await open_store()
+async def test_acknowledged_writes_survive_sigkill(backend: StoreBackend) -> None:
+    setup = await backend.open()
     run_id = await create(setup, CountingClock())
     await setup.close()
 
     child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tests.store.crash_writer",
-        str(db_path),
-        run_id,
+        *backend.writer_command(run_id),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -45,7 +41,7 @@ async def test_acknowledged_writes_survive_sigkill(open_store: StoreFactory, db_
     acked.extend(int(line.split()[1]) for line in (await child.stdout.read()).splitlines())
 
     assert child.returncode == -signal.SIGKILL
-    reopened = await open_store()
+    reopened = await backend.open()
     state, trace = await reopened.load_run(TENANT, run_id)
     versions = [e["artifact"]["version"] for e in trace if e["type"] == "artifact_written"]
     assert acked == list(range(1, len(acked) + 1))
@@ -53,5 +49,4 @@ async def test_acknowledged_writes_survive_sigkill(open_store: StoreFactory, db_
     assert state.artifacts["journal"].version == len(versions)  # at most one unacknowledged write more
     assert len(versions) - len(acked) <= 1
     assert state.revision == len(trace)
-    assert db_rows(db_path, "PRAGMA integrity_check") == [("ok",)]
-    assert db_rows(db_path, "PRAGMA foreign_key_check") == []
+    assert backend.integrity_problems() == []

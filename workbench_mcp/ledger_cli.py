@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.ledger.keys import (
+    KEYS_PATH,
     SigningKey,
     SigningKeyError,
     default_key_path,
@@ -30,8 +31,6 @@ from workbench_mcp.ledger.scan import scan
 from workbench_mcp.ledger.store_rows import published_keys, register_key
 from workbench_mcp.ledger.verify import CheckFailed, verify_attestation
 from workbench_mcp.store.schema import bundled_migrations, migrate
-
-KEYS_PATH = "/.well-known/workbench-keys.json"
 
 
 def add_arguments(verify: argparse.ArgumentParser, commands: Any) -> None:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
 from tests.clocks import CountingClock
-from tests.store.conftest import TENANT, StoreFactory, create, db_rows, write, write_once
+from tests.store.backends import StoreBackend
+from tests.store.conftest import TENANT, create, write, write_once
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.store.run_store import RunStore
 
 
-async def _hammer(store: SqliteRunStore, clock: CountingClock, run_id: str, writes: int) -> None:
+async def _hammer(store: RunStore, clock: CountingClock, run_id: str, writes: int) -> None:
     for _ in range(writes):
         await write_once(store, clock, run_id, key="shared")
 
@@ -24,7 +24,7 @@ def _assert_versions_1_to(n: int, trace: list[dict[str, object]]) -> None:
 
 
 async def test_8_tasks_times_200_writes_to_one_key_lose_nothing(
-    store: SqliteRunStore, clock: CountingClock, db_path: Path
+    store: RunStore, backend: StoreBackend, clock: CountingClock
 ) -> None:
     run_id = await create(store, clock)
     first_events = len(await store.load_trace(TENANT, run_id))
@@ -35,18 +35,19 @@ async def test_8_tasks_times_200_writes_to_one_key_lose_nothing(
     assert state.artifacts["shared"].version == 1600
     _assert_versions_1_to(1600, trace)
     assert len(trace) == first_events + 1600 == state.revision
-    seqs = db_rows(db_path, "SELECT seq FROM trace_events WHERE run_id = ? ORDER BY seq", run_id)
+    seqs = backend.rows("SELECT seq FROM trace_events WHERE run_id = ? ORDER BY seq", run_id)
     assert [s for (s,) in seqs] == list(range(1, len(trace) + 1))
-    versions = db_rows(db_path, "SELECT COUNT(*) FROM artifact_versions WHERE run_id = ?", run_id)
+    versions = backend.rows("SELECT COUNT(*) FROM artifact_versions WHERE run_id = ?", run_id)
     assert versions == [(1600,)]
 
 
-async def test_two_store_instances_on_one_file_serialize_through_sqlite(
-    store: SqliteRunStore, open_store: StoreFactory, clock: CountingClock
+async def test_two_store_instances_on_one_storage_serialize_their_writes(
+    store: RunStore, backend: StoreBackend, clock: CountingClock
 ) -> None:
-    """Each instance has its own lock and cache, like two processes: only BEGIN IMMEDIATE and the
-    state tag read inside the transaction keep them from losing each other's writes."""
-    other = await open_store()
+    """Each instance has its own lock and cache, like two processes: only the storage's own locking
+    (SQLite: BEGIN IMMEDIATE and the state tag read inside the transaction) keeps them from losing
+    each other's writes."""
+    other = await backend.open()
     run_id = await create(store, clock)
 
     await asyncio.gather(
@@ -61,7 +62,7 @@ async def test_two_store_instances_on_one_file_serialize_through_sqlite(
         _assert_versions_1_to(400, trace)
 
 
-async def test_readers_never_see_a_partial_operation(store: SqliteRunStore, clock: CountingClock) -> None:
+async def test_readers_never_see_a_partial_operation(store: RunStore, clock: CountingClock) -> None:
     run_id = await create(store, clock)
     done = asyncio.Event()
     snapshots = 0
@@ -88,7 +89,7 @@ async def test_readers_never_see_a_partial_operation(store: SqliteRunStore, cloc
 
 
 async def test_the_first_of_racing_writers_with_the_same_expected_revision_wins(
-    store: SqliteRunStore, clock: CountingClock
+    store: RunStore, clock: CountingClock
 ) -> None:
     run_id = await create(store, clock)
     revision = (await store.load_state(TENANT, run_id)).revision
@@ -108,7 +109,7 @@ async def test_the_first_of_racing_writers_with_the_same_expected_revision_wins(
     assert (await store.load_state(TENANT, run_id)).revision == revision + 1
 
 
-async def test_a_cancelled_operation_leaves_nothing_behind(store: SqliteRunStore, clock: CountingClock) -> None:
+async def test_a_cancelled_operation_leaves_nothing_behind(store: RunStore, clock: CountingClock) -> None:
     run_id = await create(store, clock)
     before = await store.load_run(TENANT, run_id)
     inside = asyncio.Event()

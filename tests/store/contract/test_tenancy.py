@@ -10,19 +10,19 @@ import pytest
 from tests.clocks import CountingClock
 from tests.store.conftest import ALICE, OTHER_TENANT, TENANT, create, new_run, write
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.store.run_store import RunStore
 
 MISSING_RUN = "run_00000000-0000-4000-8000-00000000dead"
 
-Probe = Callable[[SqliteRunStore, CountingClock, str], Awaitable[Any]]
+Probe = Callable[[RunStore, CountingClock, str], Awaitable[Any]]
 
 
-async def _transaction(store: SqliteRunStore, clock: CountingClock, run_id: str) -> None:
+async def _transaction(store: RunStore, clock: CountingClock, run_id: str) -> None:
     async with store.run_transaction(OTHER_TENANT, run_id) as tx:
         await write(tx, clock)
 
 
-async def _transaction_with_revision(store: SqliteRunStore, clock: CountingClock, run_id: str) -> None:
+async def _transaction_with_revision(store: RunStore, clock: CountingClock, run_id: str) -> None:
     # The run's existence is checked before the revision, so a guess reveals nothing either.
     async with store.run_transaction(OTHER_TENANT, run_id, expected_revision=1) as tx:
         await write(tx, clock)
@@ -38,14 +38,14 @@ READS_AND_WRITES: dict[str, Probe] = {
 }
 
 
-async def _failure(probe: Probe, store: SqliteRunStore, clock: CountingClock, run_id: str) -> WorkbenchError:
+async def _failure(probe: Probe, store: RunStore, clock: CountingClock, run_id: str) -> WorkbenchError:
     with pytest.raises(WorkbenchError) as caught:
         await probe(store, clock, run_id)
     return caught.value
 
 
 @pytest.mark.parametrize("operation", READS_AND_WRITES)
-async def test_another_tenants_run_looks_missing(store: SqliteRunStore, clock: CountingClock, operation: str) -> None:
+async def test_another_tenants_run_looks_missing(store: RunStore, clock: CountingClock, operation: str) -> None:
     run_id = await create(store, clock)
     before = await store.load_run(TENANT, run_id)
     probe = READS_AND_WRITES[operation]
@@ -58,7 +58,7 @@ async def test_another_tenants_run_looks_missing(store: SqliteRunStore, clock: C
     assert await store.load_run(TENANT, run_id) == before
 
 
-async def test_list_runs_shows_only_the_callers_runs(store: SqliteRunStore, clock: CountingClock) -> None:
+async def test_list_runs_shows_only_the_callers_runs(store: RunStore, clock: CountingClock) -> None:
     mine = await create(store, clock)
     theirs = await create(store, clock, tenant=OTHER_TENANT)
 
@@ -67,7 +67,7 @@ async def test_list_runs_shows_only_the_callers_runs(store: SqliteRunStore, cloc
     assert (await store.list_runs("org_nobody")).items == []
 
 
-async def test_a_cursor_never_leads_into_another_tenant(store: SqliteRunStore, clock: CountingClock) -> None:
+async def test_a_cursor_never_leads_into_another_tenant(store: RunStore, clock: CountingClock) -> None:
     for _ in range(3):
         await create(store, clock)
     await create(store, clock, tenant=OTHER_TENANT)
@@ -76,7 +76,7 @@ async def test_a_cursor_never_leads_into_another_tenant(store: SqliteRunStore, c
     assert (await store.list_runs(OTHER_TENANT, cursor=cursor)).items == []
 
 
-async def test_delete_of_another_tenants_run_deletes_nothing(store: SqliteRunStore, clock: CountingClock) -> None:
+async def test_delete_of_another_tenants_run_deletes_nothing(store: RunStore, clock: CountingClock) -> None:
     run_id = await create(store, clock)
     before = await store.load_run(TENANT, run_id)
 
@@ -89,9 +89,7 @@ async def test_delete_of_another_tenants_run_deletes_nothing(store: SqliteRunSto
     assert await store.load_run(TENANT, run_id) == before
 
 
-async def test_replace_of_a_taken_run_id_creates_the_callers_own_run(
-    store: SqliteRunStore, clock: CountingClock
-) -> None:
+async def test_replace_of_a_taken_run_id_creates_the_callers_own_run(store: RunStore, clock: CountingClock) -> None:
     """D3: a PUT of an id another tenant uses never touches that tenant's run."""
     run_id = await create(store, clock)
     before = await store.load_run(TENANT, run_id)
@@ -107,7 +105,7 @@ async def test_replace_of_a_taken_run_id_creates_the_callers_own_run(
 
 
 async def test_replace_with_expected_revision_on_another_tenants_run_is_like_a_missing_run(
-    store: SqliteRunStore, clock: CountingClock
+    store: RunStore, clock: CountingClock
 ) -> None:
     run_id = await create(store, clock)
     state, trace = await store.load_run(TENANT, run_id)
@@ -120,14 +118,14 @@ async def test_replace_with_expected_revision_on_another_tenants_run_is_like_a_m
     assert foreign.message.replace(run_id, "<id>") == missing.message.replace(MISSING_RUN, "<id>")
 
 
-async def _replace_failure(store: SqliteRunStore, state: Any, trace: Any, run_id: str) -> WorkbenchError:
+async def _replace_failure(store: RunStore, state: Any, trace: Any, run_id: str) -> WorkbenchError:
     with pytest.raises(WorkbenchError) as caught:
         await store.replace_run(OTHER_TENANT, state, trace, ALICE, expected_revision=state.revision)
     return caught.value
 
 
 async def test_the_same_run_id_and_request_id_in_two_tenants_are_two_runs(
-    store: SqliteRunStore, clock: CountingClock
+    store: RunStore, clock: CountingClock
 ) -> None:
     state, events = new_run(clock)
 
