@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.ledger.conftest import Ledger, gated_run
+from tests.ledger.conftest import ALICE, BOB, Ledger, gated_run
 from workbench_mcp.cli import main
 from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.store_rows import last_links, read_checkpoints
+from workbench_mcp.service import RunService
+from workbench_mcp.store.run_store import Actor
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 Edit = Callable[[sqlite3.Connection, str], int]
@@ -212,5 +214,65 @@ async def test_a_replaced_run_is_relinked_with_an_import_checkpoint(
         payloads = [json.loads(base64.b64decode(c["payload"])) for c in read_checkpoints(conn, ("org_acme", run_id))]
     assert [p["reason"] for p in payloads] == ["import", "export"]
     await ledger.store.close()
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 0, out
+
+
+def _stored_links(db: Path, run_id: str) -> list[str]:
+    with sqlite3.connect(db) as conn:
+        query = "SELECT link FROM trace_events WHERE run_id = ? ORDER BY seq"
+        return [row[0] for row in conn.execute(query, (run_id,))]
+
+
+async def _run_in_a_step(service: RunService) -> str:
+    run_id = str((await service.start_run(ALICE, "jobSearchWorkflow"))["runId"])
+    await service.resolve_gate(BOB, run_id, step_id="parser1", gate="PAUSE_BEFORE", decision="approved")
+    await service.begin_step(ALICE, run_id, step_id="parser1")
+    return run_id
+
+
+async def _write_through(store: SqliteRunStore, run_id: str) -> None:
+    service = RunService(store)
+    await service.write_artifact(ALICE, run_id, artifact_key="draft", type_id="note", data={"n": run_id})
+
+
+async def test_writes_through_two_stores_on_one_file_keep_one_chain(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each store caches the chain heads its last write left; the other store's writes must void them."""
+    run_id = await _run_in_a_step(ledger.service)
+    other = SqliteRunStore(ledger.db_path, signer=ledger.key)
+    await other.open()
+    try:
+        for store in (other, ledger.store, other, ledger.store, ledger.store):
+            await _write_through(store, run_id)
+    finally:
+        await other.close()
+    trace = await ledger.store.load_trace("org_acme", run_id)
+    await ledger.store.close()
+    assert _stored_links(ledger.db_path, run_id) == chain.links(trace)
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 0, out
+
+
+async def test_a_run_replaced_elsewhere_with_as_many_events_is_relinked_from_its_rows(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another store replaces the run (a REST PUT) by a trace of the same length but other events: the
+    seq counts still agree with this store's cached heads, only the run row's tag tells them stale."""
+    run_id = await _run_in_a_step(ledger.service)
+    await _write_through(ledger.store, run_id)  # this store now caches the heads at this length
+    other = SqliteRunStore(ledger.db_path, signer=ledger.key)
+    await other.open()
+    try:
+        state, trace = await other.load_run("org_acme", run_id)
+        trace[0] = {**trace[0], "ts": "2001-01-01T00:00:00.000Z"}
+        await other.replace_run("org_acme", state, trace, Actor(principal="user_bob", tool="rest"))
+    finally:
+        await other.close()
+    await _write_through(ledger.store, run_id)
+    trace = await ledger.store.load_trace("org_acme", run_id)
+    await ledger.store.close()
+    assert _stored_links(ledger.db_path, run_id) == chain.links(trace)
     code, out = _check(capsys, ledger.db_path)
     assert code == 0, out

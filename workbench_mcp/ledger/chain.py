@@ -11,6 +11,7 @@ value, with no change here, provided its writer also passes it to `audit_link`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -53,12 +54,16 @@ def audit_link(previous: str, columns: Mapping[str, Any]) -> str:
     """`link(previous, audit_record(columns))`, faster for the usual row of short strings and ints.
 
     For such a flat object orjson's sorted output is byte-identical to canonical JSON (same escapes,
-    integers below 2^53); anything else (floats, lone surrogates, big integers) takes the exact path."""
+    integers below 2^53); anything else (floats, lone surrogates, big integers) takes the exact path.
+    The bytes are hashed as orjson returns them, after the previous link (no text joined or re-encoded)."""
     record = audit_record(columns)
-    if all(type(v) is str or (type(v) is int and -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER) for v in record.values()):
-        try:
-            text = orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode("utf-8")
-        except TypeError:  # orjson.JSONEncodeError: a lone surrogate
+    for value in record.values():
+        if not (type(value) is str or (type(value) is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)):
             return link(previous, record)
-        return sha256_hex(previous + text)
-    return link(previous, record)
+    try:
+        data = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # orjson.JSONEncodeError: a lone surrogate
+        return link(previous, record)
+    digest = hashlib.sha256(previous.encode("utf-8"))
+    digest.update(data)
+    return digest.hexdigest()

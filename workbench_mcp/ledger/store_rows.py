@@ -15,7 +15,7 @@ from typing import Any
 
 from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.checkpoints import Heads, Reason, reason_for, sign_checkpoint
-from workbench_mcp.ledger.context import LedgerContext
+from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
 
 Key = tuple[str, str]
@@ -94,15 +94,27 @@ def link_rows(
     audit: Sequence[Row],
     *,
     whole_run: bool,
+    cache: HeadsCache | None = None,
+    tags: tuple[int | None, int] | None = None,
 ) -> Linked:
     """Link a write's rows before they are inserted.
 
     `events` rows are (seq, event id, type, event JSON) and `event_values` the same events as values
     (hashing those saves parsing the text back); `audit` rows are AUDIT_COLUMNS. `whole_run`: the rows
-    are the run's whole trace (create or import), so the chains start over."""
+    are the run's whole trace (create or import), so the chains start over. `tags`: the run row's tag
+    before this write (None: unknown) and the one it writes; with `cache`, the previous links come from
+    the heads the write that left that tag cached, else from the rows (two primary-key reads)."""
     event_seq = events[0][0] - 1 if events else 0
     audit_seq = audit[0][0] - 1 if audit else 0
-    event_head, audit_head = (chain.GENESIS, chain.GENESIS) if whole_run else _links_at(conn, key, event_seq, audit_seq)
+    known = None if whole_run or cache is None or tags is None else cache.get(key, tags[0])
+    event_head: str | None
+    audit_head: str | None
+    if whole_run:
+        event_head, audit_head = chain.GENESIS, chain.GENESIS
+    elif known is not None and known.event_seq == event_seq and known.audit_seq == audit_seq:
+        event_head, audit_head = known.event_head, known.audit_head
+    else:
+        event_head, audit_head = _links_at(conn, key, event_seq, audit_seq)
     if event_head is None or audit_head is None:  # rows from before the ledger (or a store without it)
         backfill_run(conn, key, None, "")
         event_head = _link_at(conn, "event", key, event_seq) or chain.GENESIS
@@ -120,6 +132,9 @@ def link_rows(
         audit_head = chain.audit_link(audit_head, dict(zip(AUDIT_COLUMNS, row, strict=True)))
         linked_audit.append((*row, audit_head))
     heads = Heads(events[-1][0] if events else event_seq, event_head, audit[-1][0] if audit else audit_seq, audit_head)
+    if cache is not None and tags is not None and events and audit:
+        # Put before the commit: should it fail, the row keeps its old tag and this entry never matches.
+        cache.put(key, tags[1], heads)
     return Linked(linked_events, linked_audit, heads, reasons)
 
 

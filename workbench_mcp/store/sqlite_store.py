@@ -57,7 +57,7 @@ from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.ledger import scan as ledger_scan
 from workbench_mcp.ledger import store_rows as ledger_rows
-from workbench_mcp.ledger.context import LedgerContext
+from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.store import row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
@@ -257,17 +257,22 @@ def _open_run_tx(
     return meta, stored
 
 
-def _finish_run_tx(conn: sqlite3.Connection, key: Key, writes: list[RunWrite]) -> None:
+def _finish_run_tx(conn: sqlite3.Connection, key: Key, writes: list[RunWrite], previous_tag: int) -> None:
     try:
         for write in writes:
-            _write_rows(conn, key, write, is_new=False)
+            _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
+            previous_tag = write.state_tag
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
         raise
 
 
-def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: bool) -> None:
+def _write_rows(
+    conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: bool, previous_tag: int | None = None
+) -> None:
+    """`previous_tag`: the run row's tag before this write, if read in this transaction (the ledger's
+    cached chain heads are trusted only for that tag)."""
     if is_new:
         run = write.run
         if run is None or write.engine_json is None:
@@ -289,7 +294,10 @@ def _write_rows(conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: 
     events, audit, linked = write.events, write.audit, None
     whole_run = is_new or (bool(write.events) and write.events[0][0] == 1)
     if write.ledger is not None:  # the rows carry their hash-chain links (workbench_mcp/ledger)
-        linked = ledger_rows.link_rows(conn, key, events, write.chained, audit, whole_run=whole_run)
+        linked = ledger_rows.link_rows(
+            conn, key, events, write.chained, audit, whole_run=whole_run,
+            cache=write.ledger.heads, tags=(previous_tag, write.state_tag),
+        )  # fmt: skip
         events, audit = linked.events, linked.audit
     _insert_many(conn, _INSERT_EVENTS if linked is None else ledger_rows.INSERT_EVENTS, key, events)
     _insert_many(conn, _INSERT_AUDIT if linked is None else ledger_rows.INSERT_AUDIT, key, audit)
@@ -547,6 +555,7 @@ class SqliteRunStore:
         self._busy_timeout_ms = busy_timeout_ms
         self._now = now
         self._cache = _StateCache(cache_size)
+        self._heads = HeadsCache(cache_size)  # the ledger's chain heads, checked against the same row tag
         self._write_lock = asyncio.Lock()
         self._writer: SqliteThread | None = None
         self._reader: SqliteThread | None = None
@@ -697,7 +706,7 @@ class SqliteRunStore:
 
     def _write_context(self, actor: Actor) -> WriteContext:
         at = self._now()
-        ledger = LedgerContext(self._signer, at) if self._chain else None
+        ledger = LedgerContext(self._signer, at, self._heads) if self._chain else None
         return WriteContext(actor=actor, at=at, state_tag=_new_tag(), limits=self.limits, ledger=ledger)
 
     # --- mutations ---------------------------------------------------------------------------------------
@@ -725,7 +734,7 @@ class SqliteRunStore:
             if not tx.writes:
                 await self._on(writer, _rollback)
                 return
-            await self._on(writer, partial(_finish_run_tx, key=key, writes=tx.writes))
+            await self._on(writer, partial(_finish_run_tx, key=key, writes=tx.writes, previous_tag=meta.state_tag))
             self._committed()
             self._cache.put(key, tx.writes[-1].state_tag, tx.state)
 
