@@ -7,7 +7,8 @@ this module knows HTTP, MCP or tokens; nothing above it touches the store or the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -21,6 +22,7 @@ from workbench_mcp.engine.hydrate import from_bundle, from_serialized, to_serial
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.governance import audit
 from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
@@ -33,6 +35,7 @@ from workbench_mcp.store.run_store import Actor, RunPage, RunStore
 from workbench_mcp.system_clock import SystemClock
 from workbench_mcp.workflows import WorkflowCatalog
 
+logger = logging.getLogger(__name__)
 Decide = Callable[[RunState], Outcome]
 HEAVY_EXPORT_EVENTS = 500
 """A cold export of a run with at least this many trace events runs in a worker thread (offload.py)."""
@@ -170,6 +173,26 @@ class RunService:
         if verdict[0] == "error":
             return {"ok": False, "error": verdict[2], "code": verdict[1]}
         return verdict[1]
+
+    # --- governance ------------------------------------------------------------------------------
+
+    async def record_denial(
+        self, who: Principal, tool: str, arguments: Mapping[str, Any], refusal: WorkbenchError
+    ) -> None:
+        """An audit record of a refused call (authority or budget), beside the run's trace; it never fails the
+        refusal itself: a store that cannot take the record is logged, and the caller still gets the refusal."""
+        try:
+            await self._store.record_governance(
+                who.tenant_id, audit.run_id_of(arguments), audit.denial(who, tool, arguments, refusal)
+            )
+        except WorkbenchError as exc:
+            logger.warning("denial of %s by %s not recorded: %s", tool, who.subject, exc.message)
+
+    async def audit_log(self, who: Principal, run_id: str) -> dict[str, Any]:
+        """The run's mutations and governance records (README "Governance", audit model), oldest first."""
+        records = await self._store.governance_log(who.tenant_id, run_id)
+        mutations = await self._store.audit_log(who.tenant_id, run_id)
+        return {"runId": run_id, "records": audit.audit_json(mutations, records)}
 
     # --- gates -----------------------------------------------------------------------------------
 

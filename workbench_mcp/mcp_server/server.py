@@ -19,12 +19,14 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from workbench_mcp import __version__
 from workbench_mcp.auth import current_principal
 from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.governance.scopes import missing_scope, tool_scope
 from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
 from workbench_mcp.mcp_server.stdio_wire import stdio_wire
@@ -67,7 +69,8 @@ RUN_CHANGES = (
 )
 COMMON_CODES = (
     "Any call may answer INVALID_INPUT (arguments the schema refuses) or STORAGE_UNAVAILABLE (retry later); a runId"
-    " you cannot see UNKNOWN_RUN, a stepId not in the workflow UNKNOWN_STEP; each tool's description names its other"
+    " you cannot see UNKNOWN_RUN, a stepId not in the workflow UNKNOWN_STEP, a tool your token's scopes do not allow"
+    " INSUFFICIENT_SCOPE (tools/list shows only the tools you may call); each tool's description names its other"
     " codes."
 )
 
@@ -156,7 +159,22 @@ class WorkbenchMCP(MCPServer[Any]):
         if spec is not None and self._tool_manager.get_tool(name) is None:
             # A real tool this configuration leaves out: say which flag enables it, not "Unknown tool".
             return from_workbench_error(not_enabled(spec, self._toolsets, self._read_only))
+        if spec is not None:
+            who = current_principal()
+            refusal = missing_scope(who.scopes, tool_scope(name))
+            if refusal is not None:
+                await self._service.record_denial(who, name, arguments, refusal)
+                return from_workbench_error(refusal)
         return await super().call_tool(name, arguments, context)
+
+    async def list_tools(self) -> list[MCPTool]:
+        """Only the tools the caller's token may call (as the GitHub MCP server hides what a token cannot use)."""
+        tools = await super().list_tools()
+        try:
+            held = current_principal().scopes
+        except WorkbenchError:
+            return tools
+        return [tool for tool in tools if tool_scope(tool.name) in held]
 
     def _failure(self, name: str, exc: ToolError) -> CallToolResult:
         cause = exc.__cause__

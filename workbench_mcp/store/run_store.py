@@ -25,6 +25,37 @@ class Actor:
     correlation_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """Who appended one event of a run's trace, and when (the audit side table, one row per event)."""
+
+    seq: int
+    event_id: str
+    principal: str
+    tool: str
+    correlation_id: str | None
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class GovernanceRecord:
+    """A governance fact beside the trace (README "Governance"): a refusal, a partial approval, a budget
+    raise, the policy a run is pinned to. `detail` is a JSON object."""
+
+    kind: str
+    principal: str
+    tool: str
+    detail: dict[str, Any]
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGovernanceRecord:
+    id: int
+    at: str
+    record: GovernanceRecord
+
+
 Durability = Literal["normal", "full"]
 """What a committed write survives: "normal" a killed process, "full" also power loss (sqlite_store.py)."""
 
@@ -57,6 +88,18 @@ class RunTransaction(Protocol):
     async def append(self, new_state: RunState, events: Sequence[EventJson], actor: Actor) -> None:
         """Persist exactly what the operation changed: the new events, new artifact versions,
         idempotency records, rule sets and the run row. Committed when the context exits cleanly."""
+        ...
+
+    async def governance(self) -> list[StoredGovernanceRecord]:
+        """The run's governance records as of this transaction (no other writer can add one meanwhile)."""
+        ...
+
+    async def spend_events(self) -> list[EventJson]:
+        """The run's model_io and tool_call events, in trace order (budget accounting)."""
+        ...
+
+    def add_governance(self, record: GovernanceRecord) -> None:
+        """Recorded with the commit, also when the operation appends no event."""
         ...
 
 
@@ -111,5 +154,17 @@ class RunStore(Protocol):
 
     async def delete_run(self, tenant_id: str, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant has no such run (another tenant's included); with expected_revision,
-        REVISION_CONFLICT unless the run exists at that revision."""
+        REVISION_CONFLICT unless the run exists at that revision. Its audit and governance rows go too."""
+        ...
+
+    async def audit_log(self, tenant_id: str, run_id: str) -> list[AuditRecord]:
+        """Who appended each event of the run, in trace order (UNKNOWN_RUN like every read)."""
+        ...
+
+    async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
+        """The run's governance records, oldest first (UNKNOWN_RUN like every read)."""
+        ...
+
+    async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
+        """One record in a transaction of its own (a refusal); kept under the run only if the tenant has it."""
         ...

@@ -56,11 +56,21 @@ import aiosqlite
 
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store import row_codec
+from workbench_mcp.store import governance_rows, row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.private_files import make_database_private
 from workbench_mcp.store.row_codec import RunWrite, StoredState, WriteContext
-from workbench_mcp.store.run_store import Actor, Durability, EventJson, RunPage, RunStore, StoreLimits
+from workbench_mcp.store.run_store import (
+    Actor,
+    AuditRecord,
+    Durability,
+    EventJson,
+    GovernanceRecord,
+    RunPage,
+    RunStore,
+    StoredGovernanceRecord,
+    StoreLimits,
+)
 from workbench_mcp.store.schema import bundled_migrations, migrate
 
 T = TypeVar("T")
@@ -74,16 +84,6 @@ SAFETY_AUTOCHECKPOINT_PAGES = 4_000
 """The writer still checkpoints by itself past ~16 MB of WAL, should the background lag."""
 
 _CHILD_TABLES = ("trace_events", "artifact_versions", "artifact_heads", "rule_sets", "idempotency", "audit")
-
-
-@dataclass(frozen=True, slots=True)
-class AuditRecord:
-    seq: int
-    event_id: str
-    principal: str
-    tool: str
-    correlation_id: str | None
-    at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +128,10 @@ _SELECT_REQUEST = (
     " WHERE s.tenant_id = ? AND s.request_id = ?"
 )
 _INSERT_REQUEST = "INSERT OR REPLACE INTO start_requests (tenant_id, request_id, run_id) VALUES (?, ?, ?)"
+_SELECT_SPEND = """
+SELECT event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? AND type IN ('model_io', 'tool_call')
+ORDER BY seq
+"""
 _SELECT_AUDIT = """
 SELECT seq, event_id, principal, tool, correlation_id, at FROM audit
 WHERE tenant_id = ? AND run_id = ? ORDER BY seq
@@ -255,10 +259,13 @@ def _open_run_tx(
     return meta, stored
 
 
-def _finish_run_tx(conn: sqlite3.Connection, key: Key, writes: list[RunWrite]) -> None:
+def _finish_run_tx(
+    conn: sqlite3.Connection, key: Key, writes: list[RunWrite], records: list[GovernanceRecord], at: str
+) -> None:
     try:
         for write in writes:
             _write_rows(conn, key, write, is_new=False)
+        governance_rows.insert(conn, key, records, at)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -370,8 +377,9 @@ def _delete(conn: sqlite3.Connection, key: Key, expected_revision: int | None) -
             meta = _read_meta(conn, key)
             if meta is None or meta.revision != expected_revision:
                 raise _revision_conflict(key[1], expected_revision, None if meta is None else meta.revision)
-        # The rows of every child table go with it (ON DELETE CASCADE).
+        # The rows of every child table go with it (ON DELETE CASCADE); governance rows have no foreign key.
         deleted = conn.execute("DELETE FROM runs WHERE tenant_id = ? AND run_id = ?", key).rowcount
+        governance_rows.delete(conn, key)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -416,6 +424,28 @@ def _read_audit(conn: sqlite3.Connection, key: Key) -> list[Any]:
         if _read_meta(conn, key) is None:
             raise _unknown_run(key[1])
         return conn.execute(_SELECT_AUDIT, key).fetchall()
+
+
+def _read_governance(conn: sqlite3.Connection, key: Key) -> list[StoredGovernanceRecord]:
+    with _reading(conn):
+        if _read_meta(conn, key) is None:
+            raise _unknown_run(key[1])
+        return governance_rows.select(conn, key)
+
+
+def _read_spend_events(conn: sqlite3.Connection, key: Key) -> list[str]:
+    return [row[0] for row in conn.execute(_SELECT_SPEND, key)]
+
+
+def _insert_governance(
+    conn: sqlite3.Connection, tenant_id: str, run_id: str, record: GovernanceRecord, at: str
+) -> None:
+    try:
+        governance_rows.insert_if_run(conn, tenant_id, run_id, record, at)
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
 
 
 # --- errors ---------------------------------------------------------------------------------------------
@@ -484,12 +514,32 @@ class SqliteTransaction:
     """One open `BEGIN IMMEDIATE` on one run. Appends are encoded at once (so limits and bad
     values fail inside the caller's block) and written, with the commit, when the block exits."""
 
-    def __init__(self, key: Key, meta: _RunMeta, state: RunState, context: Callable[[Actor], WriteContext]) -> None:
+    def __init__(
+        self,
+        key: Key,
+        meta: _RunMeta,
+        state: RunState,
+        context: Callable[[Actor], WriteContext],
+        read: Callable[[Callable[[sqlite3.Connection], Any]], Any],
+    ) -> None:
         self._key = key
         self._state = state
         self._trace_length = meta.trace_length
         self._context = context
+        self._read = read  # on the writer connection, inside this transaction
         self.writes: list[RunWrite] = []
+        self.records: list[GovernanceRecord] = []
+
+    async def governance(self) -> list[StoredGovernanceRecord]:
+        rows: list[StoredGovernanceRecord] = await self._read(partial(governance_rows.select, key=self._key))
+        return rows
+
+    async def spend_events(self) -> list[EventJson]:
+        texts: list[str] = await self._read(partial(_read_spend_events, key=self._key))
+        return _decode_trace(texts)
+
+    def add_governance(self, record: GovernanceRecord) -> None:
+        self.records.append(record)
 
     @property
     def state(self) -> RunState:
@@ -716,17 +766,20 @@ class SqliteRunStore:
             )
             meta, stored = await self._write(writer, open_tx)
             try:
-                tx = SqliteTransaction(key, meta, self._state_of(key, meta, stored, cached), self._write_context)
+                state = self._state_of(key, meta, stored, cached)
+                tx = SqliteTransaction(key, meta, state, self._write_context, partial(self._on, writer))
                 yield tx
             except BaseException:
                 await self._rollback_quietly(writer)
                 raise
-            if not tx.writes:
+            if not tx.writes and not tx.records:
                 await self._on(writer, _rollback)
                 return
-            await self._on(writer, partial(_finish_run_tx, key=key, writes=tx.writes))
+            finish = partial(_finish_run_tx, key=key, writes=tx.writes, records=tx.records, at=self._now())
+            await self._on(writer, finish)
             self._committed()
-            self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+            if tx.writes:
+                self._cache.put(key, tx.writes[-1].state_tag, tx.state)
 
     async def create_run(
         self,
@@ -805,6 +858,16 @@ class SqliteRunStore:
         """Who appended each event of the run, in trace order."""
         rows = await self._on(self._reader, partial(_read_audit, key=(tenant_id, run_id)))
         return [AuditRecord(*row) for row in rows]
+
+    async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
+        key = (tenant_id, run_id)
+        return await self._on(self._reader, partial(_read_governance, key=key))
+
+    async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
+        insert = partial(_insert_governance, tenant_id=tenant_id, run_id=run_id or "", record=record, at=self._now())
+        async with self._exclusive() as writer:
+            await self._write(writer, insert)
+        self._committed()
 
     async def _snapshot(
         self, key: Key, *, with_state: bool, with_trace: bool, fresh: bool = False
