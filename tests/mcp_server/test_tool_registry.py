@@ -36,7 +36,7 @@ CORE = {
     "complete_run",
     "audit_log",
 }
-STEPS = {"fail_step", "request_gate", "resolve_checkpoint", "cancel_run", "fail_run"}
+STEPS = {"fail_step", "request_gate", "resolve_checkpoint", "cancel_run", "fail_run", "raise_budget"}
 TELEMETRY = {"log_model_io", "log_tool_call", "annotate", "patch_artifact", "replace_rule_set"}
 READ = {
     "list_runs",

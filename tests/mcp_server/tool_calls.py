@@ -34,4 +34,5 @@ def run_scoped_calls(run_id: str) -> dict[str, dict[str, Any]]:
         "annotate": {"runId": run_id, "text": "hello"},
         "patch_artifact": {"runId": run_id, "artifactKey": "k", "patch": [{"op": "add", "path": "/y", "value": 2}]},
         "replace_rule_set": {"runId": run_id, "ruleSet": RULE_SET},
+        "raise_budget": {"runId": run_id, "budget": {"maxTotalTokens": 10}, "note": "more"},
     }

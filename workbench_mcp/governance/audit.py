@@ -33,8 +33,8 @@ def denial(who: Principal, tool: str, arguments: Mapping[str, Any], refusal: Wor
 
 
 def audit_json(mutations: Sequence[AuditRecord], records: Sequence[StoredGovernanceRecord]) -> list[dict[str, Any]]:
-    """Both kinds in time order (mutations first at equal times: a record refers to the state they made)."""
-    rows: list[tuple[str, int, int, dict[str, Any]]] = []
+    """Both kinds in the order they happened: a governance record follows the events up to its revision."""
+    rows: list[tuple[int, int, int, dict[str, Any]]] = []
     for m in mutations:
         entry: dict[str, Any] = {
             "kind": "mutation",
@@ -45,7 +45,7 @@ def audit_json(mutations: Sequence[AuditRecord], records: Sequence[StoredGoverna
         }
         if m.correlation_id is not None:
             entry["correlationId"] = m.correlation_id
-        rows.append((m.at, 0, m.seq, entry))
+        rows.append((m.seq, 0, 0, entry))
     for stored in records:
         r = stored.record
         entry = {
@@ -57,6 +57,6 @@ def audit_json(mutations: Sequence[AuditRecord], records: Sequence[StoredGoverna
         }
         if r.correlation_id is not None:
             entry["correlationId"] = r.correlation_id
-        rows.append((stored.at, 1, stored.id, entry))
+        rows.append((stored.revision, 1, stored.id, entry))
     rows.sort(key=lambda row: row[:3])
     return [row[3] for row in rows]

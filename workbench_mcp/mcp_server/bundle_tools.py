@@ -4,6 +4,7 @@ from collections import OrderedDict
 from typing import Annotated, Any
 
 from mcp.types import CallToolResult
+from pydantic import Field
 
 from workbench_mcp.auth import current_principal
 from workbench_mcp.mcp_server import arguments as a
@@ -53,11 +54,20 @@ class _PrettyTexts:
         return text
 
 
+WithAudit = Annotated[bool, Field(description="Add audit: audit_log's result, outside the integrity hash")]
+
+
 def _export_bundle(service: RunService) -> ToolFn:
     texts = _PrettyTexts()
 
-    async def export_bundle(runId: a.RunId, profile: a.Profile = "full") -> Annotated[CallToolResult, o.Bundle]:
-        bundle = await service.export_bundle(current_principal(), runId, profile=profile)
+    async def export_bundle(
+        runId: a.RunId, profile: a.Profile = "full", audit: WithAudit = False
+    ) -> Annotated[CallToolResult, o.Bundle]:
+        who = current_principal()
+        bundle = await service.export_bundle(who, runId, profile=profile)
+        if audit:
+            # Outside the hashed members: verifiers drop unknown members before hashing (protocol 5.4).
+            bundle = {**bundle, "audit": await service.audit_log(who, runId)}
         # The text item is JSON.stringify(bundle, null, 2), as the reference's; a long run's off the loop.
         heavy = len(bundle["trace"]) >= service.heavy_export_events
         text = await service.offload.in_thread(texts.of, bundle) if heavy else texts.of(bundle)

@@ -99,6 +99,10 @@ class AuditLog(_Out):
     records: Built[list[dict[str, Any]]]
 
 
+class BudgetRaised(_Mutation):
+    budget: dict[str, Any]
+
+
 class GateResolved(_Mutation):
     stepId: str
     gate: str

@@ -53,6 +53,8 @@ class GovernanceRecord:
 class StoredGovernanceRecord:
     id: int
     at: str
+    revision: int
+    """The run's revision once the record was made: it follows the events up to there."""
     record: GovernanceRecord
 
 
@@ -102,6 +104,10 @@ class RunTransaction(Protocol):
         """Recorded with the commit, also when the operation appends no event."""
         ...
 
+    async def completer(self, step_id: str) -> str | None:
+        """The principal that recorded the step's latest completion (separation of duties)."""
+        ...
+
 
 class RunStore(Protocol):
     async def open(self) -> None: ...
@@ -122,8 +128,10 @@ class RunStore(Protocol):
         actor: Actor,
         *,
         request_id: str | None = None,
+        governance: Sequence[GovernanceRecord] = (),
     ) -> str:
-        """Store a new run; with a request_id already used by this tenant, return that run's id instead."""
+        """Store a new run (with its governance records, e.g. the pinned policy); with a request_id already
+        used by this tenant, return that run's id instead."""
         ...
 
     async def load_state(self, tenant_id: str, run_id: str) -> RunState: ...

@@ -260,12 +260,17 @@ def _open_run_tx(
 
 
 def _finish_run_tx(
-    conn: sqlite3.Connection, key: Key, writes: list[RunWrite], records: list[GovernanceRecord], at: str
+    conn: sqlite3.Connection,
+    key: Key,
+    writes: list[RunWrite],
+    records: list[GovernanceRecord],
+    at: str,
+    revision: int,
 ) -> None:
     try:
         for write in writes:
             _write_rows(conn, key, write, is_new=False)
-        governance_rows.insert(conn, key, records, at)
+        governance_rows.insert(conn, key, records, at, revision)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -321,7 +326,13 @@ def _check_room(conn: sqlite3.Connection, tenant_id: str, limits: StoreLimits) -
 
 
 def _create(
-    conn: sqlite3.Connection, key: Key, write: RunWrite, request_id: str | None, limits: StoreLimits
+    conn: sqlite3.Connection,
+    key: Key,
+    write: RunWrite,
+    request_id: str | None,
+    limits: StoreLimits,
+    records: Sequence[GovernanceRecord] = (),
+    at: str = "",
 ) -> str | None:
     """Insert a new run; if request_id already created a run that still exists, return its id.
 
@@ -342,6 +353,7 @@ def _create(
             raise WorkbenchError(ErrorCode.RUN_ID_COLLISION, f"Run id {key[1]} already exists")
         _check_room(conn, key[0], limits)
         _write_rows(conn, key, write, is_new=True)
+        governance_rows.insert(conn, key, records, at, write.revision)
         if request_id is not None:
             conn.execute(_INSERT_REQUEST, (key[0], request_id, key[1]))
         conn.execute("COMMIT")
@@ -540,6 +552,10 @@ class SqliteTransaction:
 
     def add_governance(self, record: GovernanceRecord) -> None:
         self.records.append(record)
+
+    async def completer(self, step_id: str) -> str | None:
+        found: str | None = await self._read(partial(governance_rows.completer, key=self._key, step_id=step_id))
+        return found
 
     @property
     def state(self) -> RunState:
@@ -775,7 +791,14 @@ class SqliteRunStore:
             if not tx.writes and not tx.records:
                 await self._on(writer, _rollback)
                 return
-            finish = partial(_finish_run_tx, key=key, writes=tx.writes, records=tx.records, at=self._now())
+            finish = partial(
+                _finish_run_tx,
+                key=key,
+                writes=tx.writes,
+                records=tx.records,
+                at=self._now(),
+                revision=tx.state.revision,
+            )
             await self._on(writer, finish)
             self._committed()
             if tx.writes:
@@ -789,11 +812,13 @@ class SqliteRunStore:
         actor: Actor,
         *,
         request_id: str | None = None,
+        governance: Sequence[GovernanceRecord] = (),
     ) -> str:
-        """RUN_ID_COLLISION if the tenant already has this run id; LIMIT_EXCEEDED at max_runs_per_tenant."""
+        """RUN_ID_COLLISION if the tenant already has this run id; LIMIT_EXCEEDED at max_runs_per_tenant.
+        `governance` records (the pinned policy) are stored with the run, in its transaction."""
         key = (tenant_id, state.run_id)
         write = row_codec.full_write(state, events, self._write_context(actor))
-        create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits)
+        create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits, records=governance)
         async with self._exclusive() as writer:
             earlier = await self._write(writer, create)
         if earlier is not None:

@@ -6,6 +6,7 @@ CREATE TABLE governance (
     tenant_id      TEXT NOT NULL,
     run_id         TEXT NOT NULL,
     at             TEXT NOT NULL,
+    revision       INTEGER NOT NULL,     -- the run's revision once recorded: orders records among the events
     principal      TEXT NOT NULL,
     tool           TEXT NOT NULL,
     kind           TEXT NOT NULL,        -- denied, approval, rejection, budget_raised, policy_pinned, ...
