@@ -7,7 +7,7 @@ the run's transaction (the pinned policy and the approvals so far are read there
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -94,7 +94,6 @@ class Pinned:
     starter: str
     approvals: Approvals | None
     budget: Budget | None
-    raises: list[StoredGovernanceRecord] = field(default_factory=list)
 
     def rule(self, step_id: str, gate: str) -> ApprovalRule | None:
         if self.approvals is None:
@@ -103,7 +102,8 @@ class Pinned:
 
 
 def pinned(records: list[StoredGovernanceRecord]) -> Pinned | None:
-    """None for a run started without a policy (built-in workflows, imported runs): today's rules."""
+    """None for a run started without a policy (built-in workflows, imported runs): today's rules. The budget
+    is the latest `budget_raised` record's, else the pinned one."""
     for stored in records:
         if stored.record.kind == POLICY:
             document = stored.record.detail.get("policy", {})

@@ -61,6 +61,11 @@ GATE_RULES = (
     " successors until its PAUSE_AFTER gate is approved; AUTO steps have none. A start gate is under review while"
     " its step is pending, PAUSE_AFTER once the step completed."
 )
+GOVERNANCE_RULES = (
+    "A workflow's approval policy may refuse a decider (NOT_AUTHORIZED: e.g. whoever started the run) or need"
+    " several approvers (resolve_gate answers pending until the quorum); a run over its budget refuses begin_step"
+    " (BUDGET_EXCEEDED) until raise_budget; next_actions.budget reports limit, used and remaining."
+)
 RUN_CHANGES = (
     "Tools that change a run accept expectedRevision (refused with REVISION_CONFLICT unless the run is still at"
     " that revision; every result carries the new revision) and correlationId (stamped on the trace events the"
@@ -93,7 +98,7 @@ def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
             " write_artifact / complete_step -> ... (next_actions says what is possible now) -> complete_run ->"
             " export_bundle."
         )
-        parts += [GATE_RULES, RUN_CHANGES]
+        parts += [GATE_RULES, GOVERNANCE_RULES, RUN_CHANGES]
     parts.append(
         "Integers must be at most 2^53-1 in magnitude (UNSAFE_NUMBER in a JSON value). A failed call is an isError"
         " result carrying {error: message, code: CODE}; branch on the code, never the message. "
