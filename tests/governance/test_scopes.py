@@ -3,6 +3,7 @@ table says; a refusal is INSUFFICIENT_SCOPE naming the scope, changes nothing an
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,9 @@ def test_the_table_covers_every_tool() -> None:
 
 
 @pytest.mark.parametrize("scopes", SCOPE_SETS, ids=" ".join)
-async def test_every_tool_is_allowed_exactly_where_the_table_says(base_url: str, scopes: tuple[str, ...]) -> None:
+async def test_every_tool_is_allowed_exactly_where_the_table_says(
+    base_url: str, scopes: tuple[str, ...], tmp_path: Path
+) -> None:
     async with mcp_client(base_url + "/api/mcp", scoped(*ALL_SCOPES)) as operator:
         run_id = payload(await operator.call_tool("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         async with mcp_client(base_url + "/api/mcp", scoped(*scopes)) as client:
@@ -88,6 +91,11 @@ async def test_every_tool_is_allowed_exactly_where_the_table_says(base_url: str,
                     assert [(d["tool"], d["principal"], d["detail"]["code"], d["detail"]["scope"]) for d in new] == [
                         (tool, "alice", "INSUFFICIENT_SCOPE", tool_scope(tool))
                     ]
+    # Refusals that name no run are kept under no run ('' in the side table).
+    with sqlite3.connect(tmp_path / "workbench.db") as db:
+        rows = db.execute("SELECT tool FROM governance WHERE run_id = '' AND kind = 'denied'").fetchall()
+    runless = {t for t, a in tool_arguments(run_id).items() if "runId" not in a}
+    assert sorted(t for (t,) in rows) == sorted(runless - allowed)
 
 
 async def _denials(client: Any, run_id: str) -> list[dict[str, Any]]:
