@@ -33,7 +33,14 @@ from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPT
 from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
 from workbench_mcp.settings import Limits, clamp_limit
-from workbench_mcp.store.run_store import Actor, GovernanceRecord, RunPage, RunStore, RunTransaction
+from workbench_mcp.store.run_store import (
+    Actor,
+    GovernanceRecord,
+    RunPage,
+    RunStore,
+    RunTransaction,
+    StoredGovernanceRecord,
+)
 from workbench_mcp.system_clock import SystemClock
 from workbench_mcp.workflows import WorkflowCatalog
 
@@ -60,6 +67,7 @@ class RunService:
         self._clock: Clock = clock or SystemClock()
         self.limits = limits or Limits()
         self._bundles = BundleCache()
+        self._ungoverned = gatekeeper.UngovernedRuns()
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -155,7 +163,10 @@ class RunService:
     async def next_actions(self, who: Principal, run_id: str) -> dict[str, Any]:
         state = await self._store.load_state(who.tenant_id, run_id)
         actions = readiness.next_actions(state).to_json() | {"revision": state.revision}
-        pin = policy.pinned(await self._store.governance_log(who.tenant_id, run_id))
+        key = (who.tenant_id, run_id)
+        if key in self._ungoverned:
+            return actions
+        pin = self._ungoverned.note(key, await self._store.governance_log(who.tenant_id, run_id))
         if pin is None or pin.budget is None:
             return actions
         report = gatekeeper.budget_report(await self._store.load_trace(who.tenant_id, run_id), pin)
@@ -215,6 +226,27 @@ class RunService:
         except WorkbenchError as exc:
             logger.warning("denial of %s by %s not recorded: %s", tool, who.subject, exc.message)
 
+    async def _governance_in(
+        self, who: Principal, run_id: str, tx: RunTransaction
+    ) -> tuple[list[StoredGovernanceRecord], policy.Pinned | None]:
+        """The run's governance records and pinned policy, read in its transaction (skipped for runs known
+        to have no policy: gatekeeper.UngovernedRuns)."""
+        key = (who.tenant_id, run_id)
+        if key in self._ungoverned:
+            return [], None
+        records = await tx.governance()
+        return records, self._ungoverned.note(key, records)
+
+    async def _budget_precheck(self, who: Principal, run_id: str, tx: RunTransaction) -> None:
+        _, pin = await self._governance_in(who, run_id, tx)
+        await gatekeeper.check_budget(tx, pin)
+
+    async def _checkpoint_precheck(
+        self, who: Principal, run_id: str, step_id: str, approving: bool, tx: RunTransaction
+    ) -> None:
+        _, pin = await self._governance_in(who, run_id, tx)
+        await gatekeeper.check_checkpoint(tx, pin, who=who, step_id=step_id, approving=approving)
+
     @asynccontextmanager
     async def _refusals_recorded(
         self, who: Principal, tool: str, arguments: dict[str, Any], correlation_id: str | None
@@ -242,14 +274,19 @@ class RunService:
         requested = _parse_budget(budget_limits)
         async with self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx:
             require_running(tx.state, "raise budget")
-            records = await tx.governance()
-            pin = policy.pinned(records)
-            new = budget.raised(None if pin is None else pin.budget, requested)
-            if pin is None:  # a run without a policy (a built-in's): the raise pins one
-                tx.add_governance(policy.pin_record(who, {}, correlation_id))
-            detail = {"budget": new.model_dump(exclude_none=True), "note": note}
-            if pin is not None and pin.budget is not None:
-                detail["previous"] = pin.budget.model_dump(exclude_none=True)
+            _, pin = await self._governance_in(who, run_id, tx)
+            if pin is None or pin.budget is None:
+                # A run's policy is pinned at its start only (UngovernedRuns relies on it): no budget, nothing to raise.
+                raise WorkbenchError(
+                    ErrorCode.INVALID_INPUT,
+                    f"run {run_id} has no budget to raise (a workflow's governance or start_run's budget sets one)",
+                )
+            new = budget.raised(pin.budget, requested)
+            detail = {
+                "budget": new.model_dump(exclude_none=True),
+                "note": note,
+                "previous": pin.budget.model_dump(exclude_none=True),
+            }
             tx.add_governance(GovernanceRecord("budget_raised", who.subject, "raise_budget", detail, correlation_id))
             revision = tx.state.revision
         return {"ok": True, "runId": run_id, "budget": detail["budget"], "revision": revision}
@@ -296,10 +333,11 @@ class RunService:
             self._refusals_recorded(who, "resolve_gate", arguments, correlation_id),
             self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx,
         ):
+            records, _ = await self._governance_in(who, run_id, tx)
             outcome, extra = await gatekeeper.decide_gate(
                 tx,
                 who,
-                await tx.governance(),
+                records,
                 step_id=step_id,
                 gate=gate,
                 decision=decision,
@@ -371,7 +409,7 @@ class RunService:
                 ),
                 expected_revision=expected_revision,
                 correlation_id=correlation_id,
-                precheck=partial(gatekeeper.check_checkpoint, who=who, step_id=step_id, approving=approving),
+                precheck=partial(self._checkpoint_precheck, who, run_id, step_id, approving),
             )
         return {
             "ok": True,
@@ -404,7 +442,7 @@ class RunService:
                 lambda s: steps.begin_step(s, self._clock, step_id=step_id, correlation_id=correlation_id),
                 expected_revision=expected_revision,
                 correlation_id=correlation_id,
-                precheck=lambda tx: _budget_precheck(tx),
+                precheck=partial(self._budget_precheck, who, run_id),
             )
         return {**outcome.result, "runId": run_id, "stepId": step_id, "revision": revision}
 
@@ -777,10 +815,6 @@ class RunService:
     async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and differs."""
         return await self._store.delete_run(who.tenant_id, run_id, expected_revision=expected_revision)
-
-
-async def _budget_precheck(tx: RunTransaction) -> None:
-    await gatekeeper.check_budget(tx, await tx.governance())
 
 
 def _parse_budget(limits: dict[str, Any]) -> policy.Budget:

@@ -183,3 +183,6 @@ async def test_start_run_may_tighten_the_budget_never_loosen_it(base_url: str) -
         # Built-in workflows keep today's behaviour: no policy, no budget reported.
         plain = (await ok(agent, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         assert "budget" not in await ok(agent, "next_actions", {"runId": plain})
+        # A policy is pinned at the start only: a run without a budget has none to raise.
+        raising = {"runId": plain, "budget": {"maxTotalTokens": 10}, "note": "n"}
+        assert await refused(agent, "raise_budget", raising) == "INVALID_INPUT"

@@ -4,6 +4,7 @@ policy.py and budget.py; this module only reads the transaction and queues gover
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -69,20 +70,46 @@ def budget_report(events: list[dict[str, Any]], pin: policy.Pinned | None) -> di
     return budget.report(pin.budget, budget.usage_of(spend, currency))
 
 
-async def check_budget(tx: RunTransaction, records: list[StoredGovernanceRecord]) -> None:
+async def check_budget(tx: RunTransaction, pin: policy.Pinned | None) -> None:
     """BUDGET_EXCEEDED when the run's pinned budget is spent (before work that would spend more)."""
-    pin = policy.pinned(records)
     if pin is None or pin.budget is None:
         return
     currency = pin.budget.maxCost.currency if pin.budget.maxCost else None
     budget.check(pin.budget, budget.usage_of(await tx.spend_events(), currency))
 
 
-async def check_checkpoint(tx: RunTransaction, *, who: Principal, step_id: str, approving: bool) -> None:
+async def check_checkpoint(
+    tx: RunTransaction, pin: policy.Pinned | None, *, who: Principal, step_id: str, approving: bool
+) -> None:
     """A named checkpoint is decided by whoever the step's CHECKPOINT rule allows (no quorum: one decision)."""
-    pin = policy.pinned(await tx.governance())
     rule = None if pin is None else pin.rule(step_id, "CHECKPOINT")
     if pin is None or rule is None:
         return
     completer = await tx.completer(step_id) if rule.separation == "completer" else None
     policy.check_decider(rule, who, approving=approving, starter=pin.starter, completer=completer)
+
+
+class UngovernedRuns:
+    """(tenant, run id) pairs known to have no pinned policy, so hot calls skip the governance read (it
+    doubled next_actions' latency; `python -m bench governance`). Sound across processes: a policy is only
+    ever pinned in the transaction that creates a run, and start_run never reuses a run id (REST PUT and
+    imports pin nothing), so a run seen without a policy never gains one. A bounded LRU."""
+
+    def __init__(self, capacity: int = 16_384) -> None:
+        self._capacity = capacity
+        self._keys: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return True
+        return False
+
+    def note(self, key: tuple[str, str], records: list[StoredGovernanceRecord]) -> policy.Pinned | None:
+        """The run's pinned policy from its records; remembers the key when there is none."""
+        pin = policy.pinned(records)
+        if pin is None:
+            self._keys[key] = None
+            if len(self._keys) > self._capacity:
+                self._keys.popitem(last=False)
+        return pin
