@@ -12,6 +12,7 @@ COMMANDS = {
     "fairness": "bench.fairness",
     "memory": "bench.memory_probe",
     "slow": "bench.slow_clients",
+    "governance": "bench.governance_overhead",
 }
 
 

@@ -301,6 +301,9 @@ def test_serve_with_no_config_prints_a_working_dev_token(tmp_path: Path) -> None
         try:
             token = _read_dev_token(process, log)
             ledger_line = _read_ledger_line(process)
+            # The operator's token holds every scope, whatever WORKBENCH_DEFAULT_SCOPES says (README "Governance").
+            scopes = jwt.decode(token, options={"verify_signature": False})["scope"].split()
+            assert sorted(scopes) == ["gates:approve", "runs:admin", "runs:read", "runs:write"]
             base = f"http://127.0.0.1:{port}"
             _wait_healthy(base)
             headers = {

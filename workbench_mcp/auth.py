@@ -15,7 +15,7 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -32,6 +32,7 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from workbench_mcp.config import ConfigError, JwtConfig, check_jwt_config, read_secret_file
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import USER_TENANT_PREFIX, Principal, in_user_namespace, tenant_for
+from workbench_mcp.scopes import DEFAULT_SCOPES
 
 logger = logging.getLogger(__name__)
 
@@ -169,14 +170,14 @@ class JwtVerifier(TokenVerifier):
         if remembered is not None:
             return remembered
         claims = await self._claims(token)
-        who = principal_from_claims(claims, self._config.tenant_claims)
+        who = principal_from_claims(claims, self._config.tenant_claims, self._config.default_scopes)
         self._verified.put(token, who, claims.get("exp"), self._config.leeway_seconds)
         return who
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
             claims = await self._claims(token)
-            who = principal_from_claims(claims, self._config.tenant_claims)
+            who = principal_from_claims(claims, self._config.tenant_claims, self._config.default_scopes)
         except AuthError:
             return None
         return access_token_for(who, token=token, claims=claims)
@@ -279,14 +280,25 @@ def _claim_at(claims: Mapping[str, Any], path: str) -> Any:
     return node
 
 
-def principal_from_claims(claims: Mapping[str, Any], tenant_claims: tuple[str, ...]) -> Principal:
+def principal_from_claims(
+    claims: Mapping[str, Any], tenant_claims: tuple[str, ...], default_scopes: Iterable[str] = DEFAULT_SCOPES
+) -> Principal:
+    """A token without a `scope`/`scp` claim gets `default_scopes` (WORKBENCH_DEFAULT_SCOPES); scopes this
+    server does not know (an IdP's `openid`, say) are kept and grant nothing."""
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise AuthError("token `sub` must be a non-empty string")
     _claim_text(subject, "sub")
     org = _org_claim(claims, tenant_claims)
-    scope = claims.get("scope", claims.get("scp", ""))
-    scopes = scope.split() if isinstance(scope, str) else [s for s in scope if isinstance(s, str)]
+    if "scope" not in claims and "scp" not in claims:
+        return Principal(tenant_for(subject, org), subject, frozenset(default_scopes))
+    scope = claims.get("scope", claims.get("scp"))
+    if isinstance(scope, str):
+        scopes = scope.split()
+    elif isinstance(scope, list):
+        scopes = [s for s in scope if isinstance(s, str)]
+    else:
+        raise AuthError("token `scope` must be a space-separated string or an array of strings")
     for one in scopes:
         _claim_text(one, "scope")
     return Principal(tenant_id=tenant_for(subject, org), subject=subject, scopes=frozenset(scopes))
@@ -399,9 +411,13 @@ def mint_token(
     issuer: str | None = None,
     audience: str | None = None,
     now: float | None = None,
+    scopes: Iterable[str] | None = None,
 ) -> str:
+    """`scopes` None: no scope claim (the server's WORKBENCH_DEFAULT_SCOPES apply)."""
     issued = int(time.time() if now is None else now)
     claims: dict[str, Any] = {"sub": user, "iat": issued, "nbf": issued, "exp": issued + ttl_s}
+    if scopes is not None:
+        claims["scope"] = " ".join(scopes)
     if org:
         claims["org_id"] = org
     if issuer:

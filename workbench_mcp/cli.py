@@ -108,6 +108,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--user", required=True, help="the token's `sub`")
     token.add_argument("--org", help="organization id: the tenant (default: user:<user>); may not start with user:")
     token.add_argument("--ttl", help="lifetime: seconds or with s/m/h/d (default 30 days, at most the maximum)")
+    token.add_argument(
+        "--scope",
+        help='space-separated scopes, e.g. "runs:read runs:write" (default: no claim, so the server\'s'
+        " WORKBENCH_DEFAULT_SCOPES apply)",
+    )
     token.add_argument("--db", type=Path, help="database whose dev secret to use (./workbench.db; WORKBENCH_DB)")
     _secret_flags(token)
 
@@ -223,6 +228,7 @@ def _serve(config: ServerConfig) -> int:
 
     from workbench_mcp.auth import load_or_create_dev_secret, mint_token
     from workbench_mcp.log_setup import configure_logging
+    from workbench_mcp.scopes import ALL_SCOPES
     from workbench_mcp.web.app import create_app
     from workbench_mcp.web.http_protocol import uvicorn_settings
     from workbench_mcp.web.worker import tune_gc_for_serving
@@ -247,6 +253,7 @@ def _serve(config: ServerConfig) -> int:
             dev_token = mint_token(
                 secret,
                 user=DEV_USER,
+                scopes=sorted(ALL_SCOPES),  # the operator's token: every scope, whatever the default
                 ttl_s=dev_token_ttl(config),
                 issuer=config.jwt.issuer,
                 audience=config.jwt.audience,
@@ -453,6 +460,7 @@ def _token(args: argparse.Namespace, config: ServerConfig) -> int:
     """
     from workbench_mcp.auth import mint_token
     from workbench_mcp.principal import USER_TENANT_PREFIX, in_user_namespace
+    from workbench_mcp.scopes import parse_scopes
 
     check_jwt_config(config.jwt)
     for flag, value in (("--user", args.user), ("--org", args.org)):
@@ -470,9 +478,21 @@ def _token(args: argparse.Namespace, config: ServerConfig) -> int:
             f"--ttl {ttl} s exceeds the maximum token lifetime {maximum} s, which the server would refuse "
             "(raise it with --jwt-max-lifetime / WORKBENCH_JWT_MAX_LIFETIME on both)"
         )
+    scopes = None
+    if args.scope is not None:
+        try:
+            scopes = parse_scopes(args.scope, "--scope")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
     secret, source = _token_secret(args, config)
     token = mint_token(
-        secret, user=args.user, org=args.org, ttl_s=ttl, issuer=config.jwt.issuer, audience=config.jwt.audience
+        secret,
+        user=args.user,
+        org=args.org,
+        ttl_s=ttl,
+        issuer=config.jwt.issuer,
+        audience=config.jwt.audience,
+        scopes=scopes,
     )
     tenant = args.org or f"{USER_TENANT_PREFIX}{args.user}"
     valid = _lifetime_text(ttl)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import cast, get_args
 from urllib.parse import urlsplit
 
+from workbench_mcp.scopes import DEFAULT_SCOPES, parse_scopes
 from workbench_mcp.store.sqlite_store import Durability
 
 DEFAULT_HOST = "127.0.0.1"
@@ -80,6 +81,8 @@ class JwtConfig:
     """Clock skew tolerated on `exp` and `nbf`."""
     max_lifetime_seconds: int = DEFAULT_JWT_MAX_LIFETIME_S
     """Longest accepted `exp - iat` (`exp - now` for a token without `iat`)."""
+    default_scopes: tuple[str, ...] = DEFAULT_SCOPES
+    """Scopes of a token without a `scope`/`scp` claim (WORKBENCH_DEFAULT_SCOPES; README "Governance")."""
 
     @property
     def has_key(self) -> bool:
@@ -348,7 +351,18 @@ def jwt_from_env(env: Mapping[str, str]) -> JwtConfig:
         tenant_claims=claims or DEFAULT_TENANT_CLAIMS,
         leeway_seconds=_int(env.get("WORKBENCH_JWT_LEEWAY"), "WORKBENCH_JWT_LEEWAY", 30),
         max_lifetime_seconds=_duration(env, "WORKBENCH_JWT_MAX_LIFETIME", DEFAULT_JWT_MAX_LIFETIME_S),
+        default_scopes=_default_scopes(env),
     )
+
+
+def _default_scopes(env: Mapping[str, str]) -> tuple[str, ...]:
+    text = env.get("WORKBENCH_DEFAULT_SCOPES")
+    if text is None:
+        return DEFAULT_SCOPES
+    try:
+        return parse_scopes(text, "WORKBENCH_DEFAULT_SCOPES")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _duration(env: Mapping[str, str], name: str, default: int) -> int:
@@ -508,6 +522,7 @@ def config_to_json(config: ServerConfig) -> str:
             "tenant_claims": list(jwt.tenant_claims),
             "leeway_seconds": jwt.leeway_seconds,
             "max_lifetime_seconds": jwt.max_lifetime_seconds,
+            "default_scopes": list(jwt.default_scopes),
         },
         "single_tenant": config.single_tenant,
         "stdio_tenant": config.stdio_tenant,
@@ -540,7 +555,9 @@ def config_from_json(text: str) -> ServerConfig:
             "workflows_dir": None if workflows is None else Path(workflows),
             "toolsets": frozenset(Toolset(t) for t in document["toolsets"]),
             "allowed_hosts": tuple(document["allowed_hosts"]),
-            "jwt": JwtConfig(**{**jwt, "tenant_claims": tuple(jwt["tenant_claims"])}),
+            "jwt": JwtConfig(
+                **{**jwt, "tenant_claims": tuple(jwt["tenant_claims"]), "default_scopes": tuple(jwt["default_scopes"])}
+            ),
             "rate_limit": RateLimitConfig(**rate),
             "connections": ConnectionLimits(**connections),
             "signing_key_file": _optional_path(document.get("signing_key_file")),

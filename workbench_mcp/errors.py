@@ -39,6 +39,9 @@ class ErrorCode(StrEnum):
     TOOL_NOT_ENABLED = "TOOL_NOT_ENABLED"  # a real tool whose toolset this server does not enable
     READ_ONLY = "READ_ONLY"  # a write on a server started with --read-only
     LEDGER_MISMATCH = "LEDGER_MISMATCH"  # stored rows no longer match their hash chain (workbench_mcp/ledger)
+    INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"  # the token lacks the scope the call needs (README "Governance")
+    NOT_AUTHORIZED = "NOT_AUTHORIZED"  # the run's approval policy does not let this principal decide
+    BUDGET_EXCEEDED = "BUDGET_EXCEEDED"  # the run spent its budget; raise_budget resumes it
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

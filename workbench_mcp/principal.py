@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from workbench_mcp.scopes import ALL_SCOPES
+
 USER_TENANT_PREFIX = "user:"
 """Personal tenants are `user:<sub>`; no organization id may start with this (README "Security")."""
 
@@ -12,7 +14,9 @@ USER_TENANT_PREFIX = "user:"
 class Principal:
     tenant_id: str
     subject: str
-    scopes: frozenset[str] = field(default_factory=frozenset)
+    scopes: frozenset[str] = field(default=ALL_SCOPES)
+    """What the principal may do (governance/scopes.py). The default, every scope, is an operator's:
+    stdio, --single-tenant, in-process embedders; a bearer token's come from its claims."""
 
 
 def in_user_namespace(tenant_id: str) -> bool:

@@ -7,20 +7,24 @@ this module knows HTTP, MCP or tokens; nothing above it touches the store or the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
-from pydantic import MISSING
+from pydantic import MISSING, ValidationError
 
 from workbench_mcp.bundle_cache import BundleCache
 from workbench_mcp.engine import artifacts, gates, lifecycle, readiness, rules, steps, telemetry
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.export import Profile, export_bundle
+from workbench_mcp.engine.guards import require_running
 from workbench_mcp.engine.hydrate import from_bundle, from_serialized, to_serialized
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.governance import audit, budget, gatekeeper, policy
 from workbench_mcp.ledger.export import LedgerStore, attested_bundle
 from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
@@ -30,10 +34,18 @@ from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPT
 from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
 from workbench_mcp.settings import Limits, clamp_limit
-from workbench_mcp.store.run_store import Actor, RunPage, RunStore
+from workbench_mcp.store.run_store import (
+    Actor,
+    GovernanceRecord,
+    RunPage,
+    RunStore,
+    RunTransaction,
+    StoredGovernanceRecord,
+)
 from workbench_mcp.system_clock import SystemClock
 from workbench_mcp.workflows import WorkflowCatalog
 
+logger = logging.getLogger(__name__)
 Decide = Callable[[RunState], Outcome]
 HEAVY_EXPORT_EVENTS = 500
 """A cold export of a run with at least this many trace events runs in a worker thread (offload.py)."""
@@ -57,6 +69,7 @@ class RunService:
         self.limits = limits or Limits()
         self._bundles = BundleCache()
         self.ledger = store if isinstance(store, LedgerStore) else None
+        self._ungoverned = gatekeeper.UngovernedRuns()
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -69,10 +82,14 @@ class RunService:
         *,
         expected_revision: int | None = None,
         correlation_id: str | None = None,
+        precheck: Callable[[RunTransaction], Awaitable[None]] | None = None,
     ) -> tuple[Outcome, int]:
-        """Run one engine decision inside one transaction; returns the outcome and the new revision."""
+        """Run one engine decision inside one transaction; returns the outcome and the new revision.
+        `precheck` may refuse first, seeing the transaction (the budget check of begin_step)."""
         actor = Actor(principal=who.subject, tool=tool, correlation_id=correlation_id)
         async with self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx:
+            if precheck is not None:
+                await precheck(tx)
             outcome = decide(tx.state)
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
@@ -113,9 +130,15 @@ class RunService:
         tags: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
         correlation_id: str | None = None,
+        budget_limits: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Start a run of a catalog workflow with its rule sets. A retried request_id returns the same run."""
+        """Start a run of a catalog workflow with its rule sets. A retried request_id returns the same run.
+        The workflow's governance (and `budget_limits`, which may only tighten its budget) is pinned to the run."""
         entry = self.catalog.get(workflow_id)
+        declared = entry.governance.budget if entry.governance else None
+        run_budget = budget.tightened(declared, None if budget_limits is None else _parse_budget(budget_limits))
+        document = policy.policy_json(entry.governance, run_budget)
+        pins = [policy.pin_record(who, document, correlation_id)] if document else []
         if metadata is not None:
             self._check_payload_size(metadata, "metadata")
         command = lifecycle.StartRun(
@@ -128,7 +151,9 @@ class RunService:
         outcome = lifecycle.start_run(self._clock, command)
         events = _checked_events(outcome)
         actor = Actor(principal=who.subject, tool="start_run", correlation_id=correlation_id)
-        run_id = await self._store.create_run(who.tenant_id, outcome.state, events, actor, request_id=request_id)
+        run_id = await self._store.create_run(
+            who.tenant_id, outcome.state, events, actor, request_id=request_id, governance=pins
+        )
         state = outcome.state if run_id == outcome.state.run_id else await self._store.load_state(who.tenant_id, run_id)
         return {
             "runId": run_id,
@@ -139,7 +164,23 @@ class RunService:
 
     async def next_actions(self, who: Principal, run_id: str) -> dict[str, Any]:
         state = await self._store.load_state(who.tenant_id, run_id)
-        return readiness.next_actions(state).to_json() | {"revision": state.revision}
+        actions = readiness.next_actions(state).to_json() | {"revision": state.revision}
+        key = (who.tenant_id, run_id)
+        if key in self._ungoverned:
+            return actions
+        pin = self._ungoverned.note(key, await self._store.governance_log(who.tenant_id, run_id))
+        if pin is None or pin.budget is None:
+            return actions
+        report = gatekeeper.budget_report(await self._store.load_trace(who.tenant_id, run_id), pin)
+        actions["budget"] = report
+        if report and report["exceeded"] and actions["status"] == "running":
+            # Blocked on the budget: nothing can start until raise_budget.
+            blocked = [
+                {"type": "budget", "stepId": step, "exceeded": report["exceeded"]} for step in actions["readySteps"]
+            ]
+            actions["blockedSteps"] = [*blocked, *actions["blockedSteps"]]
+            actions["readySteps"] = []
+        return actions
 
     async def export_bundle(self, who: Principal, run_id: str, *, profile: Profile = "full") -> Bundle:
         """The run's bundle; an unchanged run's comes from the cache (workbench_mcp/bundle_cache.py)."""
@@ -197,6 +238,91 @@ class RunService:
         state, export = await self.ledger.export_checkpoint(who.tenant_id, run_id)
         return attested_bundle(state, export, signer)
 
+    # --- governance ------------------------------------------------------------------------------
+
+    async def record_denial(
+        self, who: Principal, tool: str, arguments: Mapping[str, Any], refusal: WorkbenchError
+    ) -> None:
+        """An audit record of a refused call (authority or budget), beside the run's trace; it never fails the
+        refusal itself: a store that cannot take the record is logged, and the caller still gets the refusal."""
+        try:
+            await self._store.record_governance(
+                who.tenant_id, audit.run_id_of(arguments), audit.denial(who, tool, arguments, refusal)
+            )
+        except WorkbenchError as exc:
+            logger.warning("denial of %s by %s not recorded: %s", tool, who.subject, exc.message)
+
+    async def _governance_in(
+        self, who: Principal, run_id: str, tx: RunTransaction
+    ) -> tuple[list[StoredGovernanceRecord], policy.Pinned | None]:
+        """The run's governance records and pinned policy, read in its transaction (skipped for runs known
+        to have no policy: gatekeeper.UngovernedRuns)."""
+        key = (who.tenant_id, run_id)
+        if key in self._ungoverned:
+            return [], None
+        records = await tx.governance()
+        return records, self._ungoverned.note(key, records)
+
+    async def _budget_precheck(self, who: Principal, run_id: str, tx: RunTransaction) -> None:
+        _, pin = await self._governance_in(who, run_id, tx)
+        await gatekeeper.check_budget(tx, pin)
+
+    async def _checkpoint_precheck(
+        self, who: Principal, run_id: str, step_id: str, approving: bool, tx: RunTransaction
+    ) -> None:
+        _, pin = await self._governance_in(who, run_id, tx)
+        await gatekeeper.check_checkpoint(tx, pin, who=who, step_id=step_id, approving=approving)
+
+    @asynccontextmanager
+    async def _refusals_recorded(
+        self, who: Principal, tool: str, arguments: dict[str, Any], correlation_id: str | None
+    ) -> AsyncIterator[None]:
+        """A refusal for authority or budget reasons inside the block leaves a denial record (after the
+        block's transaction rolled back, so the record is all that the refused call leaves)."""
+        try:
+            yield
+        except WorkbenchError as exc:
+            if exc.code.value in gatekeeper.REFUSAL_CODES:
+                await self.record_denial(who, tool, {**arguments, "correlationId": correlation_id}, exc)
+            raise
+
+    async def raise_budget(
+        self,
+        who: Principal,
+        run_id: str,
+        *,
+        budget_limits: dict[str, Any],
+        note: str,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Raise the run's budget (gates:approve): each given limit may only go up; audited with the note."""
+        requested = _parse_budget(budget_limits)
+        async with self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx:
+            require_running(tx.state, "raise budget")
+            _, pin = await self._governance_in(who, run_id, tx)
+            if pin is None or pin.budget is None:
+                # A run's policy is pinned at its start only (UngovernedRuns relies on it): no budget, nothing to raise.
+                raise WorkbenchError(
+                    ErrorCode.INVALID_INPUT,
+                    f"run {run_id} has no budget to raise (a workflow's governance or start_run's budget sets one)",
+                )
+            new = budget.raised(pin.budget, requested)
+            detail = {
+                "budget": new.model_dump(exclude_none=True),
+                "note": note,
+                "previous": pin.budget.model_dump(exclude_none=True),
+            }
+            tx.add_governance(GovernanceRecord("budget_raised", who.subject, "raise_budget", detail, correlation_id))
+            revision = tx.state.revision
+        return {"ok": True, "runId": run_id, "budget": detail["budget"], "revision": revision}
+
+    async def audit_log(self, who: Principal, run_id: str) -> dict[str, Any]:
+        """The run's mutations and governance records (README "Governance", audit model), oldest first."""
+        records = await self._store.governance_log(who.tenant_id, run_id)
+        mutations = await self._store.audit_log(who.tenant_id, run_id)
+        return {"runId": run_id, "records": audit.audit_json(mutations, records)}
+
     # --- gates -----------------------------------------------------------------------------------
 
     async def resolve_gate(
@@ -213,23 +339,40 @@ class RunService:
     ) -> dict[str, Any]:
         """Record a reviewer's decision. Pass expected_revision so that the first decision wins.
 
-        Approving a gate that is already open records nothing: `changed` is false (D25)."""
-        outcome, revision = await self._mutate(
-            who,
-            run_id,
-            "resolve_gate",
-            lambda s: gates.resolve_gate(
-                s,
+        Approving a gate that is already open records nothing: `changed` is false (D25). Under the run's
+        pinned approval policy a decision may be refused (NOT_AUTHORIZED) or stay `pending` until the quorum."""
+        arguments = {"runId": run_id, "stepId": step_id, "gate": gate, "decision": decision}
+        actor = Actor(principal=who.subject, tool="resolve_gate", correlation_id=correlation_id)
+
+        def decide(state: RunState, text: str | None) -> Outcome:
+            return gates.resolve_gate(
+                state,
                 self._clock,
+                step_id=step_id,
+                gate=gate,
+                decision=decision,
+                note=text,
+                correlation_id=correlation_id,
+            )
+
+        async with (
+            self._refusals_recorded(who, "resolve_gate", arguments, correlation_id),
+            self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx,
+        ):
+            records, _ = await self._governance_in(who, run_id, tx)
+            outcome, extra = await gatekeeper.decide_gate(
+                tx,
+                who,
+                records,
                 step_id=step_id,
                 gate=gate,
                 decision=decision,
                 note=note,
                 correlation_id=correlation_id,
-            ),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
-        )
+                decide=partial(decide, tx.state),
+            )
+            if outcome.events:
+                await tx.append(outcome.state, _checked_events(outcome), actor)
         return {
             "ok": True,
             "runId": run_id,
@@ -237,7 +380,8 @@ class RunService:
             "gate": gate,
             "decision": decision,
             "changed": bool(outcome.events),
-            "revision": revision,
+            "revision": outcome.state.revision,
+            **extra,
         }
 
     async def request_gate(
@@ -274,21 +418,25 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        outcome, revision = await self._mutate(
-            who,
-            run_id,
-            "resolve_checkpoint",
-            lambda s: gates.resolve_checkpoint(
-                s,
-                self._clock,
-                step_id=step_id,
-                checkpoint_id=checkpoint_id,
-                decision=decision,
+        arguments = {"runId": run_id, "stepId": step_id, "checkpointId": checkpoint_id, "decision": decision}
+        approving = decision != "rejected"
+        async with self._refusals_recorded(who, "resolve_checkpoint", arguments, correlation_id):
+            outcome, revision = await self._mutate(
+                who,
+                run_id,
+                "resolve_checkpoint",
+                lambda s: gates.resolve_checkpoint(
+                    s,
+                    self._clock,
+                    step_id=step_id,
+                    checkpoint_id=checkpoint_id,
+                    decision=decision,
+                    correlation_id=correlation_id,
+                ),
+                expected_revision=expected_revision,
                 correlation_id=correlation_id,
-            ),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
-        )
+                precheck=partial(self._checkpoint_precheck, who, run_id, step_id, approving),
+            )
         return {
             "ok": True,
             "runId": run_id,
@@ -310,15 +458,18 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        """A blocked step is not an error: the result carries `ok: false` and the reason."""
-        outcome, revision = await self._mutate(
-            who,
-            run_id,
-            "begin_step",
-            lambda s: steps.begin_step(s, self._clock, step_id=step_id, correlation_id=correlation_id),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
-        )
+        """A blocked step is not an error: the result carries `ok: false` and the reason. A run over its
+        budget is refused (BUDGET_EXCEEDED) before anything starts."""
+        async with self._refusals_recorded(who, "begin_step", {"runId": run_id, "stepId": step_id}, correlation_id):
+            outcome, revision = await self._mutate(
+                who,
+                run_id,
+                "begin_step",
+                lambda s: steps.begin_step(s, self._clock, step_id=step_id, correlation_id=correlation_id),
+                expected_revision=expected_revision,
+                correlation_id=correlation_id,
+                precheck=partial(self._budget_precheck, who, run_id),
+            )
         return {**outcome.result, "runId": run_id, "stepId": step_id, "revision": revision}
 
     async def complete_step(
@@ -690,6 +841,15 @@ class RunService:
     async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and differs."""
         return await self._store.delete_run(who.tenant_id, run_id, expected_revision=expected_revision)
+
+
+def _parse_budget(limits: dict[str, Any]) -> policy.Budget:
+    try:
+        return policy.Budget.model_validate(limits)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise WorkbenchError(ErrorCode.INVALID_INPUT, f"budget.{where}: {first['msg']}") from None
 
 
 def _within_depth(patched: Outcome) -> Outcome:

@@ -10,6 +10,7 @@ from typing import Any
 
 from workbench_mcp.engine.lifecycle import parse_workflow
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.governance.policy import Governance, parse_governance
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
 from workbench_mcp.protocol.rules import RuleSet
 from workbench_mcp.protocol.validation import parse_model
@@ -20,6 +21,8 @@ from workbench_mcp.protocol.workflow import WorkflowSpec
 class CatalogEntry:
     workflow: WorkflowSpec
     rule_sets: tuple[RuleSet, ...] = ()
+    governance: Governance | None = None
+    """Approval policies and budget (README "Governance"); None keeps today's rules (the built-ins)."""
 
 
 @dataclass
@@ -32,10 +35,18 @@ class WorkflowCatalog:
         catalog.add(JOB_SEARCH_WORKFLOW, [DEFAULT_RULE_SET])
         return catalog
 
-    def add(self, workflow: Any, rule_sets: Iterable[Any] = ()) -> CatalogEntry:
+    def add(self, workflow: Any, rule_sets: Iterable[Any] = (), governance: Any = None) -> CatalogEntry:
         spec = parse_workflow(workflow)
         sets = tuple(parse_model(RuleSet, rs, ErrorCode.INVALID_WORKFLOW, "ruleSets: ") for rs in rule_sets)
-        entry = CatalogEntry(spec, sets)
+        policy = None if governance is None else parse_governance(governance, spec.id)
+        if policy is not None and policy.approvals is not None:
+            steps = {step.id for step in spec.steps}
+            for step_id in policy.approvals.steps:
+                if step_id not in steps:
+                    raise WorkbenchError(
+                        ErrorCode.INVALID_WORKFLOW, f"governance names no step of {spec.id}: {step_id}"
+                    )
+        entry = CatalogEntry(spec, sets, policy)
         self.entries[spec.id] = entry
         return entry
 
@@ -47,12 +58,13 @@ class WorkflowCatalog:
         return entry
 
     def load_directory(self, directory: Path) -> None:
-        """Each *.json file is a WorkflowSpec, or {"workflow": spec, "ruleSets": [...]}; errors name the file."""
+        """Each *.json file is a WorkflowSpec, or {"workflow": spec, "ruleSets": [...], "governance": {...}};
+        errors name the file."""
         for path in sorted(directory.glob("*.json")):
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
                 if isinstance(document, dict) and "workflow" in document:
-                    self.add(document["workflow"], document.get("ruleSets", []))
+                    self.add(document["workflow"], document.get("ruleSets", []), document.get("governance"))
                 else:
                     self.add(document)
             except json.JSONDecodeError as exc:

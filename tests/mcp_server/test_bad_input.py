@@ -118,7 +118,7 @@ async def test_codes_the_instructions_promise_for_every_run_changing_tool(local_
         ended = await call("get_run", {"runId": run_id})
         closed = {t: error_code(await client.call_tool(t, calls[t])) for t in writes}
         assert await call("get_run", {"runId": run_id}) == ended
-    assert len(writes) == 15
+    assert len(writes) == 16
     assert stale == dict.fromkeys(writes, "REVISION_CONFLICT")
     assert closed == dict.fromkeys(writes, "INVALID_STATE_TRANSITION")
 

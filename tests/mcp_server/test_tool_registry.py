@@ -34,8 +34,9 @@ CORE = {
     "begin_step",
     "complete_step",
     "complete_run",
+    "audit_log",
 }
-STEPS = {"fail_step", "request_gate", "resolve_checkpoint", "cancel_run", "fail_run"}
+STEPS = {"fail_step", "request_gate", "resolve_checkpoint", "cancel_run", "fail_run", "raise_budget"}
 TELEMETRY = {"log_model_io", "log_tool_call", "annotate", "patch_artifact", "replace_rule_set"}
 READ = {
     "list_runs",
@@ -45,6 +46,7 @@ READ = {
     "validate_run_bundle",
     "list_workflows",
     "next_actions",
+    "audit_log",
 }
 
 

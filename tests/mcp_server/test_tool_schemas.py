@@ -96,9 +96,16 @@ async def test_every_result_and_every_error_fits_the_advertised_output_schema(lo
         calls["write_artifact"] = {**calls["write_artifact"], "data": PARSER_INPUTS}
         for tool in ["begin_step", "resolve_gate", "begin_step", "request_gate", "write_artifact", "patch_artifact"]:
             results.setdefault(tool, []).append(payload(await client.call_tool(tool, calls[tool])))
-        for tool in ["log_model_io", "log_tool_call", "annotate", "replace_rule_set", "resolve_checkpoint"]:
+        for tool in [
+            "log_model_io",
+            "log_tool_call",
+            "annotate",
+            "replace_rule_set",
+            "resolve_checkpoint",
+            "raise_budget",
+        ]:
             results.setdefault(tool, []).append(payload(await client.call_tool(tool, calls[tool])))
-        for tool in ["complete_step", "next_actions", "get_run", "fail_step", "complete_run"]:
+        for tool in ["complete_step", "next_actions", "get_run", "fail_step", "complete_run", "audit_log"]:
             results.setdefault(tool, []).append(payload(await client.call_tool(tool, calls[tool])))
         bundle = await call("export_bundle", {"runId": run_id})
         user_bundle = await call("export_bundle", {"runId": run_id, "profile": "user"})

@@ -18,6 +18,7 @@ def run_scoped_calls(run_id: str) -> dict[str, dict[str, Any]]:
         "get_run": {"runId": run_id},
         "next_actions": {"runId": run_id},
         "export_bundle": {"runId": run_id},
+        "audit_log": {"runId": run_id},
         "resolve_gate": {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": "approved"},
         "write_artifact": {"runId": run_id, "artifactKey": "k", "typeId": "t", "data": {"x": 1}},
         "begin_step": {"runId": run_id, "stepId": "parser1"},
@@ -33,4 +34,5 @@ def run_scoped_calls(run_id: str) -> dict[str, dict[str, Any]]:
         "annotate": {"runId": run_id, "text": "hello"},
         "patch_artifact": {"runId": run_id, "artifactKey": "k", "patch": [{"op": "add", "path": "/y", "value": 2}]},
         "replace_rule_set": {"runId": run_id, "ruleSet": RULE_SET},
+        "raise_budget": {"runId": run_id, "budget": {"maxTotalTokens": 10}, "note": "more"},
     }

@@ -59,6 +59,7 @@ async def test_a_v1_database_with_runs_upgrades_in_place(
         (1, "initial"),
         (2, "audit"),
         (3, "ledger"),
+        (4, "governance"),
     ]
     assert "audit" in _tables(old_path)
     assert await upgraded.load_run(TENANT, run_id) == expected
@@ -75,7 +76,7 @@ async def test_reopening_applies_nothing_twice(open_store: StoreFactory, db_path
     await again.open()
     await again.close()
 
-    assert db_rows(db_path, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,), (3,)]
+    assert db_rows(db_path, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,), (3,), (4,)]
 
 
 async def test_a_database_newer_than_the_code_is_refused(open_store: StoreFactory, db_path: Path) -> None:
@@ -121,4 +122,9 @@ def test_statements_split_at_semicolons_but_not_inside_triggers() -> None:
 
 
 def test_bundled_migrations_are_numbered_without_gaps() -> None:
-    assert [(m.version, m.name) for m in bundled_migrations()] == [(1, "initial"), (2, "audit"), (3, "ledger")]
+    assert [(m.version, m.name) for m in bundled_migrations()] == [
+        (1, "initial"),
+        (2, "audit"),
+        (3, "ledger"),
+        (4, "governance"),
+    ]

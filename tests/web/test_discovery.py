@@ -172,11 +172,11 @@ async def test_openapi_is_generated_from_the_models(base_url: str) -> None:
         for method, operation in methods.items()
     }
     assert statuses == {
-        "GET /api/runs": {"200", "400", "401", "429"},
-        "GET /api/runs/{runId}": {"200", "400", "401", "404", "429"},
-        "PUT /api/runs/{runId}": {"204", "400", "401", "409", "412", "413", "429"},
-        "DELETE /api/runs/{runId}": {"204", "400", "401", "409", "412", "429"},
-        "GET /api/runs/{runId}/attestation": {"200", "400", "401", "404", "409", "429"},
+        "GET /api/runs": {"200", "400", "401", "403", "429"},
+        "GET /api/runs/{runId}": {"200", "400", "401", "403", "404", "429"},
+        "PUT /api/runs/{runId}": {"204", "400", "401", "403", "409", "412", "413", "429"},
+        "DELETE /api/runs/{runId}": {"204", "400", "401", "403", "409", "412", "429"},
+        "GET /api/runs/{runId}/attestation": {"200", "400", "401", "403", "404", "409", "429"},
     }
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 

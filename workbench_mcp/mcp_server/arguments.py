@@ -45,6 +45,9 @@ RequestId = Annotated[
 ]
 Tags = Annotated[list[Annotated[str, Field(max_length=_ID)]], Field(max_length=64)]
 Metadata = Annotated[dict[str, Any], Field(description="Stored on the run")]
+BudgetLimits = Annotated[
+    dict[str, Any], Field(description="{maxTotalTokens?, maxCost?: {amount, currency}, maxModelCalls?, maxToolCalls?}")
+]
 ArtifactKey = Annotated[str, Field(min_length=1, max_length=_ID, description="Artifact name, e.g. compiledProfile")]
 TypeId = Annotated[str, Field(min_length=1, max_length=_ID, description="Artifact type id, e.g. compiledProfile")]
 IdempotencyKey = Annotated[

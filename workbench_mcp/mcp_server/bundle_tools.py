@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from mcp.types import CallToolResult, TextContent
+from pydantic import Field
 
 from workbench_mcp.auth import current_principal
 from workbench_mcp.engine.export import Profile
@@ -14,14 +15,25 @@ from workbench_mcp.mcp_server.toolsets import ToolFn, read_tool
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.service import RunService
 
+WithAudit = Annotated[bool, Field(description="Add audit: audit_log's result, outside the integrity hash")]
+
 
 def _export_bundle(service: RunService) -> ToolFn:
     async def export_bundle(
-        runId: a.RunId, profile: a.Profile = "full", attestation: a.Attestation = False
+        runId: a.RunId, profile: a.Profile = "full", attestation: a.Attestation = False, audit: WithAudit = False
     ) -> Annotated[CallToolResult, o.Bundle]:
+        who = current_principal()
         if attestation:
             return await _attested(service, runId, profile)
-        bundle, text = await service.export_bundle_text(current_principal(), runId, profile=profile)
+        if not audit:
+            bundle, text = await service.export_bundle_text(who, runId, profile=profile)
+            return tool_result(bundle, text=text)
+        # Outside the hashed members: verifiers drop unknown members before hashing (protocol 5.4).
+        bundle = await service.export_bundle(who, runId, profile=profile)
+        bundle = {**bundle, "audit": await service.audit_log(who, runId)}
+        # The text item is JSON.stringify(bundle, null, 2), as the reference's; a long run's off the loop.
+        heavy = len(bundle["trace"]) >= service.heavy_export_events
+        text = await service.offload.in_thread(pretty_json, bundle) if heavy else pretty_json(bundle)
         return tool_result(bundle, text=text)
 
     return export_bundle

@@ -94,6 +94,15 @@ class NextActions(_Out):
     revision: int
 
 
+class AuditLog(_Out):
+    runId: str
+    records: Built[list[dict[str, Any]]]
+
+
+class BudgetRaised(_Mutation):
+    budget: dict[str, Any]
+
+
 class GateResolved(_Mutation):
     stepId: str
     gate: str

@@ -14,7 +14,9 @@ from mcp.types import INVALID_PARAMS, Resource
 
 from workbench_mcp.auth import current_principal
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.canonical_json import pretty_json
+from workbench_mcp.scopes import READ, missing_scope
 from workbench_mcp.service import RunService
 
 RUN_TEMPLATE = "runs://{runId}"
@@ -36,6 +38,16 @@ def _text(value: object) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+def reader(uri: str | None = None) -> Principal:
+    """The caller, who must hold runs:read to read any resource (INSUFFICIENT_SCOPE in data.code otherwise)."""
+    who = current_principal()
+    refusal = missing_scope(who.scopes, READ)
+    if refusal is not None:
+        data = {"code": refusal.code.value} | ({"uri": uri} if uri else {})
+        raise MCPError(code=INVALID_PARAMS, message=refusal.message, data=data)
+    return who
+
+
 def register_resources(server: MCPServer[Any], service: RunService) -> None:
     @server.resource(
         RUN_TEMPLATE,
@@ -48,7 +60,7 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         run_id = _text(runId)
         uri = f"runs://{run_id}"
         try:
-            _, text = await service.export_bundle_text(current_principal(), run_id)
+            _, text = await service.export_bundle_text(reader(uri), run_id)
         except WorkbenchError as exc:
             if exc.code is ErrorCode.UNKNOWN_RUN:
                 exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {run_id}")
@@ -63,7 +75,7 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         mime_type=JSON,
     )
     async def workflow(workflowId: object) -> str:  # object: see _text
-        current_principal()
+        reader(f"workflows://{workflowId}")
         try:
             entry = service.catalog.get(_text(workflowId))
         except WorkbenchError as exc:
@@ -78,7 +90,7 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
 
 async def list_resource_page(service: RunService, cursor: str | None) -> tuple[list[Resource], str | None]:
     """The caller's runs, newest first, one page at a time; the workflows come first on page one."""
-    who = current_principal()
+    who = reader()
     try:
         page = await service.list_runs(who, limit=RESOURCE_PAGE_SIZE, cursor=cursor)
     except WorkbenchError as exc:

@@ -55,6 +55,7 @@ def _start_run(service: RunService) -> ToolFn:
         tags: a.Tags | None = None,
         metadata: a.Metadata | None = None,
         correlationId: a.CorrelationId | None = None,
+        budget: a.BudgetLimits | None = None,
     ) -> Annotated[CallToolResult, o.RunStarted]:
         result = await service.start_run(
             current_principal(),
@@ -63,6 +64,7 @@ def _start_run(service: RunService) -> ToolFn:
             tags=tags,
             metadata=metadata,
             correlation_id=correlationId,
+            budget_limits=budget,
         )
         return tool_result(result)
 
@@ -111,7 +113,7 @@ TOOLS = [
         Toolset.CORE,
         "Start a run",
         "Start a run of a workflow with its rule sets. Returns {runId, workflowId, status, revision}; next, call "
-        "next_actions(runId). Errors: UNKNOWN_WORKFLOW, "
+        "next_actions(runId). budget may only tighten the workflow's. Errors: UNKNOWN_WORKFLOW, "
         "IDEMPOTENCY_CONFLICT (requestId reused with other arguments).",
         read_only=False,
         build=_start_run,

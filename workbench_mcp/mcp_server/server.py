@@ -19,6 +19,7 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from workbench_mcp import __version__
@@ -43,6 +44,7 @@ from workbench_mcp.mcp_server.toolsets import (
     offered_description,
     toolsets_flag,
 )
+from workbench_mcp.scopes import missing_scope, tool_scope
 from workbench_mcp.service import RunService
 
 SERVER_NAME = "llm-workbench"
@@ -59,6 +61,11 @@ GATE_RULES = (
     " successors until its PAUSE_AFTER gate is approved; AUTO steps have none. A start gate is under review while"
     " its step is pending, PAUSE_AFTER once the step completed."
 )
+GOVERNANCE_RULES = (
+    "A workflow's approval policy may refuse a decider (NOT_AUTHORIZED: e.g. whoever started the run) or need"
+    " several approvers (resolve_gate answers pending until the quorum); a run over its budget refuses begin_step"
+    " (BUDGET_EXCEEDED) until raise_budget; next_actions.budget reports limit, used and remaining."
+)
 RUN_CHANGES = (
     "Tools that change a run accept expectedRevision (refused with REVISION_CONFLICT unless the run is still at"
     " that revision; every result carries the new revision) and correlationId (stamped on the trace events the"
@@ -67,7 +74,8 @@ RUN_CHANGES = (
 )
 COMMON_CODES = (
     "Any call may answer INVALID_INPUT (arguments the schema refuses) or STORAGE_UNAVAILABLE (retry later); a runId"
-    " you cannot see UNKNOWN_RUN, a stepId not in the workflow UNKNOWN_STEP; each tool's description names its other"
+    " you cannot see UNKNOWN_RUN, a stepId not in the workflow UNKNOWN_STEP, a tool your token's scopes do not allow"
+    " INSUFFICIENT_SCOPE (tools/list shows only the tools you may call); each tool's description names its other"
     " codes."
 )
 
@@ -90,7 +98,7 @@ def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
             " write_artifact / complete_step -> ... (next_actions says what is possible now) -> complete_run ->"
             " export_bundle."
         )
-        parts += [GATE_RULES, RUN_CHANGES]
+        parts += [GATE_RULES, GOVERNANCE_RULES, RUN_CHANGES]
     parts.append(
         "Integers must be at most 2^53-1 in magnitude (UNSAFE_NUMBER in a JSON value). A failed call is an isError"
         " result carrying {error: message, code: CODE}; branch on the code, never the message. "
@@ -156,7 +164,22 @@ class WorkbenchMCP(MCPServer[Any]):
         if spec is not None and self._tool_manager.get_tool(name) is None:
             # A real tool this configuration leaves out: say which flag enables it, not "Unknown tool".
             return from_workbench_error(not_enabled(spec, self._toolsets, self._read_only))
+        if spec is not None:
+            who = current_principal()
+            refusal = missing_scope(who.scopes, tool_scope(name))
+            if refusal is not None:
+                await self._service.record_denial(who, name, arguments, refusal)
+                return from_workbench_error(refusal)
         return await super().call_tool(name, arguments, context)
+
+    async def list_tools(self) -> list[MCPTool]:
+        """Only the tools the caller's token may call (as the GitHub MCP server hides what a token cannot use)."""
+        tools = await super().list_tools()
+        try:
+            held = current_principal().scopes
+        except WorkbenchError:
+            return tools
+        return [tool for tool in tools if tool_scope(tool.name) in held]
 
     def _failure(self, name: str, exc: ToolError) -> CallToolResult:
         cause = exc.__cause__

@@ -115,13 +115,14 @@ def all_tools() -> list[ToolSpec]:
         artifact_tools,
         bundle_tools,
         gate_tools,
+        governance_tools,
         run_tools,
         step_tools,
         telemetry_tools,
     )
 
     specs: list[ToolSpec] = []
-    for module in (run_tools, gate_tools, step_tools, artifact_tools, bundle_tools, telemetry_tools):
+    for module in (run_tools, gate_tools, step_tools, artifact_tools, bundle_tools, telemetry_tools, governance_tools):
         specs.extend(module.TOOLS)
     names = [s.name for s in specs]
     if len(names) != len(set(names)):

@@ -38,6 +38,27 @@ class AuditRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class GovernanceRecord:
+    """A governance fact beside the trace (README "Governance"): a refusal, a partial approval, a budget
+    raise, the policy a run is pinned to. `detail` is a JSON object."""
+
+    kind: str
+    principal: str
+    tool: str
+    detail: dict[str, Any]
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredGovernanceRecord:
+    id: int
+    at: str
+    revision: int
+    """The run's revision once the record was made: it follows the events up to there."""
+    record: GovernanceRecord
+
+
+@dataclass(frozen=True, slots=True)
 class StoreLimits:
     """Quotas every store enforces, each refused with LIMIT_EXCEEDED naming the limit."""
 
@@ -67,6 +88,22 @@ class RunTransaction(Protocol):
         idempotency records, rule sets and the run row. Committed when the context exits cleanly."""
         ...
 
+    async def governance(self) -> list[StoredGovernanceRecord]:
+        """The run's governance records as of this transaction (no other writer can add one meanwhile)."""
+        ...
+
+    async def spend_events(self) -> list[EventJson]:
+        """The run's model_io and tool_call events, in trace order (budget accounting)."""
+        ...
+
+    def add_governance(self, record: GovernanceRecord) -> None:
+        """Recorded with the commit, also when the operation appends no event."""
+        ...
+
+    async def completer(self, step_id: str) -> str | None:
+        """The principal that recorded the step's latest completion (separation of duties)."""
+        ...
+
 
 class RunStore(Protocol):
     async def open(self) -> None: ...
@@ -87,8 +124,10 @@ class RunStore(Protocol):
         actor: Actor,
         *,
         request_id: str | None = None,
+        governance: Sequence[GovernanceRecord] = (),
     ) -> str:
-        """Store a new run; with a request_id already used by this tenant, return that run's id instead."""
+        """Store a new run (with its governance records, e.g. the pinned policy); with a request_id already
+        used by this tenant, return that run's id instead."""
         ...
 
     async def load_state(self, tenant_id: str, run_id: str) -> RunState: ...
@@ -123,5 +162,13 @@ class RunStore(Protocol):
 
     async def delete_run(self, tenant_id: str, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant has no such run (another tenant's included); with expected_revision,
-        REVISION_CONFLICT unless the run exists at that revision."""
+        REVISION_CONFLICT unless the run exists at that revision. Its audit and governance rows go too."""
+        ...
+
+    async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
+        """The run's governance records, oldest first (UNKNOWN_RUN like every read)."""
+        ...
+
+    async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
+        """One record in a transaction of its own (a refusal); kept under the run only if the tenant has it."""
         ...

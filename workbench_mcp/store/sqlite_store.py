@@ -59,11 +59,20 @@ from workbench_mcp.ledger import scan as ledger_scan
 from workbench_mcp.ledger import store_rows as ledger_rows
 from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
-from workbench_mcp.store import row_codec
+from workbench_mcp.store import governance_rows, row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.private_files import make_database_private
 from workbench_mcp.store.row_codec import RunWrite, StoredState, WriteContext
-from workbench_mcp.store.run_store import Actor, AuditRecord, EventJson, RunPage, RunStore, StoreLimits
+from workbench_mcp.store.run_store import (
+    Actor,
+    AuditRecord,
+    EventJson,
+    GovernanceRecord,
+    RunPage,
+    RunStore,
+    StoredGovernanceRecord,
+    StoreLimits,
+)
 from workbench_mcp.store.schema import bundled_migrations, migrate
 from workbench_mcp.store.sqlite_thread import ConnectionClosed, SqliteThread
 
@@ -130,6 +139,10 @@ _SELECT_REQUEST = (
     " WHERE s.tenant_id = ? AND s.request_id = ?"
 )
 _INSERT_REQUEST = "INSERT OR REPLACE INTO start_requests (tenant_id, request_id, run_id) VALUES (?, ?, ?)"
+_SELECT_SPEND = """
+SELECT event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? AND type IN ('model_io', 'tool_call')
+ORDER BY seq
+"""
 _SELECT_AUDIT = """
 SELECT seq, event_id, principal, tool, correlation_id, at FROM audit
 WHERE tenant_id = ? AND run_id = ? ORDER BY seq
@@ -257,11 +270,20 @@ def _open_run_tx(
     return meta, stored
 
 
-def _finish_run_tx(conn: sqlite3.Connection, key: Key, writes: list[RunWrite], previous_tag: int) -> None:
+def _finish_run_tx(
+    conn: sqlite3.Connection,
+    key: Key,
+    writes: list[RunWrite],
+    previous_tag: int,
+    records: list[GovernanceRecord],
+    at: str,
+    revision: int,
+) -> None:
     try:
         for write in writes:
             _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
             previous_tag = write.state_tag
+        governance_rows.insert(conn, key, records, at, revision)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -333,7 +355,13 @@ def _check_room(conn: sqlite3.Connection, tenant_id: str, limits: StoreLimits) -
 
 
 def _create(
-    conn: sqlite3.Connection, key: Key, write: RunWrite, request_id: str | None, limits: StoreLimits
+    conn: sqlite3.Connection,
+    key: Key,
+    write: RunWrite,
+    request_id: str | None,
+    limits: StoreLimits,
+    records: Sequence[GovernanceRecord] = (),
+    at: str = "",
 ) -> str | None:
     """Insert a new run; if request_id already created a run that still exists, return its id.
 
@@ -354,6 +382,7 @@ def _create(
             raise WorkbenchError(ErrorCode.RUN_ID_COLLISION, f"Run id {key[1]} already exists")
         _check_room(conn, key[0], limits)
         _write_rows(conn, key, write, is_new=True)
+        governance_rows.insert(conn, key, records, at, write.revision)
         if request_id is not None:
             conn.execute(_INSERT_REQUEST, (key[0], request_id, key[1]))
         conn.execute("COMMIT")
@@ -389,8 +418,9 @@ def _delete(conn: sqlite3.Connection, key: Key, expected_revision: int | None) -
             meta = _read_meta(conn, key)
             if meta is None or meta.revision != expected_revision:
                 raise _revision_conflict(key[1], expected_revision, None if meta is None else meta.revision)
-        # The rows of every child table go with it (ON DELETE CASCADE).
+        # The rows of every child table go with it (ON DELETE CASCADE); governance rows have no foreign key.
         deleted = conn.execute("DELETE FROM runs WHERE tenant_id = ? AND run_id = ?", key).rowcount
+        governance_rows.delete(conn, key)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -435,6 +465,28 @@ def _read_audit(conn: sqlite3.Connection, key: Key) -> list[Any]:
         if _read_meta(conn, key) is None:
             raise _unknown_run(key[1])
         return conn.execute(_SELECT_AUDIT, key).fetchall()
+
+
+def _read_governance(conn: sqlite3.Connection, key: Key) -> list[StoredGovernanceRecord]:
+    with _reading(conn):
+        if _read_meta(conn, key) is None:
+            raise _unknown_run(key[1])
+        return governance_rows.select(conn, key)
+
+
+def _read_spend_events(conn: sqlite3.Connection, key: Key) -> list[str]:
+    return [row[0] for row in conn.execute(_SELECT_SPEND, key)]
+
+
+def _insert_governance(
+    conn: sqlite3.Connection, tenant_id: str, run_id: str, record: GovernanceRecord, at: str
+) -> None:
+    try:
+        governance_rows.insert_if_run(conn, tenant_id, run_id, record, at)
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback(conn)
+        raise
 
 
 # --- errors ---------------------------------------------------------------------------------------------
@@ -496,12 +548,36 @@ class SqliteTransaction:
     """One open `BEGIN IMMEDIATE` on one run. Appends are encoded at once (so limits and bad
     values fail inside the caller's block) and written, with the commit, when the block exits."""
 
-    def __init__(self, key: Key, meta: _RunMeta, state: RunState, context: Callable[[Actor], WriteContext]) -> None:
+    def __init__(
+        self,
+        key: Key,
+        meta: _RunMeta,
+        state: RunState,
+        context: Callable[[Actor], WriteContext],
+        read: Callable[[Callable[[sqlite3.Connection], Any]], Any],
+    ) -> None:
         self._key = key
         self._state = state
         self._trace_length = meta.trace_length
         self._context = context
+        self._read = read  # on the writer connection, inside this transaction
         self.writes: list[RunWrite] = []
+        self.records: list[GovernanceRecord] = []
+
+    async def governance(self) -> list[StoredGovernanceRecord]:
+        rows: list[StoredGovernanceRecord] = await self._read(partial(governance_rows.select, key=self._key))
+        return rows
+
+    async def spend_events(self) -> list[EventJson]:
+        texts: list[str] = await self._read(partial(_read_spend_events, key=self._key))
+        return _decode_trace(texts)
+
+    def add_governance(self, record: GovernanceRecord) -> None:
+        self.records.append(record)
+
+    async def completer(self, step_id: str) -> str | None:
+        found: str | None = await self._read(partial(governance_rows.completer, key=self._key, step_id=step_id))
+        return found
 
     @property
     def state(self) -> RunState:
@@ -726,17 +802,28 @@ class SqliteRunStore:
             )
             meta, stored = await self._write(writer, open_tx)
             try:
-                tx = SqliteTransaction(key, meta, self._state_of(key, meta, stored, cached), self._write_context)
+                state = self._state_of(key, meta, stored, cached)
+                tx = SqliteTransaction(key, meta, state, self._write_context, partial(self._on, writer))
                 yield tx
             except BaseException:
                 await self._rollback_quietly(writer)
                 raise
-            if not tx.writes:
+            if not tx.writes and not tx.records:
                 await self._on(writer, _rollback)
                 return
-            await self._on(writer, partial(_finish_run_tx, key=key, writes=tx.writes, previous_tag=meta.state_tag))
+            finish = partial(
+                _finish_run_tx,
+                key=key,
+                writes=tx.writes,
+                previous_tag=meta.state_tag,
+                records=tx.records,
+                at=self._now(),
+                revision=tx.state.revision,
+            )
+            await self._on(writer, finish)
             self._committed()
-            self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+            if tx.writes:
+                self._cache.put(key, tx.writes[-1].state_tag, tx.state)
 
     async def create_run(
         self,
@@ -746,11 +833,13 @@ class SqliteRunStore:
         actor: Actor,
         *,
         request_id: str | None = None,
+        governance: Sequence[GovernanceRecord] = (),
     ) -> str:
-        """RUN_ID_COLLISION if the tenant already has this run id; LIMIT_EXCEEDED at max_runs_per_tenant."""
+        """RUN_ID_COLLISION if the tenant already has this run id; LIMIT_EXCEEDED at max_runs_per_tenant.
+        `governance` records (the pinned policy) are stored with the run, in its transaction."""
         key = (tenant_id, state.run_id)
         write = row_codec.full_write(state, events, self._write_context(actor))
-        create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits)
+        create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits, records=governance)
         async with self._exclusive() as writer:
             earlier = await self._write(writer, create)
         if earlier is not None:
@@ -815,6 +904,16 @@ class SqliteRunStore:
         """Who appended each event of the run, in trace order."""
         rows = await self._on(self._reader, partial(_read_audit, key=(tenant_id, run_id)))
         return [AuditRecord(*row) for row in rows]
+
+    async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
+        key = (tenant_id, run_id)
+        return await self._on(self._reader, partial(_read_governance, key=key))
+
+    async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
+        insert = partial(_insert_governance, tenant_id=tenant_id, run_id=run_id or "", record=record, at=self._now())
+        async with self._exclusive() as writer:
+            await self._write(writer, insert)
+        self._committed()
 
     # --- ledger ------------------------------------------------------------------------------------------
 

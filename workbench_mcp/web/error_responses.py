@@ -12,6 +12,9 @@ HTTP_STATUS: MappingProxyType[ErrorCode, int] = MappingProxyType(
     {
         ErrorCode.UNAUTHORIZED: 401,
         ErrorCode.READ_ONLY: 403,
+        ErrorCode.INSUFFICIENT_SCOPE: 403,
+        ErrorCode.NOT_AUTHORIZED: 403,
+        ErrorCode.BUDGET_EXCEEDED: 409,
         ErrorCode.UNKNOWN_RUN: 404,
         ErrorCode.REVISION_CONFLICT: 409,
         ErrorCode.RUN_ID_COLLISION: 409,

@@ -12,7 +12,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from workbench_mcp.auth import current_principal
 from workbench_mcp.ledger.keys import KEYS_PATH, jwks
 from workbench_mcp.service import RunService
-from workbench_mcp.web.run_routes import RUN_PATH, DescribedByMiddleware, JsonBody, _by_method, _guarded, run_id_of
+from workbench_mcp.web.run_routes import (
+    RUN_PATH,
+    DescribedByMiddleware,
+    JsonBody,
+    _by_method,
+    _guarded,
+    run_id_of,
+    scoped,
+)
 
 ATTESTATION_PATH = RUN_PATH + "/attestation"
 
@@ -35,7 +43,7 @@ def attestation_routes(service: RunService, authenticate: Callable[[ASGIApp], AS
         bundle, envelope = await service.export_attestation(current_principal(), run_id_of(request))
         return JsonBody({"bundle": bundle, "attestation": envelope})
 
-    handler = _guarded(_by_method({"GET": attestation}))
+    handler = _guarded(_by_method({"GET": scoped(service, attestation)}))
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         response = await handler(Request(scope, receive))

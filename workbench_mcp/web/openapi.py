@@ -86,6 +86,11 @@ def _common_errors() -> dict[str, Any]:
             "Missing or invalid bearer token (code UNAUTHORIZED)",
             extra_headers={"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
         ),
+        "403": _error(
+            "The token lacks the scope this method needs (code INSUFFICIENT_SCOPE): runs:read for GET, runs:admin"
+            ' for PUT and DELETE; WWW-Authenticate: Bearer error="insufficient_scope", scope="..."',
+            extra_headers={"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
+        ),
         "429": _error(
             "Too many requests (code RATE_LIMITED); retry after Retry-After seconds",
             extra_headers={"Retry-After": {"schema": {"type": "integer", "minimum": 0}}},

@@ -33,6 +33,7 @@ from workbench_mcp.auth import current_principal
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.canonical_json import parse_json
 from workbench_mcp.protocol.js import to_number
+from workbench_mcp.scopes import READ, REST_SCOPES, missing_scope
 from workbench_mcp.service import RunService
 from workbench_mcp.web.error_responses import error_response, status_for, workbench_error_response
 
@@ -201,6 +202,25 @@ async def refuse_read_only(request: Request) -> Response:
     return error_response(ErrorCode.READ_ONLY, message, status_for(ErrorCode.READ_ONLY))
 
 
+def scoped(service: RunService, handler: Handler) -> Handler:
+    """Refuse a caller whose token lacks the method's scope (REST_SCOPES) before anything is read: 403
+    INSUFFICIENT_SCOPE with the MCP authorization spec's challenge, and an audit record on the run."""
+
+    async def endpoint(request: Request) -> Response:
+        who = current_principal()
+        needed = REST_SCOPES.get(request.method, READ)
+        refusal = missing_scope(who.scopes, needed)
+        if refusal is None:
+            return await handler(request)
+        run_id = request.path_params.get("run_id")
+        tool = f"{request.method} {RUNS_PATH}" + ("/{runId}" if run_id is not None else "")
+        await service.record_denial(who, tool, {"runId": run_id} if run_id else {}, refusal)
+        challenge = f'Bearer error="insufficient_scope", scope="{needed}", error_description="{refusal.message}"'
+        return error_response(refusal.code, refusal.message, 403, {"WWW-Authenticate": challenge})
+
+    return endpoint
+
+
 def run_endpoints(service: RunService, *, read_only: bool = False) -> tuple[Handler, Handler]:
     """(collection endpoint, item endpoint): request handlers that expect the principal to be set."""
 
@@ -234,8 +254,8 @@ def run_endpoints(service: RunService, *, read_only: bool = False) -> tuple[Hand
     writes: dict[str, Handler] = {"PUT": put_run, "DELETE": delete_run}
     if read_only:
         writes = dict.fromkeys(writes, refuse_read_only)
-    collection = _guarded(_by_method({"GET": list_runs}))
-    item = _guarded(_by_method({"GET": get_run, **writes}))
+    collection = _guarded(_by_method({"GET": scoped(service, list_runs)}))
+    item = _guarded(_by_method({"GET": scoped(service, get_run)} | {m: scoped(service, h) for m, h in writes.items()}))
     return collection, item
 
 

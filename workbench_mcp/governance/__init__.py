@@ -1,0 +1,1 @@
+"""Governance: who may call what (scopes), who may decide a gate (approval policies), within what budget."""
