@@ -168,7 +168,10 @@ class RunService:
         key = (who.tenant_id, run_id)
         if key in self._ungoverned:
             return actions
-        pin = self._ungoverned.note(key, await self._store.governance_log(who.tenant_id, run_id))
+        records = await self._store.governance_log(who.tenant_id, run_id)
+        pin = self._ungoverned.note(key, records)
+        if pin is not None:
+            gatekeeper.annotate_quorums(actions["pendingGates"], pin, records)
         if pin is None or pin.budget is None:
             return actions
         report = gatekeeper.budget_report(await self._store.load_trace(who.tenant_id, run_id), pin)

@@ -71,7 +71,8 @@ async def test_agent_and_two_reviewers(base_url: str) -> None:
         again = await ok(reviewer1, "resolve_gate", decision)  # the same approver twice is still one
         assert (again["changed"], again["pending"]["approvals"]) == (False, ["reviewer-1"])
         todo = await ok(agent, "next_actions", {"runId": run_id})
-        assert todo["pendingGates"] == [{"stepId": "draft", "gate": "PAUSE_AFTER"}]
+        pending = {"stepId": "draft", "gate": "PAUSE_AFTER", "approvals": ["reviewer-1"], "quorum": 2}
+        assert todo["pendingGates"] == [pending]
         assert todo["readySteps"] == []
 
         second = await ok(reviewer2, "resolve_gate", decision)

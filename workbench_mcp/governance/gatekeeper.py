@@ -61,6 +61,15 @@ async def decide_gate(
     return final, {"approvers": approvers}
 
 
+def annotate_quorums(pending: list[dict[str, Any]], pin: policy.Pinned, records: list[StoredGovernanceRecord]) -> None:
+    """next_actions.pendingGates: a gate whose rule needs several approvers says who approved so far."""
+    for entry in pending:
+        rule = pin.rule(entry["stepId"], entry["gate"])
+        if rule is not None and rule.quorum > 1 and "checkpointId" not in entry:
+            entry["approvals"] = policy.approvals_so_far(records, entry["stepId"], entry["gate"])
+            entry["quorum"] = rule.quorum
+
+
 def budget_report(events: list[dict[str, Any]], pin: policy.Pinned | None) -> dict[str, Any] | None:
     """next_actions' `budget` member, None for a run without a budget."""
     if pin is None or pin.budget is None:

@@ -165,7 +165,10 @@ class WorkbenchMCP(MCPServer[Any]):
             # A real tool this configuration leaves out: say which flag enables it, not "Unknown tool".
             return from_workbench_error(not_enabled(spec, self._toolsets, self._read_only))
         if spec is not None:
-            who = current_principal()
+            try:
+                who = current_principal()
+            except WorkbenchError as exc:  # no identity at all: the same refusal the tool itself would give
+                return from_workbench_error(exc)
             refusal = missing_scope(who.scopes, tool_scope(name))
             if refusal is not None:
                 await self._service.record_denial(who, name, arguments, refusal)
