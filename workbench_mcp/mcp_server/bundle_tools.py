@@ -11,7 +11,7 @@ from workbench_mcp.ledger.export import ATTESTATION_META
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.toolsets import ToolFn, read_tool
+from workbench_mcp.mcp_server.tool_spec import ToolFn, read_tool
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.service import RunService
 

@@ -11,7 +11,7 @@ from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.toolsets import ToolFn, ToolSpec, read_tool
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, read_tool
 from workbench_mcp.service import RunService
 
 

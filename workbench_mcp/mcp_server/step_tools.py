@@ -14,7 +14,7 @@ from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.toolsets import ToolFactory, ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFactory, ToolFn, ToolSpec
 from workbench_mcp.service import RunService
 
 FailFast = Annotated[bool, Field(description="Also fail the whole run (refused while other steps are running)")]

@@ -1,57 +1,26 @@
-"""The tool registry: one ToolSpec per tool, and the one function that decides which tools a server offers.
-
-Annotation policy (hints an agent's host acts on, so they must be true):
-- `read_only`: the tool never changes a run. It is also the single source for `--read-only` filtering.
-- `idempotent`: repeating the call with the same arguments changes nothing further (a second call is
-  refused or is a no-op). A call that appends one more trace event each time is NOT idempotent.
-- `destructive`: the change cannot be undone by another tool call (a run made terminal, a step
-  failed). Appending events, new artifact versions and reversible gate decisions are additive.
+"""The tool registry: the one module that imports every tool module, and the functions that decide which
+tools a server offers. Each tool's own ToolSpec (mcp_server/tool_spec.py) carries its toolset and its
+read-only annotation; filtering reads only those, as in the GitHub MCP server's toolset groups.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
-
-from mcp.types import CallToolResult, ToolAnnotations
 
 from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.service import RunService
-
-ToolFn = Callable[..., Awaitable[CallToolResult]]
-ToolFactory = Callable[[RunService], ToolFn]
-
-
-@dataclass(frozen=True, slots=True)
-class ToolSpec:
-    name: str
-    toolset: Toolset
-    title: str
-    description: str
-    read_only: bool
-    build: ToolFactory
-    """Returns the tool function bound to a service; its signature is the input schema."""
-    idempotent: bool = False
-    destructive: bool = False
-
-    def annotations(self) -> ToolAnnotations:
-        # No annotations.title: the tool's own `title` says it, and takes precedence in every client.
-        # destructiveHint and idempotentHint mean something only when readOnlyHint is false (MCP spec).
-        if self.read_only:
-            return ToolAnnotations(read_only_hint=True, open_world_hint=False)
-        return ToolAnnotations(
-            read_only_hint=False,
-            destructive_hint=self.destructive,
-            idempotent_hint=self.idempotent,
-            open_world_hint=False,  # tools touch this server's runs only
-        )
-
-
-def read_tool(name: str, title: str, description: str, build: ToolFactory) -> ToolSpec:
-    return ToolSpec(name, Toolset.CORE, title, description, read_only=True, build=build, idempotent=True)
+from workbench_mcp.mcp_server import (
+    artifact_tools,
+    bundle_tools,
+    gate_tools,
+    governance_tools,
+    run_tools,
+    step_tools,
+    telemetry_tools,
+)
+from workbench_mcp.mcp_server.tool_spec import ToolSpec
 
 
 def enabled_tools(specs: Iterable[ToolSpec], toolsets: Iterable[Toolset], read_only: bool) -> list[ToolSpec]:
@@ -110,17 +79,7 @@ def offered_description(spec: ToolSpec, offered: Iterable[str], toolsets: Iterab
 
 
 def all_tools() -> list[ToolSpec]:
-    """Every tool of every toolset (imports here keep the tool modules free of registry plumbing)."""
-    from workbench_mcp.mcp_server import (
-        artifact_tools,
-        bundle_tools,
-        gate_tools,
-        governance_tools,
-        run_tools,
-        step_tools,
-        telemetry_tools,
-    )
-
+    """Every tool of every toolset, in registry order."""
     specs: list[ToolSpec] = []
     for module in (run_tools, gate_tools, step_tools, artifact_tools, bundle_tools, telemetry_tools, governance_tools):
         specs.extend(module.TOOLS)

@@ -25,8 +25,8 @@ from workbench_mcp.config import ServerConfig, Toolset
 from workbench_mcp.errors import ErrorCode
 from workbench_mcp.ledger.keys import KEYS_PATH
 from workbench_mcp.mcp_server.server import COMMON_CODES, GATE_RULES, RUN_CHANGES, SERVER_NAME
+from workbench_mcp.mcp_server.tool_spec import ToolSpec
 from workbench_mcp.mcp_server.toolsets import (
-    ToolSpec,
     all_tools,
     enabled_tools,
     offered_description,
