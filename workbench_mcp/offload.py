@@ -2,8 +2,8 @@
 
 Verifying or validating a bundle handed in by a caller costs ~0.1 s per MB (schema validation of every
 event, canonical JSON, SHA-256) and used to run on the event loop: 3.8 MB of small events held it ~0.8 s
-per call, and every other request of every tenant waited. Measured options (README "Security: fairness
-and heavy work"):
+per call, and every other request of every tenant waited. Measured options (README "Security",
+"Fairness and heavy work"):
 
 - a thread does not help much: pydantic-core validation and orjson are long C calls that keep the GIL, and
   the loop gets it back only between them;
