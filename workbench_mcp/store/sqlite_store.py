@@ -280,10 +280,11 @@ def _finish_run_tx(
     revision: int,
 ) -> None:
     try:
+        # Governance rows first: the checkpoint a gate decision below signs covers them (a quorum's approvals).
+        governance_rows.insert(conn, key, records, at, revision)
         for write in writes:
             _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
             previous_tag = write.state_tag
-        governance_rows.insert(conn, key, records, at, revision)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -381,8 +382,8 @@ def _create(
         if _read_meta(conn, key) is not None:
             raise WorkbenchError(ErrorCode.RUN_ID_COLLISION, f"Run id {key[1]} already exists")
         _check_room(conn, key[0], limits)
+        governance_rows.insert(conn, key, records, at, write.revision)  # first: covered by any checkpoint below
         _write_rows(conn, key, write, is_new=True)
-        governance_rows.insert(conn, key, records, at, write.revision)
         if request_id is not None:
             conn.execute(_INSERT_REQUEST, (key[0], request_id, key[1]))
         conn.execute("COMMIT")
