@@ -292,10 +292,17 @@ def _finish_run_tx(
 
 
 def _write_rows(
-    conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: bool, previous_tag: int | None = None
+    conn: sqlite3.Connection,
+    key: Key,
+    write: RunWrite,
+    *,
+    is_new: bool,
+    previous_tag: int | None = None,
+    replacing: bool = False,
 ) -> None:
     """`previous_tag`: the run row's tag before this write, if read in this transaction (the ledger's
-    cached chain heads are trusted only for that tag)."""
+    cached chain heads are trusted only for that tag). `replacing`: a whole-run replace of a stored run
+    (its checkpoint says `import`; a run's first events appended to an empty trace are no import)."""
     if is_new:
         run = write.run
         if run is None or write.engine_json is None:
@@ -335,7 +342,7 @@ def _write_rows(
         _insert_many(conn, sql, key, rows.rows)
     if write.ledger is not None and linked is not None:
         ledger_rows.finish_write(
-            conn, key, write.ledger, linked, whole_run=whole_run, replaced=whole_run and not is_new
+            conn, key, write.ledger, linked, whole_run=whole_run, replaced=replacing and not is_new
         )
 
 
@@ -406,7 +413,7 @@ def _replace(
             # The run row stays (and with it the start request that created it); its rows go.
             for table in _CHILD_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
-        _write_rows(conn, key, write, is_new=meta is None)
+        _write_rows(conn, key, write, is_new=meta is None, replacing=True)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
