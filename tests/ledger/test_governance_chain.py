@@ -18,6 +18,7 @@ from tests.ledger.test_ledger_check import _check
 from tests.ledger.test_verify import failed_check, resigned, statement_of
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.ledger import chain
+from workbench_mcp.ledger.checkpoints import Heads, sign_checkpoint
 from workbench_mcp.ledger.keys import keys_by_id
 from workbench_mcp.ledger.store_rows import governance_record, read_checkpoints
 from workbench_mcp.ledger.verify import verify_attestation
@@ -193,3 +194,20 @@ async def test_the_attestation_lists_denials_approvals_and_budget(ledger: Ledger
     forged = json.loads(json.dumps(statement))
     forged["predicate"]["denials"] = []  # hiding the denial is not caught offline: the rows stay on the server
     verify_attestation(bundle, resigned(forged, ledger.key), keys_by_id(keys))
+
+
+async def test_checkpoints_signed_before_the_governance_chain_still_verify(
+    ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_id = await governed_run(governed(ledger))
+    with sqlite3.connect(ledger.db_path) as conn:  # re-sign each checkpoint as the ledger did before: no governance
+        for number, payload in enumerate(_payloads(ledger.db_path, run_id), start=1):
+            heads = Heads(payload["seq"], payload["chainHead"], payload["auditSeq"], payload["auditHead"])
+            old = sign_checkpoint(ledger.key, "org_acme", run_id, heads, payload["time"], payload["reason"])
+            conn.execute(
+                "UPDATE ledger_checkpoints SET envelope = ? WHERE run_id = ? AND number = ?",
+                (json.dumps(old), run_id, number),
+            )
+    assert all("governanceSeq" not in p for p in _payloads(ledger.db_path, run_id))
+    code, out = _check(capsys, ledger.db_path)
+    assert code == 0, out
