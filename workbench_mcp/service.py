@@ -239,7 +239,11 @@ class RunService:
         if self.ledger is None or signer is None:
             raise WorkbenchError(ErrorCode.INVALID_INPUT, "this server has no signing key, so it cannot attest runs")
         state, export = await self.ledger.export_checkpoint(who.tenant_id, run_id)
-        return attested_bundle(state, export, signer)
+        # The pinned budget as of the export (records after its last governance row are ignored).
+        last_id = export.governance[-1]["id"] if export.governance else 0
+        records = [r for r in await self._store.governance_log(who.tenant_id, run_id) if r.id <= last_id]
+        pin = policy.pinned(records)
+        return attested_bundle(state, export, signer, partial(gatekeeper.budget_report, pin=pin))
 
     # --- governance ------------------------------------------------------------------------------
 

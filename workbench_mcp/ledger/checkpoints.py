@@ -1,6 +1,8 @@
-"""Signed checkpoints: `{tenant, runId, seq, chainHead, auditSeq, auditHead, time, keyId, reason}` in a
-DSSE envelope. One is written on every gate decision, run completion/failure/cancel, attestation
-export, whole-run import and migration of a run stored before the ledger existed."""
+"""Signed checkpoints: `{tenant, runId, seq, chainHead, auditSeq, auditHead, governanceSeq,
+governanceHead, time, keyId, reason}` in a DSSE envelope (checkpoints signed before governance rows
+were chained lack the two governance members). One is written on every gate decision, run
+completion/failure/cancel, attestation export, whole-run import and migration of a run stored
+before the ledger existed."""
 
 from __future__ import annotations
 
@@ -42,8 +44,17 @@ def reason_for(event: dict[str, Any]) -> Reason | None:
     return None
 
 
-def checkpoint_payload(tenant: str, run_id: str, heads: Heads, at: str, kid: str, reason: str) -> dict[str, Any]:
-    return {
+def checkpoint_payload(
+    tenant: str,
+    run_id: str,
+    heads: Heads,
+    at: str,
+    kid: str,
+    reason: str,
+    governance: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """`governance`: (how many governance rows, the last one's link), None: not covered."""
+    payload = {
         "_type": CHECKPOINT_TYPE,
         "tenant": tenant,
         "runId": run_id,
@@ -55,10 +66,21 @@ def checkpoint_payload(tenant: str, run_id: str, heads: Heads, at: str, kid: str
         "keyId": kid,
         "reason": reason,
     }
+    if governance is not None:
+        payload["governanceSeq"], payload["governanceHead"] = governance
+    return payload
 
 
-def sign_checkpoint(key: SigningKey, tenant: str, run_id: str, heads: Heads, at: str, reason: str) -> dict[str, Any]:
-    payload = checkpoint_payload(tenant, run_id, heads, at, key.kid, reason)
+def sign_checkpoint(
+    key: SigningKey,
+    tenant: str,
+    run_id: str,
+    heads: Heads,
+    at: str,
+    reason: str,
+    governance: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    payload = checkpoint_payload(tenant, run_id, heads, at, key.kid, reason, governance)
     return sign_envelope(CHECKPOINT_PAYLOAD_TYPE, canonical_json(payload).encode("utf-8"), key)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from workbench_mcp.engine.export import export_bundle
@@ -29,10 +30,25 @@ class LedgerStore(Protocol):
     async def published_keys(self) -> list[dict[str, Any]]: ...
 
 
-def attested_bundle(state: RunState, export: LedgerExport, signer: SigningKey) -> tuple[Bundle, dict[str, Any]]:
+BudgetReport = Callable[[list[dict[str, Any]]], dict[str, Any] | None]
+"""The run's budget usage from its trace (governance computes it; the ledger knows no policy)."""
+
+
+def attested_bundle(
+    state: RunState, export: LedgerExport, signer: SigningKey, budget: BudgetReport | None = None
+) -> tuple[Bundle, dict[str, Any]]:
     """The run's full bundle and its attestation. The store checked the rows against their chains and
     checkpoints in the transaction that read them, so the heads it returns are the bundle's."""
     trace = json.loads("[" + ",".join(export.trace_texts) + "]")
     bundle = export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
-    envelope = attest(bundle, export.audit, export.checkpoints, signer, heads=export.heads)
+    report = None if budget is None else budget(trace)
+    envelope = attest(
+        bundle,
+        export.audit,
+        export.checkpoints,
+        signer,
+        heads=export.heads,
+        governance=export.governance,
+        budget=report,
+    )
     return bundle, envelope

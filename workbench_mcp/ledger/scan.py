@@ -1,9 +1,12 @@
 """`workbench-mcp ledger check`: recompute every run's chains from the stored rows, find tampering.
 
-For each run, per stream (events, audit): rows must run 1..n without gaps, each recomputed link must
+For each run, per stream (events, audit, governance): rows must run 1..n without gaps, each recomputed link must
 equal the one stored in the row, the run row's trace length must match the rows, and every signed
-checkpoint must verify with a published key and match the recomputed chains at its seq. A run is reported with its first
-bad seq; someone who rewrote the links too is still caught by the checkpoints, which they cannot sign.
+checkpoint must verify with a published key and match the recomputed chains at its seq. Governance rows
+are ordered by id, not numbered: their "seq" is the 1-based position in the run's chain, and a finding
+names the row id too. Refusals naming no run (run_id '') are checked as one chain per tenant. A run is
+reported with its first bad seq; someone who rewrote the links too is still caught by the checkpoints,
+which they cannot sign.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.checkpoints import CHECKPOINT_PAYLOAD_TYPE, read_payload
 from workbench_mcp.ledger.dsse import EnvelopeError, verify_envelope
 from workbench_mcp.ledger.keys import keys_by_id
-from workbench_mcp.ledger.store_rows import audit_rows, is_linked, read_checkpoints
+from workbench_mcp.ledger.store_rows import audit_rows, governance_record, governance_rows, is_linked, read_checkpoints
 
 Key = tuple[str, str]
 
@@ -29,7 +32,7 @@ Key = tuple[str, str]
 class Finding:
     tenant_id: str
     run_id: str
-    stream: str  # "event", "audit" or "checkpoint"
+    stream: str  # "event", "audit", "governance" or "checkpoint"
     seq: int
     problem: str
 
@@ -60,7 +63,27 @@ def scan(conn: sqlite3.Connection, keys: Mapping[str, Ed25519PublicKey] | None =
         records += count
         if problem is not None:
             findings.append(problem)
+    # Refusals that named no run of the tenant: no checkpoint covers them, their links still must hold.
+    for (tenant_id,) in conn.execute("SELECT DISTINCT tenant_id FROM governance WHERE run_id = ''").fetchall():
+        links, bad = _governance_chain(conn, (tenant_id, ""))
+        records += len(links)
+        if bad is not None:
+            findings.append(bad)
     return ScanResult(len(runs), records, findings)
+
+
+def _governance_chain(conn: sqlite3.Connection, key: Key) -> tuple[list[str], Finding | None]:
+    """Recomputed governance links (index = position - 1) and the first row whose stored link disagrees."""
+    computed: list[str] = []
+    previous = chain.GENESIS
+    first_bad: Finding | None = None
+    for position, row in enumerate(governance_rows(conn, key), start=1):
+        previous = chain.link(previous, governance_record(row))
+        computed.append(previous)
+        if first_bad is None and row.get("link") != previous:
+            problem = f"governance row id {row['id']} differs from its chained link (changed, moved, or one deleted)"
+            first_bad = Finding(*key, "governance", position, problem)
+    return computed, first_bad
 
 
 def _event_records(conn: sqlite3.Connection, key: Key, stored: dict[int, str | None]) -> Iterator[tuple[int, Any]]:
@@ -104,19 +127,21 @@ def check_run(
     audit_links: dict[int, str | None] = {}
     events, event_bad = _walk(key, "event", _event_records(conn, key, event_links), event_links)
     audits, audit_bad = _walk(key, "audit", _audit_records(conn, key, audit_links), audit_links)
-    bad = [f for f in (event_bad, audit_bad) if f is not None]
+    governance, governance_bad = _governance_chain(conn, key)
+    bad = [f for f in (event_bad, audit_bad, governance_bad) if f is not None]
     if not is_linked(conn, key):
         bad.append(Finding(*key, "event", 1, "the run was never linked (start the server on this database once)"))
     if len(events) < trace_length:  # the run row still counts the rows someone deleted
         bad.append(Finding(*key, "event", len(events) + 1, f"rows missing: the run has {trace_length} events"))
     for number, envelope in enumerate(read_checkpoints(conn, key), start=1):
-        problem = _check_checkpoint(key, number, envelope, events, audits, keys)
+        problem = _check_checkpoint(key, number, envelope, events, audits, governance, keys)
         if problem is not None:
             bad.append(problem)
             break
+    count = len(events) + len(audits) + len(governance)
     if not bad:
-        return None, len(events) + len(audits)
-    return min(bad, key=lambda f: f.seq), len(events) + len(audits)
+        return None, count
+    return min(bad, key=lambda f: f.seq), count
 
 
 def _check_checkpoint(
@@ -125,6 +150,7 @@ def _check_checkpoint(
     envelope: Any,
     events: list[str],
     audits: list[str],
+    governance: list[str],
     keys: Mapping[str, Ed25519PublicKey],
 ) -> Finding | None:
     try:
@@ -134,10 +160,13 @@ def _check_checkpoint(
         return Finding(*key, "checkpoint", 1, f"checkpoint {number} does not verify: {exc}")
     if (payload.get("tenant"), payload.get("runId")) != key:
         return Finding(*key, "checkpoint", 1, f"checkpoint {number} belongs to another run")
-    for stream, links, seq, head in (
+    streams = [
         ("event", events, payload.get("seq"), payload.get("chainHead")),
         ("audit", audits, payload.get("auditSeq"), payload.get("auditHead")),
-    ):
+    ]
+    if "governanceSeq" in payload:  # checkpoints signed before governance rows were chained lack it
+        streams.append(("governance", governance, payload.get("governanceSeq"), payload.get("governanceHead")))
+    for stream, links, seq, head in streams:
         if not isinstance(seq, int) or seq < 0:
             return Finding(*key, "checkpoint", 1, f"checkpoint {number} has no {stream} seq")
         actual = chain.GENESIS if seq == 0 else links[seq - 1] if seq <= len(links) else None

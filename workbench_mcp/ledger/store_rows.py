@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,16 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 _INSERT_CHECKPOINT = """
 INSERT INTO ledger_checkpoints (tenant_id, run_id, number, event_seq, reason, envelope)
 VALUES (?, ?, (SELECT COALESCE(MAX(number), 0) + 1 FROM ledger_checkpoints WHERE tenant_id = ? AND run_id = ?), ?, ?, ?)
+"""
+GOVERNANCE_COLUMNS = ("at", "revision", "principal", "tool", "kind", "correlation_id", "detail_json")
+"""The governance row members store/governance_rows writes, in its order (after tenant and run)."""
+INSERT_GOVERNANCE = """
+INSERT INTO governance (tenant_id, run_id, at, revision, principal, tool, kind, correlation_id, detail_json, link)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_GOVERNANCE_HEAD = """
+SELECT COUNT(*), (SELECT link FROM governance WHERE tenant_id = ?1 AND run_id = ?2 ORDER BY id DESC LIMIT 1)
+FROM governance WHERE tenant_id = ?1 AND run_id = ?2
 """
 _MARK_LINKED = "INSERT OR IGNORE INTO ledger_runs (tenant_id, run_id) VALUES (?, ?)"
 _SELECT_CHECKPOINTS = "SELECT envelope FROM ledger_checkpoints WHERE tenant_id = ? AND run_id = ? ORDER BY number"
@@ -149,10 +159,55 @@ def finish_write(
         add_checkpoint(conn, key, ledger.signer, linked.heads, ledger.at, reasons[-1])
 
 
+def governance_record(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """What a governance row's link covers: its columns but the run's key, the row id and NULLs (the
+    chain's order is the rows' id order, so deleting or moving a row breaks the next link)."""
+    return {name: value for name, value in chain.audit_record(columns).items() if name != "id"}
+
+
+def governance_rows(conn: sqlite3.Connection, key: Key) -> list[dict[str, Any]]:
+    """Every governance column by name (`id` and `link` too), in id order."""
+    cursor = conn.execute("SELECT * FROM governance WHERE tenant_id = ? AND run_id = ? ORDER BY id", key)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def governance_head(conn: sqlite3.Connection, key: Key) -> tuple[int, str]:
+    """(how many governance rows the run has, the last one's link); rows not linked yet are linked first."""
+    count, last = conn.execute(_GOVERNANCE_HEAD, key).fetchone()
+    if count and last is None:  # rows from before migration 0005 (a store without the ledger wrote since)
+        return backfill_governance(conn, key)
+    return int(count), last or chain.GENESIS
+
+
+def link_governance(conn: sqlite3.Connection, key: Key, rows: Sequence[Row]) -> list[Row]:
+    """Governance rows (GOVERNANCE_COLUMNS) with their links appended, continuing the run's chain; called
+    in the transaction that inserts them (INSERT_GOVERNANCE)."""
+    _, previous = governance_head(conn, key)
+    linked: list[Row] = []
+    for row in rows:
+        previous = chain.audit_link(previous, dict(zip(GOVERNANCE_COLUMNS, row, strict=True)))
+        linked.append((*row, previous))
+    return linked
+
+
+def backfill_governance(conn: sqlite3.Connection, key: Key) -> tuple[int, str]:
+    """Link a run's governance rows from the start (rows stored before migration 0005)."""
+    head = chain.GENESIS
+    updates: list[Row] = []
+    records = governance_rows(conn, key)
+    for record in records:
+        head = chain.link(head, governance_record(record))
+        updates.append((head, record["id"]))
+    conn.executemany("UPDATE governance SET link = ? WHERE id = ?", updates)
+    return len(records), head
+
+
 def add_checkpoint(
     conn: sqlite3.Connection, key: Key, signer: SigningKey, heads: Heads, at: str, reason: str
 ) -> dict[str, Any]:
-    envelope = sign_checkpoint(signer, key[0], key[1], heads, at, reason)
+    """Sign the run's heads, the governance chain's included (read here: its rows are written apart)."""
+    envelope = sign_checkpoint(signer, key[0], key[1], heads, at, reason, governance=governance_head(conn, key))
     conn.execute(_INSERT_CHECKPOINT, (*key, *key, heads.event_seq, reason, json.dumps(envelope)))
     return envelope
 
@@ -209,6 +264,13 @@ def open_ledger(conn: sqlite3.Connection, signer: SigningKey | None, at: str) ->
         ).fetchall()
         for tenant_id, run_id in pending:
             backfill_run(conn, (tenant_id, run_id), signer, at)
+        # Governance rows from before migration 0005: keys none of whose rows is linked yet. (A key with
+        # some rows linked and some not was edited: left for `ledger check` and the checkpoints to find.)
+        unlinked = conn.execute(
+            "SELECT tenant_id, run_id FROM governance GROUP BY tenant_id, run_id HAVING COUNT(link) = 0"
+        ).fetchall()
+        for tenant_id, run_id in unlinked:
+            backfill_governance(conn, (tenant_id, run_id))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -245,6 +307,8 @@ class LedgerExport:
     trace_texts: list[str]
     audit: list[dict[str, Any]]
     checkpoints: list[dict[str, Any]]
+    governance: list[dict[str, Any]]
+    """The run's governance rows (columns by name, `detail_json` as stored), in id order."""
 
 
 def export_checkpoint(conn: sqlite3.Connection, key: Key, signer: SigningKey, at: str) -> LedgerExport:
@@ -254,4 +318,4 @@ def export_checkpoint(conn: sqlite3.Connection, key: Key, signer: SigningKey, at
     add_checkpoint(conn, key, signer, heads, at, "export")
     query = "SELECT event_json FROM trace_events WHERE tenant_id = ? AND run_id = ? ORDER BY seq"
     texts = [row[0] for row in conn.execute(query, key)]
-    return LedgerExport(heads, texts, audit_rows(conn, key), read_checkpoints(conn, key))
+    return LedgerExport(heads, texts, audit_rows(conn, key), read_checkpoints(conn, key), governance_rows(conn, key))

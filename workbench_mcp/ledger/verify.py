@@ -6,7 +6,10 @@ hash is the signed subject), `bundle` (the bundle's own schema, structure and in
 `event_count`, `chain_head` (the chain recomputed from the bundle's trace is the signed head),
 `decisions` (each signed decision is the `human_gate_resolved` event at its seq, and every such event
 has one), `checkpoints` (each is signed by a published key, names this run, and its head is the
-chain recomputed at its seq).
+chain recomputed at its seq), `governance` (the governance rows never leave the server, so only their
+signed head is checked: the predicate's governance head and count are the ones the latest checkpoint
+covering governance signed, each checkpoint's count never goes down, and the denials and approvals
+listed are no more than the rows counted; attestations from before governance was chained skip it).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ CHECKS = (
     "chain_head",
     "decisions",
     "checkpoints",
+    "governance",
 )
 
 
@@ -91,7 +95,8 @@ def verify_attestation(bundle: Any, envelope: Any, keys: Mapping[str, Ed25519Pub
     if head != signed_head:
         raise CheckFailed("chain_head", f"the trace chains to {head}, the attestation signed {signed_head}")
     _check_decisions(predicate, trace)
-    _check_checkpoints(predicate, checked["run"]["id"], link_list, keys)
+    governance_heads = _check_checkpoints(predicate, checked["run"]["id"], link_list, keys)
+    _check_governance(predicate, governance_heads)
     return Verified(checked["run"]["id"], key_id, len(trace), head)
 
 
@@ -133,7 +138,9 @@ def _check_decisions(predicate: Mapping[str, Any], trace: list[dict[str, Any]]) 
 
 def _check_checkpoints(
     predicate: Mapping[str, Any], run_id: str, link_list: list[str], keys: Mapping[str, Ed25519PublicKey]
-) -> None:
+) -> list[tuple[int, Any, Any]]:
+    """Checks the checkpoints; returns (number, governanceSeq, governanceHead) of those that sign one."""
+    governance: list[tuple[int, Any, Any]] = []
     checkpoints = predicate.get("checkpoints")
     if not isinstance(checkpoints, list):
         raise CheckFailed("checkpoints", "the predicate has no checkpoints list")
@@ -153,3 +160,32 @@ def _check_checkpoints(
                 f"checkpoint {number} signed head {payload.get('chainHead')} at seq {seq}, "
                 f"the trace chains to {expected}",
             )
+        if "governanceSeq" in payload:
+            governance.append((number, payload.get("governanceSeq"), payload.get("governanceHead")))
+    return governance
+
+
+def _check_governance(predicate: Mapping[str, Any], signed: list[tuple[int, Any, Any]]) -> None:
+    signed_chain = predicate.get("chain")
+    if not isinstance(signed_chain, dict) or "governanceHead" not in signed_chain:
+        return  # an attestation from before governance rows were chained
+    count, head = signed_chain.get("governanceSeq"), signed_chain.get("governanceHead")
+    if not isinstance(count, int) or count < 0 or not isinstance(head, str):
+        raise CheckFailed("governance", "the predicate's governance chain has no count or head")
+    if not signed:
+        raise CheckFailed("governance", "no signed checkpoint covers the governance chain")
+    previous = 0
+    for number, seq, _ in signed:
+        if not isinstance(seq, int) or seq < previous:
+            raise CheckFailed("governance", f"checkpoint {number} signs {seq} governance rows, after {previous}")
+        previous = seq
+    number, seq, last_head = signed[-1]
+    if (seq, last_head) != (count, head):
+        raise CheckFailed(
+            "governance",
+            f"the predicate's governance chain ({count} rows, head {head}) is not the one checkpoint {number} "
+            f"signed ({seq} rows, head {last_head})",
+        )
+    listed = [*(predicate.get("denials") or []), *(predicate.get("approvals") or [])]
+    if len(listed) > count:
+        raise CheckFailed("governance", f"{len(listed)} denials and approvals listed, {count} governance rows signed")

@@ -1,4 +1,7 @@
-"""SQL for the governance side table (migration 0003): each function runs on a connection's thread."""
+"""SQL for the governance side table (migration 0004): each function runs on a connection's thread.
+
+Every row is hash-chained per (tenant, run) by the ledger (migration 0005), in the insert that writes it,
+so a denial or an approver cannot be deleted or swapped without breaking the chain (`ledger check`)."""
 
 from __future__ import annotations
 
@@ -6,19 +9,11 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from workbench_mcp.ledger import store_rows as ledger_rows
 from workbench_mcp.store.row_codec import dump_json, load_json
 from workbench_mcp.store.run_store import GovernanceRecord, StoredGovernanceRecord
 
-_INSERT = """
-INSERT INTO governance (tenant_id, run_id, at, revision, principal, tool, kind, correlation_id, detail_json)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-# A refusal naming a run the tenant does not have is kept under run_id '' (nothing to attach it to).
-_INSERT_IF_RUN = """
-INSERT INTO governance (tenant_id, run_id, at, revision, principal, tool, kind, correlation_id, detail_json)
-SELECT ?, COALESCE(r.run_id, ''), ?, COALESCE(r.revision, 0), ?, ?, ?, ?, ?
-FROM (SELECT 1) LEFT JOIN runs r ON r.tenant_id = ? AND r.run_id = ?
-"""
+_SELECT_RUN = "SELECT revision FROM runs WHERE tenant_id = ? AND run_id = ?"
 _SELECT = """
 SELECT id, at, revision, principal, tool, kind, correlation_id, detail_json FROM governance
 WHERE tenant_id = ? AND run_id = ? ORDER BY id
@@ -30,11 +25,18 @@ def insert(
     conn: sqlite3.Connection, key: tuple[str, str], records: Sequence[GovernanceRecord], at: str, revision: int
 ) -> None:
     """Inside the caller's transaction, for a run known to exist (at `revision` once it commits)."""
-    conn.executemany(_INSERT, [(*key, at, revision, *_columns(r)) for r in records])
+    if not records:
+        return
+    linked = ledger_rows.link_governance(conn, key, [(at, revision, *_columns(r)) for r in records])
+    conn.executemany(ledger_rows.INSERT_GOVERNANCE, [(*key, *row) for row in linked])
 
 
 def insert_if_run(conn: sqlite3.Connection, tenant_id: str, run_id: str, record: GovernanceRecord, at: str) -> None:
-    conn.execute(_INSERT_IF_RUN, (tenant_id, at, *_columns(record), tenant_id, run_id))
+    """Inside the caller's write transaction. A refusal naming a run the tenant does not have is kept under
+    run_id '' (nothing to attach it to): those form one chain per tenant."""
+    found = conn.execute(_SELECT_RUN, (tenant_id, run_id)).fetchone()
+    key = (tenant_id, run_id) if found is not None else (tenant_id, "")
+    insert(conn, key, [record], at, 0 if found is None else int(found[0]))
 
 
 def select(conn: sqlite3.Connection, key: tuple[str, str]) -> list[StoredGovernanceRecord]:

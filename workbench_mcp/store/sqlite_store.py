@@ -280,10 +280,11 @@ def _finish_run_tx(
     revision: int,
 ) -> None:
     try:
+        # Governance rows first: the checkpoint a gate decision below signs covers them (a quorum's approvals).
+        governance_rows.insert(conn, key, records, at, revision)
         for write in writes:
             _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
             previous_tag = write.state_tag
-        governance_rows.insert(conn, key, records, at, revision)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
@@ -291,10 +292,17 @@ def _finish_run_tx(
 
 
 def _write_rows(
-    conn: sqlite3.Connection, key: Key, write: RunWrite, *, is_new: bool, previous_tag: int | None = None
+    conn: sqlite3.Connection,
+    key: Key,
+    write: RunWrite,
+    *,
+    is_new: bool,
+    previous_tag: int | None = None,
+    replacing: bool = False,
 ) -> None:
     """`previous_tag`: the run row's tag before this write, if read in this transaction (the ledger's
-    cached chain heads are trusted only for that tag)."""
+    cached chain heads are trusted only for that tag). `replacing`: a whole-run replace of a stored run
+    (its checkpoint says `import`; a run's first events appended to an empty trace are no import)."""
     if is_new:
         run = write.run
         if run is None or write.engine_json is None:
@@ -334,7 +342,7 @@ def _write_rows(
         _insert_many(conn, sql, key, rows.rows)
     if write.ledger is not None and linked is not None:
         ledger_rows.finish_write(
-            conn, key, write.ledger, linked, whole_run=whole_run, replaced=whole_run and not is_new
+            conn, key, write.ledger, linked, whole_run=whole_run, replaced=replacing and not is_new
         )
 
 
@@ -381,8 +389,8 @@ def _create(
         if _read_meta(conn, key) is not None:
             raise WorkbenchError(ErrorCode.RUN_ID_COLLISION, f"Run id {key[1]} already exists")
         _check_room(conn, key[0], limits)
+        governance_rows.insert(conn, key, records, at, write.revision)  # first: covered by any checkpoint below
         _write_rows(conn, key, write, is_new=True)
-        governance_rows.insert(conn, key, records, at, write.revision)
         if request_id is not None:
             conn.execute(_INSERT_REQUEST, (key[0], request_id, key[1]))
         conn.execute("COMMIT")
@@ -405,7 +413,7 @@ def _replace(
             # The run row stays (and with it the start request that created it); its rows go.
             for table in _CHILD_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
-        _write_rows(conn, key, write, is_new=meta is None)
+        _write_rows(conn, key, write, is_new=meta is None, replacing=True)
         conn.execute("COMMIT")
     except BaseException:
         _rollback(conn)
