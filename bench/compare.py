@@ -229,15 +229,15 @@ def render(
         out += ["", "| correctness (all rounds) | c | rounds | writes expected | acked | lost updates | all ok |"]
         out.append("|---|---|---|---|---|---|---|")
         for (server, conc), runs in sorted(correctness.items()):
-            cells = [
+            row: list[object] = [
                 server,
                 conc,
                 len(runs),
                 sum(r.get("expected", 0) for r in runs),
                 sum(r.get("acked", 0) for r in runs),
             ]
-            cells += [sum(r.get("lost_updates", 0) for r in runs), all(r.get("ok") for r in runs)]
-            out.append("| " + " | ".join(str(c) for c in cells) + " |")
+            row += [sum(r.get("lost_updates", 0) for r in runs), all(r.get("ok") for r in runs)]
+            out.append("| " + " | ".join(str(c) for c in row) + " |")
 
     growth = [x for x in lines if x["scenario"] == "growth" and "windows" in x]
     if growth:

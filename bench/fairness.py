@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.servers import OurServer, harness_dir, load_average
-from bench.workload import GATES, MIX, MODERN, WORKFLOW, load_driver, make_client, percentile_ms
+from bench.workload import MIX, MODERN, WORKFLOW, load_driver, make_client, percentile_ms
 
 CONFIGS: dict[str, list[str]] = {
     "off": ["--rate-limit", "1000", "--rate-burst", "2000", "--fair-slots", "0", "--offload-bytes", "0"],
@@ -201,6 +201,7 @@ class _Noise:
         c = make_client(self.driver, self.url, self.token, self.protocol)
         try:
             await c.handshake()
+            args: dict[str, Any]
             while not stop.is_set():
                 op = rnd.choices(ops, weights)[0]
                 run_id = rnd.choice(self.pool)
@@ -208,8 +209,9 @@ class _Noise:
                     name, args = "write_artifact", {"runId": run_id, "artifactKey": f"c{n}", "typeId": "noise.v1"}
                     args["data"] = {"n": n}
                 elif op == "gate":
-                    step, gate = rnd.choice(GATES)
-                    name, args = "resolve_gate", {"runId": run_id, "stepId": step, "gate": gate, "decision": "approved"}
+                    # parser1's PAUSE_BEFORE is the one gate under review in a run that began no step (D25).
+                    args = {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": "approved"}
+                    name = "resolve_gate"
                 elif op == "get":
                     name, args = "get_run", {"runId": run_id}
                 elif op == "list":

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from workbench_mcp.auth import load_or_create_dev_secret, mint_token
 
@@ -124,6 +124,7 @@ class OurServer:
     far above it to measure the server (fair admission stays on, as shipped)."""
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, init=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -198,9 +199,8 @@ class OurServer:
         self._close_log()
 
     def _close_log(self) -> None:
-        log = getattr(self, "_log", None)
-        if log is not None:
-            log.close()
+        if self._log is not None:
+            self._log.close()
             self._log = None
 
 

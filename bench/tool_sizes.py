@@ -43,7 +43,7 @@ async def measure() -> dict[str, dict[str, int]]:
             for label, (toolsets, read_only) in CONFIGS.items():
                 server = build_mcp_server(service, toolsets, read_only)
                 with acting_as(Principal("user:bench", subject="bench")):
-                    async with Client(server) as client:  # type: ignore[arg-type]
+                    async with Client(server) as client:
                         result = await client.list_tools()
                         instructions = client.instructions or ""
                 tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in result.tools]

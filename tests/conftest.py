@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -17,6 +17,7 @@ from workbench_mcp.engine import lifecycle
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
+from workbench_mcp.protocol.trace_events import TraceEvent
 
 Trace = list[dict[str, Any]]
 
@@ -114,7 +115,7 @@ def run(clock: CountingClock) -> Callable[..., Run]:
 
 
 def event_types(outcome: Outcome) -> list[str]:
-    return [e.type for e in outcome.events]
+    return [cast(TraceEvent, e).type for e in outcome.events]
 
 
 def dumped(outcome: Outcome) -> list[dict[str, Any]]:

@@ -132,8 +132,9 @@ def payload(result: CallToolResult) -> dict[str, Any]:
     """structuredContent, after checking that the text item carries the very same JSON."""
     assert result.structured_content is not None
     text = result.content[0].text  # type: ignore[union-attr]
-    assert json.loads(text) == result.structured_content
-    return result.structured_content
+    content: dict[str, Any] = result.structured_content
+    assert json.loads(text) == content
+    return content
 
 
 def error_code(result: CallToolResult) -> str:

@@ -147,21 +147,22 @@ def test_same_key_same_request_replays_without_an_event(run: Callable[..., Run])
 def test_same_key_different_data_conflicts_d12(run: Callable[..., Run]) -> None:
     r = run()
     _write(r, data={"a": 1}, idempotency_key="i")
-    for kwargs in (
+    cases: tuple[dict[str, Any], ...] = (
         {"data": {"a": 2}},
         {"data": {"a": 1}, "type_id": "u"},
         {"data": {"a": 1}, "pointer": {"kind": "inline"}},
         {},
-    ):
+    )
+    for kwargs in cases:
         data = kwargs.pop("data", MISSING)
-        type_id = kwargs.pop("type_id", "t")
-        _unchanged_after(
-            r,
-            lambda s, data=data, type_id=type_id, kwargs=kwargs: artifacts.write_artifact(
+        type_id: str = kwargs.pop("type_id", "t")
+
+        def write(s: RunState, data: Any = data, type_id: str = type_id, kwargs: dict[str, Any] = kwargs) -> object:
+            return artifacts.write_artifact(
                 s, r.clock, artifact_key="k", type_id=type_id, data=data, idempotency_key="i", **kwargs
-            ),
-            ErrorCode.IDEMPOTENCY_CONFLICT,
-        )
+            )
+
+        _unchanged_after(r, write, ErrorCode.IDEMPOTENCY_CONFLICT)
 
 
 def test_key_used_for_another_artifact(run: Callable[..., Run]) -> None:

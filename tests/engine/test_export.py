@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import MISSING
 
 from tests.conftest import Run, default_rule_set, job_search, one_step
 from workbench_mcp.engine import artifacts, gates, lifecycle, steps, telemetry
@@ -75,7 +76,9 @@ def test_export_is_deterministic_and_pure(run: Callable[..., Run]) -> None:
     export_bundle(r.state, r.trace, profile="user", redactions=DEMO_REDACTIONS)
     assert export_bundle(r.state, r.trace) == first
     assert r.trace == trace_before
-    assert r.state.artifacts["parserInputs"].data["resumeText"] == "private"
+    data = r.state.artifacts["parserInputs"].data
+    assert data is not MISSING
+    assert data["resumeText"] == "private"
 
 
 def test_artifacts_and_rule_sets_sort_like_locale_compare(run: Callable[..., Run]) -> None:

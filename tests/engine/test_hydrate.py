@@ -16,6 +16,7 @@ from workbench_mcp.engine.run_state import IdempotencyEntry, RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.bundle import validate_bundle
 from workbench_mcp.protocol.serialized_run import read_serialized_run
+from workbench_mcp.protocol.trace_events import SpanEnded
 
 
 def _busy_run(run: Callable[..., Run]) -> Run:
@@ -105,8 +106,10 @@ def test_a_loaded_state_keeps_working(run: Callable[..., Run]) -> None:
     span_id = next(iter(state.open_spans))
     ended = telemetry.end_span(state, r.clock, span_id=span_id)
     (event,) = ended.events
+    assert isinstance(event, SpanEnded)
     assert event.step_id == "jobSearcher"
     assert event.correlation_id == "c"
+    assert isinstance(event.duration_ms, int | float)
     assert event.duration_ms >= 0
     done = steps.complete_step(ended.state, r.clock, step_id="jobSearcher")
     assert done.state.gate_state["jobSearcher"].after == "pending"
@@ -287,4 +290,7 @@ def test_a_bundle_with_a_year_zero_span_imports(run: Callable[..., Run]) -> None
     bundle["trace"][0]["ts"] = "0000-01-01T00:00:00.000Z"
     state, _ = from_bundle(validate_bundle(bundle))
     ended = telemetry.end_span(state, r.clock, span_id=next(iter(state.open_spans)))
-    assert ended.events[0].duration_ms >= 0
+    (event,) = ended.events
+    assert isinstance(event, SpanEnded)
+    assert isinstance(event.duration_ms, int | float)
+    assert event.duration_ms >= 0

@@ -53,7 +53,7 @@ def test_each_operation(doc: Any, op: dict[str, Any], expected: Any) -> None:
 
 
 def test_operations_apply_in_order_to_the_evolving_document() -> None:
-    patch = [
+    patch: list[dict[str, Any]] = [
         {"op": "add", "path": "/a", "value": {}},
         {"op": "add", "path": "/a/b", "value": [1]},
         {"op": "copy", "from": "/a/b", "path": "/c"},
@@ -73,7 +73,7 @@ def test_empty_patch_returns_a_copy() -> None:
 
 def test_input_document_and_ops_are_never_mutated() -> None:
     doc = {"a": {"b": [1, 2]}, "c": 1}
-    patch = [
+    patch: list[dict[str, Any]] = [
         {"op": "add", "path": "/x", "value": {"y": []}},
         {"op": "add", "path": "/x/y/-", "value": 1},  # the reference would mutate patch[0]["value"] here
         {"op": "move", "from": "/a/b", "path": "/c"},
@@ -232,7 +232,7 @@ def test_primitive_tree_is_printed_raw() -> None:
 )
 @pytest.mark.parametrize("op", ["add", "remove", "replace", "test", "move", "copy"])
 def test_prototype_paths_are_banned(path: str, op: str) -> None:
-    doc = {"a": {"constructor": {}}, "constructor": {}}
+    doc: dict[str, Any] = {"a": {"constructor": {}}, "constructor": {}}
     error = fails(doc, [{"op": op, "path": path, "value": 1, "from": "/a"}])
     assert error.name == "TypeError"
     assert str(error).startswith("JSON-Patch: modifying `__proto__` or `constructor/prototype` prop is banned")
@@ -437,7 +437,7 @@ def test_patch_error_is_a_value_error_with_the_javascript_message() -> None:
 
 def test_later_ops_never_change_the_callers_patch() -> None:
     """The library would leave patch[0]'s value as {"y": [1]}; ours stays as sent (D28)."""
-    patch = [
+    patch: list[dict[str, Any]] = [
         {"op": "add", "path": "/x", "value": {"y": []}},
         {"op": "add", "path": "/x/y/-", "value": 1},
         {"op": "copy", "from": "/x", "path": "/c"},
@@ -452,7 +452,7 @@ def test_later_ops_never_change_the_callers_patch() -> None:
 
 
 def test_a_value_swapped_in_at_the_root_is_a_copy() -> None:
-    patch = [
+    patch: list[dict[str, Any]] = [
         {"op": "replace", "path": "", "value": {"a": {}}},
         {"op": "move", "from": "/a", "path": "/b"},
         {"op": "add", "path": "/b/c", "value": 1},

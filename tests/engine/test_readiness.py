@@ -18,7 +18,8 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 def _reason(state: RunState, step_id: str) -> dict[str, object]:
     verdict = can_start_step(state, step_id)
     assert verdict["ok"] is False
-    return verdict["reason"]
+    reason: dict[str, object] = verdict["reason"]
+    return reason
 
 
 def test_ready(started: Callable[..., RunState]) -> None:

@@ -69,7 +69,7 @@ def test_replace_accepts_a_model(started: Callable[..., RunState], clock: Counti
             "ruleSchemaId": "s",
             "rules": [{"id": "r", "priority": 0, "enabled": True}],
         },  # payload key required
-        {"id": "x", "ruleSchemaId": "s", "rules": [_rule("r", 1.5)]},
+        {"id": "x", "ruleSchemaId": "s", "rules": [{**_rule("r", 0), "priority": 1.5}]},
         {"id": "x", "ruleSchemaId": "s", "rules": "none"},
         "not a rule set",
     ],

@@ -13,7 +13,7 @@ FUZZ = settings(
     max_examples=_EXAMPLES,
     deadline=None,  # a live server on a shared 2-core machine: latency is not what is tested
     derandomize=_IN_CI,  # the same examples on every CI run; new ones on every local run
-    database=None if _IN_CI else settings.default.database,
+    database=None if _IN_CI else settings().database,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )

@@ -49,7 +49,7 @@ def as_user(service: RunService) -> Actor:
     async def factory(subject: str) -> AsyncIterator[Client]:
         server = build_mcp_server(service, ALL_TOOLSETS)
         with acting_as(Principal(TENANT, subject)):  # every scope: only the policy stands in the way
-            async with Client(server) as client:  # type: ignore[arg-type]
+            async with Client(server) as client:
                 yield client
 
     return factory

@@ -28,5 +28,5 @@ async def test_mutations_and_denials_in_order_and_tenant_scoped(local_client: Cl
 
 
 async def test_a_call_without_any_principal_is_unauthorized_not_a_crash(service: RunService) -> None:
-    async with Client(build_mcp_server(service, ALL_TOOLSETS)) as client:  # type: ignore[arg-type]
+    async with Client(build_mcp_server(service, ALL_TOOLSETS)) as client:
         assert error_code(await client.call_tool("list_runs", {})) == "UNAUTHORIZED"

@@ -228,7 +228,8 @@ def _matches_alternative(step: dict[str, Any], alternative: dict[str, Any]) -> b
     if "error" in alternative:
         if step.get("ok") is not False:
             return False
-        return alternative["error"] == "*" or step.get("error", {}).get("code") == alternative["error"]
+        expected: object = alternative["error"]
+        return expected == "*" or step.get("error", {}).get("code") == expected
     if step.get("ok") is not True:
         return False
     return "result" not in alternative or _first_difference(step.get("result"), alternative["result"]) is None
@@ -404,7 +405,7 @@ def test_scenario_matches_reference(
     aliases = _target_aliases(scenario, ref["steps"])
     deliberate = _deliberate(scenario)
     diverging = _diverging_ops(scenario, ref)
-    ours_previous: dict[str, Any] = {}
+    ours_previous: dict[str | None, Any] = {}
     for index, (op, r, o) in enumerate(zip(scenario["ops"], ref["steps"], ours["steps"], strict=True)):
         alias = aliases[index]
         label = f"{name} op #{index} {op['op']}" + (f" on run {alias!r}" if alias else "")

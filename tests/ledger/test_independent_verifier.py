@@ -8,13 +8,13 @@ import json
 import pytest
 from securesystemslib.dsse import Envelope
 from securesystemslib.exceptions import VerificationError
-from securesystemslib.signer import SSlibKey
+from securesystemslib.signer import Key, SSlibKey
 
 from tests.ledger.conftest import BOB, Ledger, gated_run
 from workbench_mcp.ledger.keys import keys_by_id
 
 
-async def _published_sslib_keys(ledger: Ledger) -> list[SSlibKey]:
+async def _published_sslib_keys(ledger: Ledger) -> list[Key]:
     return [SSlibKey.from_crypto(key, keyid=kid) for kid, key in keys_by_id(await ledger.jwks()).items()]
 
 

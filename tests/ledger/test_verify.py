@@ -30,7 +30,8 @@ async def attested(ledger: Ledger) -> Attested:
 
 
 def statement_of(envelope: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(open_envelope(envelope)[1])
+    statement: dict[str, Any] = json.loads(open_envelope(envelope)[1])
+    return statement
 
 
 def resigned(statement: dict[str, Any], key: SigningKey) -> dict[str, Any]:

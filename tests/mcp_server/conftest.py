@@ -62,7 +62,7 @@ def local_client(service: RunService) -> ClientFactory:
     ) -> AsyncIterator[Client]:
         server: WorkbenchMCP = build_mcp_server(service, toolsets, read_only)
         with acting_as(Principal(tenant, subject=tenant.removeprefix("user:"))):
-            async with Client(server, mode=mode) as client:  # type: ignore[arg-type]
+            async with Client(server, mode=mode) as client:
                 yield client
 
     return factory

@@ -131,7 +131,7 @@ async def test_refused_operations_change_nothing(local_client: ClientFactory) ->
             "write_artifact", {"runId": run_id, "artifactKey": "k", "typeId": "t", "data": 1, "idempotencyKey": "i"}
         )
         before = await call("get_run", {"runId": run_id})
-        refused = {
+        refused: dict[str, tuple[str, dict[str, Any]]] = {
             "IDEMPOTENCY_CONFLICT": (
                 "write_artifact",
                 {"artifactKey": "k", "typeId": "t", "data": 2, "idempotencyKey": "i"},

@@ -107,7 +107,7 @@ async def test_default_http_server_finishes_a_catalog_run(tmp_path: Path, mode: 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_default_stdio_server_finishes_a_catalog_run(tmp_path: Path, mode: str) -> None:
-    async with Client(stdio_params(tmp_path), mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(stdio_params(tmp_path), mode=mode) as client:
         check_completed(await drive_to_completion(client))
 
 
@@ -205,7 +205,7 @@ async def test_instructions_and_descriptions_name_only_offered_tools(
 ) -> None:
     server = build_mcp_server(service, toolsets, read_only)
     with acting_as(Principal("user:alice", subject="alice")):
-        async with Client(server) as client:  # type: ignore[arg-type]
+        async with Client(server) as client:
             tools = (await client.list_tools()).tools
             instructions = client.instructions
     offered = {t.name for t in tools}

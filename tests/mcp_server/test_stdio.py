@@ -32,7 +32,7 @@ def stdio_params(tmp_path: Path, *args: str) -> StdioServerParameters:
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_job_search_run_over_stdio(tmp_path: Path, mode: str) -> None:
     params = stdio_params(tmp_path, "--tenant", "acme", "--toolsets", "core,steps,telemetry")
-    async with Client(params, mode=mode) as client:  # type: ignore[arg-type]
+    async with Client(params, mode=mode) as client:
         outcome = await run_job_search(caller(client))
         listed = await client.list_resources()
     assert f"runs://{outcome['runId']}" in [str(r.uri) for r in listed.resources]

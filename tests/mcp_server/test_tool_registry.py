@@ -89,7 +89,7 @@ async def _arguments(call: Call, name: str) -> dict[str, Any]:
     for tool, arguments in SETUP.get(name, []):
         await call(tool, {"runId": run_id, **arguments})
     bundle = await call("export_bundle", {"runId": run_id})
-    others = {
+    others: dict[str, dict[str, Any]] = {
         "list_runs": {},
         "list_workflows": {},
         "start_run": {"workflowId": "jobSearchWorkflow"},

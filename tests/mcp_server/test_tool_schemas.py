@@ -110,12 +110,15 @@ async def test_every_result_and_every_error_fits_the_advertised_output_schema(lo
         bundle = await call("export_bundle", {"runId": run_id})
         user_bundle = await call("export_bundle", {"runId": run_id, "profile": "user"})
         results["export_bundle"] = [bundle, user_bundle]
-        tampered = {**bundle, "integrity": {"sha256": "0" * 64}}
+        tampered: dict[str, Any] = {**bundle, "integrity": {"sha256": "0" * 64}}
         results["verify_run_integrity"] = [
             await call("verify_run_integrity", {"bundle": b}) for b in (bundle, tampered)
         ]
         results["verify_run_integrity"].append(payload(await client.call_tool("verify_run_integrity", {"bundle": {}})))
-        results["validate_run_bundle"] = [await call("validate_run_bundle", {"bundle": b}) for b in (bundle, [])]
+        not_a_bundle: list[object] = []
+        results["validate_run_bundle"] = [
+            await call("validate_run_bundle", {"bundle": b}) for b in (bundle, not_a_bundle)
+        ]
         results["list_runs"] = [await call("list_runs", {"limit": 1})]
         results["list_workflows"] = [await call("list_workflows", {})]
         for tool in ("cancel_run", "fail_run"):  # the run is completed: both refused

@@ -112,7 +112,7 @@ def test_a_tampered_bundle_gets_the_failed_badge(tmp_path: Path) -> None:
 
 
 def test_every_event_type_has_a_summary() -> None:
-    samples = {
+    samples: dict[str, dict[str, Any]] = {
         "step_completed": {"ok": False, "error": {"message": "boom"}},
         "artifact_patch": {"artifactKey": "a", "fromVersion": 1, "toVersion": 2, "patch": [{"op": "add"}]},
         "model_io": {"direction": "response", "provider": "p", "model": "m", "usage": {"totalTokens": 3}},

@@ -175,7 +175,7 @@ async def test_a_lone_surrogate_in_a_name_is_refused_or_names_nothing(wire: Wire
     assert response.json()["code"] == "INVALID_INPUT"
     for era in ERAS:
         for data in ({LONE: 1}, {"a": [{"b": {LONE: 1}}]}):
-            artifact = {"runId": run_id, "artifactKey": "k", "typeId": "t", "data": data}
+            artifact: dict[str, Any] = {"runId": run_id, "artifactKey": "k", "typeId": "t", "data": data}
             assert await wire.code("write_artifact", artifact, era) == "INVALID_INPUT"
         assert (
             await wire.code("log_tool_call", {"runId": run_id, "name": "t", "result": {"x": {LONE: 1}}}, era)

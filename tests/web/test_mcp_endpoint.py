@@ -128,7 +128,7 @@ async def endpoints(tmp_path: Path) -> AsyncIterator[Endpoints]:
         run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
         await service.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
         try:
-            direct, handed_on = McpEndpoint(manager), []
+            direct, handed_on = McpEndpoint(manager), list[bytes]()
             direct._sdk = spying(direct._sdk, handed_on)
             yield Endpoints(direct, StreamableHTTPASGIApp(manager), run_id, handed_on)
         finally:

@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -31,6 +31,10 @@ from schemathesis.checks import (
 from tests.servers import server_config, server_in_thread, token
 from tests.web.rest import RunFactory, renamed
 from workbench_mcp.web.openapi import RUN_ID_EXAMPLE, openapi_document
+
+if TYPE_CHECKING:
+    # The OpenAPI case type is declared for type checkers only (schemathesis defines it under TYPE_CHECKING).
+    from schemathesis.specs.openapi.schemas import OpenApiCase
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 BEARER = token("schemathesis", org="org_st")
@@ -105,7 +109,7 @@ def test_every_operation_conforms_to_the_document(
 
     @given(case=st.one_of(strategies))
     @settings(max_examples=MAX_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def check(case: schemathesis.Case) -> None:
+    def check(case: OpenApiCase) -> None:
         response = case.call_and_validate(
             base_url=live_url, headers={"Authorization": f"Bearer {BEARER}"}, checks=CHECKS
         )

@@ -132,7 +132,7 @@ async def test_a_big_response_costs_its_size_too(tmp_path: Path) -> None:
         run_id = start.json()["result"]["structuredContent"]["runId"]
         write = {"runId": run_id, "artifactKey": "big", "typeId": "t.v1", "data": data}
         wrote = await http.post("/api/mcp", json=call(2, "write_artifact", write), headers=headers)
-        exports = []
+        exports: list[httpx.Response] = []
         while len(exports) < 12:
             response = await http.get(f"/api/runs/{run_id}", headers=headers)
             exports.append(response)

@@ -42,7 +42,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from workbench_mcp.web.network_guard import METHOD_NOT_ALLOWED, http_error
 
@@ -101,7 +101,7 @@ class McpEndpoint:
         if not (manager.stateless and manager.json_response):
             raise ValueError("the direct path serves the stateless JSON-response configuration only")
         self._manager = manager
-        self._sdk = StreamableHTTPASGIApp(manager)
+        self._sdk: ASGIApp = StreamableHTTPASGIApp(manager)
         self._security = TransportSecurityMiddleware(manager.security_settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
