@@ -373,7 +373,8 @@ class Settings(BaseSettings):
     @field_validator("jwt_max_lifetime", mode="before")
     @classmethod
     def _lifetime(cls, value: object) -> object:
-        return parse_duration(value, f"{ENV_PREFIX}JWT_MAX_LIFETIME / --jwt-max-lifetime") if isinstance(value, str) else value
+        name = f"{ENV_PREFIX}JWT_MAX_LIFETIME / --jwt-max-lifetime"
+        return parse_duration(value, name) if isinstance(value, str) else value
 
     @field_validator("log_level", mode="after")
     @classmethod
