@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from workbench_mcp.cli import _parser
-from workbench_mcp.config import ENV_PREFIX, Settings
+from workbench_mcp.cli import _parser, config_from
+from workbench_mcp.config import ENV_PREFIX, ConfigError, Settings, load
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.principal import Principal
+from workbench_mcp.wiring import open_service
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+WHO = Principal("acme", "alice")
 SPELLED_OUT = {"default_scopes": "all four"}
 """Defaults the README names in words rather than printing the value."""
 NOT_SETTINGS = {"help", "version", "command", "user", "org", "ttl", "scope", "jwt_secret_file"}
@@ -87,3 +91,24 @@ def test_every_flag_the_model_names_exists() -> None:
         if isinstance(extra := field.json_schema_extra, dict) and "flag" in extra
     }
     assert named <= known, f"the model names flags argparse does not take: {named - known}"
+
+
+async def test_the_configured_quotas_are_the_ones_enforced(tmp_path: Path) -> None:
+    """The documented limits were fixed in code (settings.Limits()); now the variables reach store and service."""
+    env = {"WORKBENCH_MAX_RUNS_PER_TENANT": "1", "WORKBENCH_MAX_BUNDLE_BYTES": "1000"}
+    config = config_from(_parser().parse_args(["serve", "--db", str(tmp_path / "w.db")]), env)
+    async with open_service(config) as service:
+        run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
+        with pytest.raises(WorkbenchError) as refused:
+            await service.start_run(WHO, "jobSearchWorkflow")
+        assert refused.value.code is ErrorCode.LIMIT_EXCEEDED
+        bundle = await service.export_bundle(WHO, run_id)
+        with pytest.raises(WorkbenchError) as too_big:
+            await service.verify_bundle(bundle)
+        assert too_big.value.code is ErrorCode.LIMIT_EXCEEDED
+
+
+@pytest.mark.parametrize("name", ["MAX_RUNS_PER_TENANT", "MAX_BUNDLE_BYTES", "MAX_TRACE_EVENTS_PER_RUN"])
+def test_a_quota_below_one_is_refused(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{ENV_PREFIX}{name}"):
+        load({ENV_PREFIX + name: "0"})

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Annotated, Any, cast, get_args
 from urllib.parse import urlsplit
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import Field, PositiveInt, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources.utils import parse_env_vars
 
 from workbench_mcp.scopes import DEFAULT_SCOPES, parse_scopes
+from workbench_mcp.settings import Limits
 from workbench_mcp.store.sqlite_store import Durability
 
 ENV_PREFIX = "WORKBENCH_"
@@ -158,6 +159,7 @@ class ServerConfig:
     """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    limits: Limits = field(default_factory=Limits)
     signing_key_file: Path | None = None
     """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
 
@@ -303,6 +305,7 @@ def _flag(name: str) -> dict[str, Any]:
     return {"flag": name}
 
 
+_LIMITS = Limits()
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Csv = Annotated[tuple[str, ...], NoDecode]
 
@@ -349,6 +352,10 @@ class Settings(BaseSettings):
     keep_alive: Seconds = Field(DEFAULT_KEEP_ALIVE_S, json_schema_extra=_flag("--keep-alive-timeout"))
     max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, json_schema_extra=_flag("--max-connections"))
     signing_key_file: Path | None = Field(None, json_schema_extra=_flag("--signing-key-file"))
+    max_artifact_payload_bytes: PositiveInt = _LIMITS.max_artifact_payload_bytes
+    max_trace_events_per_run: PositiveInt = _LIMITS.max_trace_events_per_run
+    max_runs_per_tenant: PositiveInt = _LIMITS.max_runs_per_tenant
+    max_bundle_bytes: PositiveInt = _LIMITS.max_bundle_bytes
 
     @field_validator("toolsets", mode="before")
     @classmethod
@@ -433,6 +440,12 @@ class Settings(BaseSettings):
             durability=self.durability,
             rate_limit=RateLimitConfig(self.rate_limit, self.rate_burst, self.fair_slots, self.offload_bytes),
             connections=ConnectionLimits(self.header_timeout, self.body_timeout, self.keep_alive, self.max_connections),
+            limits=Limits(
+                max_trace_events_per_run=self.max_trace_events_per_run,
+                max_runs_per_tenant=self.max_runs_per_tenant,
+                max_artifact_payload_bytes=self.max_artifact_payload_bytes,
+                max_bundle_bytes=self.max_bundle_bytes,
+            ),
             signing_key_file=self.signing_key_file,
         )
 
