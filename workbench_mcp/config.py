@@ -1,7 +1,8 @@
-"""Server configuration: one typed object built from `WORKBENCH_*` environment variables, then CLI flags.
+"""Server configuration: `Settings` (pydantic-settings) declares each setting once, `ServerConfig` is what runs.
 
-Every knob has a default that works on a laptop with no configuration at all (README "Configuration").
-Flags override the environment; nothing else reads `os.environ`.
+Every knob has a default that works on a laptop with no configuration at all (README "Configuration",
+tested against `Settings` in tests/test_config.py). Flags override `WORKBENCH_*` variables and both pass
+the same validators (`load`); nothing else reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -496,6 +497,7 @@ def _describe(error: ValidationError) -> str:
 
 
 def from_env(env: Mapping[str, str]) -> ServerConfig:
+    """The configuration of the variables alone (no flags)."""
     return load(env)
 
 
