@@ -163,3 +163,12 @@ async def _healthy(http: httpx.AsyncClient) -> bool:
         return (await http.get("/healthz")).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_non_finite_rate_limit_is_refused_from_the_flag_as_from_the_environment(value: str) -> None:
+    """`--rate-limit nan` used to pass (NaN > 0 is false: the limiter silently off); the variable refused it."""
+    with pytest.raises(ConfigError):
+        check_serve_config(config_from(_parser().parse_args(["serve", "--rate-limit", value]), {}))
+    with pytest.raises(ConfigError):
+        check_serve_config(config_from(_parser().parse_args(["serve"]), {"WORKBENCH_RATE_LIMIT": value}))

@@ -12,23 +12,20 @@ import logging
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from workbench_mcp import __version__, ledger_cli
 from workbench_mcp.config import (
     ConfigError,
     ServerConfig,
+    Settings,
     check_jwt_config,
     check_serve_config,
-    from_env,
     is_loopback_host,
-    parse_durability,
+    load,
     parse_duration,
-    parse_toolsets,
-    read_public_key,
     read_secret_file,
 )
 from workbench_mcp.errors import WorkbenchError
@@ -49,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--public-url", help="origin clients use, e.g. https://mcp.example.com (WORKBENCH_PUBLIC_URL)")
     serve.add_argument("--allowed-hosts", help="extra Host names accepted, comma-separated (WORKBENCH_ALLOWED_HOSTS)")
     _secret_flags(serve)
-    serve.add_argument("--jwt-public-key", type=Path, help="PEM public key for RS256/ES256 (WORKBENCH_JWT_PUBLIC_KEY)")
+    serve.add_argument(
+        "--jwt-public-key",
+        dest="jwt_public_key_file",
+        type=Path,
+        help="PEM public key for RS256/ES256 (WORKBENCH_JWT_PUBLIC_KEY)",
+    )
     serve.add_argument("--jwks-url", help="JWKS URL for RS256/ES256 keys (WORKBENCH_JWKS_URL)")
     serve.add_argument(
         "--single-tenant",
@@ -93,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--keep-alive-timeout",
+        dest="keep_alive",
         type=float,
         help="seconds an idle connection stays open between requests (default 5; WORKBENCH_KEEP_ALIVE)",
     )
@@ -157,67 +160,14 @@ def _store_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from(args: argparse.Namespace, env: dict[str, str]) -> ServerConfig:
-    """Environment first, then every flag that was given."""
-    config = from_env(env)
-    changes: dict[str, Any] = {}
-    for flag, field_name in (("host", "host"), ("port", "port"), ("db", "db_path"), ("workflows", "workflows_dir")):
-        value = getattr(args, flag, None)
-        if value is not None:
-            changes[field_name] = value
-    if getattr(args, "toolsets", None):
-        changes["toolsets"] = parse_toolsets(args.toolsets)
-    if getattr(args, "read_only", None):
-        changes["read_only"] = True
-    if getattr(args, "public_url", None):
-        changes["public_url"] = args.public_url
-    if getattr(args, "allowed_hosts", None):
-        changes["allowed_hosts"] = tuple(h.strip() for h in args.allowed_hosts.split(",") if h.strip())
-    if getattr(args, "single_tenant", None):
-        changes["single_tenant"] = args.single_tenant
-    if getattr(args, "tenant", None):
-        changes["stdio_tenant"] = args.tenant
-    if getattr(args, "log_level", None):
-        changes["log_level"] = args.log_level.upper()
-    if getattr(args, "workers", None) is not None:
-        changes["workers"] = args.workers
-    if getattr(args, "signing_key_file", None):
-        changes["signing_key_file"] = args.signing_key_file
-    if getattr(args, "durability", None):
-        changes["durability"] = parse_durability(args.durability)
-    rate = config.rate_limit
-    if getattr(args, "rate_limit", None) is not None:
-        rate = replace(rate, per_second=args.rate_limit)
-    if getattr(args, "rate_burst", None) is not None:
-        rate = replace(rate, burst=args.rate_burst)
-    if getattr(args, "fair_slots", None) is not None:
-        rate = replace(rate, fair_slots=args.fair_slots)
-    if getattr(args, "offload_bytes", None) is not None:
-        rate = replace(rate, offload_bytes=args.offload_bytes)
-    changes["rate_limit"] = rate
-    connections = config.connections
-    for flag, field_name in (
-        ("header_timeout", "header_timeout_s"),
-        ("body_timeout", "body_timeout_s"),
-        ("keep_alive_timeout", "keep_alive_s"),
-        ("max_connections", "max_connections"),
-    ):
-        value = getattr(args, flag, None)
-        if value is not None:
-            connections = replace(connections, **{field_name: value})
-    changes["connections"] = connections
-    jwt = config.jwt
+def config_from(args: argparse.Namespace, env: Mapping[str, str]) -> ServerConfig:
+    """Every flag that was given over the environment; one model validates both (config.Settings)."""
+    overrides: dict[str, object] = {
+        name: value for name in Settings.model_fields if (value := getattr(args, name, None)) not in (None, "")
+    }
     if getattr(args, "jwt_secret_file", None):
-        jwt = replace(jwt, secret=read_secret_file(args.jwt_secret_file))
-    if getattr(args, "jwt_max_lifetime", None):
-        jwt = replace(jwt, max_lifetime_seconds=parse_duration(args.jwt_max_lifetime, "--jwt-max-lifetime"))
-    if getattr(args, "jwt_public_key", None):
-        jwt = replace(jwt, public_key_pem=read_public_key(args.jwt_public_key))
-    for flag in ("jwks_url", "issuer", "audience"):
-        value = getattr(args, flag if flag == "jwks_url" else f"jwt_{flag}", None)
-        if value:
-            jwt = replace(jwt, **{flag: value})
-    return replace(config, jwt=jwt, **changes)
+        overrides["jwt_secret"] = read_secret_file(args.jwt_secret_file)
+    return load(env, overrides)
 
 
 # --- serve ---------------------------------------------------------------------------------------

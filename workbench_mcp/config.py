@@ -1,26 +1,33 @@
-"""Server configuration: one typed object built from `WORKBENCH_*` environment variables, then CLI flags.
+"""Server configuration: `Settings` (pydantic-settings) declares each setting once, `ServerConfig` is what runs.
 
-Every knob has a default that works on a laptop with no configuration at all (README "Configuration").
-Flags override the environment; nothing else reads `os.environ`.
+Every knob has a default that works on a laptop with no configuration at all (README "Configuration",
+tested against `Settings` in tests/test_config.py). Flags override `WORKBENCH_*` variables and both pass
+the same validators (`load`); nothing else reads `os.environ`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 import re
 import stat
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import cast, get_args
+from typing import Annotated, Any, cast, get_args
 from urllib.parse import urlsplit
 
+from pydantic import Field, PositiveInt, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources.utils import parse_env_vars
+
 from workbench_mcp.scopes import DEFAULT_SCOPES, parse_scopes
+from workbench_mcp.settings import Limits
 from workbench_mcp.store.sqlite_store import Durability
 
+ENV_PREFIX = "WORKBENCH_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_DB = "workbench.db"
@@ -153,6 +160,7 @@ class ServerConfig:
     """"normal": a committed write survives the process being killed; "full": also power loss (fsync per commit)."""
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
+    limits: Limits = field(default_factory=Limits)
     signing_key_file: Path | None = None
     """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
 
@@ -208,55 +216,8 @@ def parse_durability(text: str) -> Durability:
     raise ConfigError(f"durability must be one of {', '.join(get_args(Durability))}, got {text!r}")
 
 
-def _flag(value: str | None, name: str) -> bool:
-    if value is None or value.strip() == "":
-        return False
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be a boolean (1/0, true/false), got {value!r}")
-
-
-def _int(value: str | None, name: str, default: int) -> int:
-    if value is None or value.strip() == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
-
-
-def _float(value: str | None, name: str, default: float) -> float:
-    if value is None or value.strip() == "":
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ConfigError(f"{name} must be a finite number, got {value!r}")
-    return number
-
-
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
-
-
-def _text(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name, "").strip()
-    return value or None
-
-
-def _public_key(env: Mapping[str, str]) -> str | None:
-    inline = _text(env, "WORKBENCH_JWT_PUBLIC_KEY")
-    path = _text(env, "WORKBENCH_JWT_PUBLIC_KEY_FILE")
-    if inline and path:
-        raise ConfigError("set WORKBENCH_JWT_PUBLIC_KEY or WORKBENCH_JWT_PUBLIC_KEY_FILE, not both")
-    if path:
-        return read_public_key(Path(path))
-    return inline
 
 
 def read_public_key(path: Path) -> str:
@@ -340,76 +301,208 @@ def check_jwt_config(jwt: JwtConfig) -> None:
         raise ConfigError(f"the maximum token lifetime must be positive, got {jwt.max_lifetime_seconds}")
 
 
-def jwt_from_env(env: Mapping[str, str]) -> JwtConfig:
-    claims = _csv(env.get("WORKBENCH_TENANT_CLAIMS"))
-    return JwtConfig(
-        secret=_text(env, "WORKBENCH_JWT_SECRET"),
-        public_key_pem=_public_key(env),
-        jwks_url=_text(env, "WORKBENCH_JWKS_URL"),
-        issuer=_text(env, "WORKBENCH_JWT_ISSUER"),
-        audience=_text(env, "WORKBENCH_JWT_AUDIENCE"),
-        tenant_claims=claims or DEFAULT_TENANT_CLAIMS,
-        leeway_seconds=_int(env.get("WORKBENCH_JWT_LEEWAY"), "WORKBENCH_JWT_LEEWAY", 30),
-        max_lifetime_seconds=_duration(env, "WORKBENCH_JWT_MAX_LIFETIME", DEFAULT_JWT_MAX_LIFETIME_S),
-        default_scopes=_default_scopes(env),
-    )
+def _flag(name: str) -> dict[str, Any]:
+    """The command-line flag that overrides a setting (README "Configuration" lists both)."""
+    return {"flag": name}
 
 
-def _default_scopes(env: Mapping[str, str]) -> tuple[str, ...]:
-    text = env.get("WORKBENCH_DEFAULT_SCOPES")
-    if text is None:
-        return DEFAULT_SCOPES
+_LIMITS = Limits()
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Csv = Annotated[tuple[str, ...], NoDecode]
+
+
+class Settings(BaseSettings):
+    """Every setting once: the field is `WORKBENCH_<NAME>`, flags override it, validation is here.
+
+    Flags and variables go through the same validators, so a value one accepts the other accepts
+    (`--rate-limit nan` and `WORKBENCH_RATE_LIMIT=nan` are both refused). `to_server_config` turns
+    the flat settings into the typed `ServerConfig` the server uses.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, str_strip_whitespace=True)
+
+    host: str = Field(DEFAULT_HOST, json_schema_extra=_flag("--host"))
+    port: int = Field(DEFAULT_PORT, json_schema_extra=_flag("--port"))
+    db: Path = Field(Path(DEFAULT_DB), json_schema_extra=_flag("--db"))
+    workflows: Path | None = Field(None, json_schema_extra=_flag("--workflows"))
+    toolsets: Annotated[frozenset[Toolset], NoDecode] = Field(DEFAULT_TOOLSETS, json_schema_extra=_flag("--toolsets"))
+    read_only: bool = Field(False, json_schema_extra=_flag("--read-only"))
+    public_url: str | None = Field(None, json_schema_extra=_flag("--public-url"))
+    allowed_hosts: Csv = Field((), json_schema_extra=_flag("--allowed-hosts"))
+    jwt_secret: str | None = Field(None, json_schema_extra=_flag("--jwt-secret-file"))
+    jwt_public_key: str | None = Field(None, json_schema_extra=_flag("--jwt-public-key"))
+    jwt_public_key_file: Path | None = Field(None, json_schema_extra=_flag("--jwt-public-key"))
+    jwks_url: str | None = Field(None, json_schema_extra=_flag("--jwks-url"))
+    jwt_issuer: str | None = Field(None, json_schema_extra=_flag("--jwt-issuer"))
+    jwt_audience: str | None = Field(None, json_schema_extra=_flag("--jwt-audience"))
+    tenant_claims: Csv = DEFAULT_TENANT_CLAIMS
+    default_scopes: Annotated[tuple[str, ...], NoDecode] = DEFAULT_SCOPES
+    jwt_leeway: int = 30
+    jwt_max_lifetime: int = Field("30d", validate_default=True, json_schema_extra=_flag("--jwt-max-lifetime"))
+    tenant: str = Field(DEFAULT_STDIO_TENANT, json_schema_extra=_flag("--tenant"))
+    single_tenant: str | None = Field(None, json_schema_extra=_flag("--single-tenant"))
+    log_level: str = Field("INFO", json_schema_extra=_flag("--log-level"))
+    workers: int = Field(1, json_schema_extra=_flag("--workers"))
+    durability: Durability = Field("normal", json_schema_extra=_flag("--durability"))
+    rate_limit: float = Field(DEFAULT_RATE_PER_S, allow_inf_nan=False, json_schema_extra=_flag("--rate-limit"))
+    rate_burst: int = Field(DEFAULT_RATE_BURST, json_schema_extra=_flag("--rate-burst"))
+    fair_slots: int = Field(DEFAULT_FAIR_SLOTS, json_schema_extra=_flag("--fair-slots"))
+    offload_bytes: int = Field(DEFAULT_OFFLOAD_BYTES, json_schema_extra=_flag("--offload-bytes"))
+    header_timeout: Seconds = Field(DEFAULT_HEADER_TIMEOUT_S, json_schema_extra=_flag("--header-timeout"))
+    body_timeout: Seconds = Field(DEFAULT_BODY_TIMEOUT_S, json_schema_extra=_flag("--body-timeout"))
+    keep_alive: Seconds = Field(DEFAULT_KEEP_ALIVE_S, json_schema_extra=_flag("--keep-alive-timeout"))
+    max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, json_schema_extra=_flag("--max-connections"))
+    signing_key_file: Path | None = Field(None, json_schema_extra=_flag("--signing-key-file"))
+    max_artifact_payload_bytes: PositiveInt = _LIMITS.max_artifact_payload_bytes
+    max_trace_events_per_run: PositiveInt = _LIMITS.max_trace_events_per_run
+    max_runs_per_tenant: PositiveInt = _LIMITS.max_runs_per_tenant
+    max_bundle_bytes: PositiveInt = _LIMITS.max_bundle_bytes
+
+    @field_validator("toolsets", mode="before")
+    @classmethod
+    def _toolsets(cls, value: object) -> object:
+        return parse_toolsets(value) if isinstance(value, str) else value
+
+    @field_validator("allowed_hosts", "tenant_claims", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _csv(value) if isinstance(value, str) else value
+
+    @field_validator("tenant_claims")
+    @classmethod
+    def _claims(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return value or DEFAULT_TENANT_CLAIMS
+
+    @field_validator("default_scopes", mode="before")
+    @classmethod
+    def _scopes(cls, value: object) -> object:
+        return parse_scopes(value, ENV_PREFIX + "DEFAULT_SCOPES") if isinstance(value, str) else value
+
+    @field_validator("jwt_max_lifetime", mode="before")
+    @classmethod
+    def _lifetime(cls, value: object) -> object:
+        name = f"{ENV_PREFIX}JWT_MAX_LIFETIME / --jwt-max-lifetime"
+        return parse_duration(value, name) if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="after")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+    @field_validator("durability", mode="before")
+    @classmethod
+    def _durability(cls, value: object) -> object:
+        return parse_durability(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_public_key(self) -> Settings:
+        if self.jwt_public_key and self.jwt_public_key_file:
+            raise ValueError(f"set {ENV_PREFIX}JWT_PUBLIC_KEY or {ENV_PREFIX}JWT_PUBLIC_KEY_FILE, not both")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Flags (init arguments) over the environment handed to `load`; no .env or secrets directory."""
+        return init_settings, _MappingEnv(settings_cls, _ENVIRONMENT.get())
+
+    def to_server_config(self) -> ServerConfig:
+        public_key = read_public_key(self.jwt_public_key_file) if self.jwt_public_key_file else self.jwt_public_key
+        return ServerConfig(
+            host=self.host,
+            port=self.port,
+            db_path=self.db,
+            workflows_dir=self.workflows,
+            toolsets=self.toolsets,
+            read_only=self.read_only,
+            public_url=self.public_url,
+            allowed_hosts=self.allowed_hosts,
+            jwt=JwtConfig(
+                secret=self.jwt_secret,
+                public_key_pem=public_key,
+                jwks_url=self.jwks_url,
+                issuer=self.jwt_issuer,
+                audience=self.jwt_audience,
+                tenant_claims=self.tenant_claims,
+                leeway_seconds=self.jwt_leeway,
+                max_lifetime_seconds=self.jwt_max_lifetime,
+                default_scopes=self.default_scopes,
+            ),
+            single_tenant=self.single_tenant,
+            stdio_tenant=self.tenant,
+            log_level=self.log_level,
+            workers=self.workers,
+            durability=self.durability,
+            rate_limit=RateLimitConfig(self.rate_limit, self.rate_burst, self.fair_slots, self.offload_bytes),
+            connections=ConnectionLimits(self.header_timeout, self.body_timeout, self.keep_alive, self.max_connections),
+            limits=Limits(
+                max_trace_events_per_run=self.max_trace_events_per_run,
+                max_runs_per_tenant=self.max_runs_per_tenant,
+                max_artifact_payload_bytes=self.max_artifact_payload_bytes,
+                max_bundle_bytes=self.max_bundle_bytes,
+            ),
+            signing_key_file=self.signing_key_file,
+        )
+
+
+_ENVIRONMENT: ContextVar[Mapping[str, str]] = ContextVar("workbench_environment", default=os.environ)
+
+
+class _MappingEnv(EnvSettingsSource):
+    """`WORKBENCH_*` from a given mapping (tests and `main` pass theirs); a blank value means unset,
+    except for the default scopes, where an empty list is a choice."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environment: Mapping[str, str]) -> None:
+        self._environment = environment
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        kept = {
+            name: value
+            for name, value in self._environment.items()
+            if value.strip() or name == ENV_PREFIX + "DEFAULT_SCOPES"
+        }
+        return parse_env_vars(kept, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+def load(env: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> ServerConfig:
+    """The configuration from `env`'s `WORKBENCH_*` variables, `overrides` (flags, by field name) first."""
+    token = _ENVIRONMENT.set(env)
     try:
-        return parse_scopes(text, "WORKBENCH_DEFAULT_SCOPES")
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        settings = Settings(**dict(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    finally:
+        _ENVIRONMENT.reset(token)
+    return settings.to_server_config()
 
 
-def _duration(env: Mapping[str, str], name: str, default: int) -> int:
-    value = _text(env, name)
-    return default if value is None else parse_duration(value, name)
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = str(item["loc"][0]) if item["loc"] else ""
+        field_info = Settings.model_fields.get(name)
+        extra = field_info.json_schema_extra if field_info is not None else None
+        flag = f" / {extra['flag']}" if isinstance(extra, dict) and "flag" in extra else ""
+        where = f"{ENV_PREFIX}{name.upper()}{flag}: " if name else ""
+        message = str(item["msg"]).removeprefix("Value error, ")
+        problems.append(message if message.startswith(ENV_PREFIX) else where + message)
+    return "; ".join(problems)
 
 
 def from_env(env: Mapping[str, str]) -> ServerConfig:
-    toolsets = env.get("WORKBENCH_TOOLSETS")
-    workflows = _text(env, "WORKBENCH_WORKFLOWS")
-    return ServerConfig(
-        host=_text(env, "WORKBENCH_HOST") or DEFAULT_HOST,
-        port=_int(env.get("WORKBENCH_PORT"), "WORKBENCH_PORT", DEFAULT_PORT),
-        db_path=Path(_text(env, "WORKBENCH_DB") or DEFAULT_DB),
-        workflows_dir=Path(workflows) if workflows else None,
-        toolsets=parse_toolsets(toolsets) if toolsets and toolsets.strip() else DEFAULT_TOOLSETS,
-        read_only=_flag(env.get("WORKBENCH_READ_ONLY"), "WORKBENCH_READ_ONLY"),
-        public_url=_text(env, "WORKBENCH_PUBLIC_URL"),
-        allowed_hosts=_csv(env.get("WORKBENCH_ALLOWED_HOSTS")),
-        jwt=jwt_from_env(env),
-        single_tenant=_text(env, "WORKBENCH_SINGLE_TENANT"),
-        stdio_tenant=_text(env, "WORKBENCH_TENANT") or DEFAULT_STDIO_TENANT,
-        log_level=(_text(env, "WORKBENCH_LOG_LEVEL") or "INFO").upper(),
-        workers=_int(env.get("WORKBENCH_WORKERS"), "WORKBENCH_WORKERS", 1),
-        durability=parse_durability(_text(env, "WORKBENCH_DURABILITY") or "normal"),
-        rate_limit=RateLimitConfig(
-            per_second=_float(env.get("WORKBENCH_RATE_LIMIT"), "WORKBENCH_RATE_LIMIT", DEFAULT_RATE_PER_S),
-            burst=_int(env.get("WORKBENCH_RATE_BURST"), "WORKBENCH_RATE_BURST", DEFAULT_RATE_BURST),
-            fair_slots=_int(env.get("WORKBENCH_FAIR_SLOTS"), "WORKBENCH_FAIR_SLOTS", DEFAULT_FAIR_SLOTS),
-            offload_bytes=_int(env.get("WORKBENCH_OFFLOAD_BYTES"), "WORKBENCH_OFFLOAD_BYTES", DEFAULT_OFFLOAD_BYTES),
-        ),
-        connections=ConnectionLimits(
-            header_timeout_s=_float(
-                env.get("WORKBENCH_HEADER_TIMEOUT"), "WORKBENCH_HEADER_TIMEOUT", DEFAULT_HEADER_TIMEOUT_S
-            ),
-            body_timeout_s=_float(env.get("WORKBENCH_BODY_TIMEOUT"), "WORKBENCH_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT_S),
-            keep_alive_s=_float(env.get("WORKBENCH_KEEP_ALIVE"), "WORKBENCH_KEEP_ALIVE", DEFAULT_KEEP_ALIVE_S),
-            max_connections=_int(
-                env.get("WORKBENCH_MAX_CONNECTIONS"), "WORKBENCH_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS
-            ),
-        ),
-        signing_key_file=_optional_path(_text(env, "WORKBENCH_SIGNING_KEY_FILE")),
-    )
+    """The configuration of the variables alone (no flags)."""
+    return load(env)
 
 
-def _optional_path(text: str | None) -> Path | None:
-    return Path(text) if text else None
+def jwt_from_env(env: Mapping[str, str]) -> JwtConfig:
+    return load(env).jwt
 
 
 def check_serve_config(config: ServerConfig) -> None:
@@ -503,63 +596,12 @@ def config_to_json(config: ServerConfig) -> str:
     """The whole configuration as JSON, for `serve --workers N`: uvicorn starts each worker as a fresh
     interpreter, so the parent's resolved configuration (flags, environment, the dev secret created
     once before spawning) travels in one environment variable instead of being re-derived N times."""
-    jwt = config.jwt
-    document = {
-        "host": config.host,
-        "port": config.port,
-        "db_path": str(config.db_path),
-        "workflows_dir": None if config.workflows_dir is None else str(config.workflows_dir),
-        "toolsets": sorted(t.value for t in config.toolsets),
-        "read_only": config.read_only,
-        "public_url": config.public_url,
-        "allowed_hosts": list(config.allowed_hosts),
-        "jwt": {
-            "secret": jwt.secret,
-            "public_key_pem": jwt.public_key_pem,
-            "jwks_url": jwt.jwks_url,
-            "issuer": jwt.issuer,
-            "audience": jwt.audience,
-            "tenant_claims": list(jwt.tenant_claims),
-            "leeway_seconds": jwt.leeway_seconds,
-            "max_lifetime_seconds": jwt.max_lifetime_seconds,
-            "default_scopes": list(jwt.default_scopes),
-        },
-        "single_tenant": config.single_tenant,
-        "stdio_tenant": config.stdio_tenant,
-        "log_level": config.log_level,
-        "workers": config.workers,
-        "durability": config.durability,
-        "rate_limit": {
-            "per_second": config.rate_limit.per_second,
-            "burst": config.rate_limit.burst,
-            "fair_slots": config.rate_limit.fair_slots,
-            "offload_bytes": config.rate_limit.offload_bytes,
-        },
-        "connections": asdict(config.connections),
-        "signing_key_file": None if config.signing_key_file is None else str(config.signing_key_file),
-    }
-    return json.dumps(document)
+    return _SERVER_CONFIG.dump_json(config).decode()
 
 
 def config_from_json(text: str) -> ServerConfig:
     """Inverse of config_to_json."""
-    document = json.loads(text)
-    jwt = document.pop("jwt")
-    rate = document.pop("rate_limit")
-    connections = document.pop("connections")
-    workflows = document.pop("workflows_dir")
-    return ServerConfig(
-        **{
-            **document,
-            "db_path": Path(document["db_path"]),
-            "workflows_dir": None if workflows is None else Path(workflows),
-            "toolsets": frozenset(Toolset(t) for t in document["toolsets"]),
-            "allowed_hosts": tuple(document["allowed_hosts"]),
-            "jwt": JwtConfig(
-                **{**jwt, "tenant_claims": tuple(jwt["tenant_claims"]), "default_scopes": tuple(jwt["default_scopes"])}
-            ),
-            "rate_limit": RateLimitConfig(**rate),
-            "connections": ConnectionLimits(**connections),
-            "signing_key_file": _optional_path(document.get("signing_key_file")),
-        }
-    )
+    return _SERVER_CONFIG.validate_json(text)
+
+
+_SERVER_CONFIG = TypeAdapter(ServerConfig)

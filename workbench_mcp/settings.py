@@ -1,4 +1,4 @@
-"""Limits and knobs, with documented defaults (see README "Configuration")."""
+"""Limits, with documented defaults; the quotas are configurable (`WORKBENCH_MAX_*`, README "Configuration")."""
 
 from __future__ import annotations
 
@@ -8,23 +8,14 @@ from workbench_mcp.store.run_store import StoreLimits
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    max_artifact_payload_bytes: int = 1_048_576
-    """Compact JSON bytes of one artifact's data (or one patch). Larger writes: LIMIT_EXCEEDED."""
-    max_trace_events_per_run: int = 100_000
-    max_runs_per_tenant: int = 100_000
+class Limits(StoreLimits):
+    """The store's quotas (it knows the counts, so it enforces them) plus what the service and REST bound."""
+
     max_bundle_bytes: int = 26_214_400
     """25 MiB, the reference's ceiling for bundles handed to verify/validate and REST bodies."""
     list_limit_default: int = 100
     list_limit_max: int = 500
-
-    def for_store(self) -> StoreLimits:
-        """The quotas the store itself enforces (it knows the counts)."""
-        return StoreLimits(
-            max_trace_events_per_run=self.max_trace_events_per_run,
-            max_runs_per_tenant=self.max_runs_per_tenant,
-            max_artifact_payload_bytes=self.max_artifact_payload_bytes,
-        )
+    """Page sizes of list_runs / GET /api/runs: the reference's, so clients page the same way (not configurable)."""
 
 
 def clamp_limit(limit: int | None, limits: Limits) -> int:

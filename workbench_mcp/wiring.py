@@ -11,7 +11,6 @@ from workbench_mcp.config import ServerConfig
 from workbench_mcp.ledger.keys import SigningKey, default_key_path, load_key, load_or_create_key
 from workbench_mcp.offload import Offloader
 from workbench_mcp.service import RunService
-from workbench_mcp.settings import Limits
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.workflows import WorkflowCatalog
 
@@ -27,10 +26,8 @@ def build_catalog(config: ServerConfig) -> WorkflowCatalog:
 
 
 def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, SqliteRunStore]:
-    limits = Limits()
-    store = SqliteRunStore(
-        config.db_path, limits=limits.for_store(), durability=config.durability, signer=signing_key(config)[0]
-    )
+    limits = config.limits
+    store = SqliteRunStore(config.db_path, limits=limits, durability=config.durability, signer=signing_key(config)[0])
     offload = Offloader(threshold_bytes=config.rate_limit.offload_bytes or None)
     return RunService(store, catalog=catalog or build_catalog(config), limits=limits, offload=offload), store
 

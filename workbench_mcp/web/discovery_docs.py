@@ -332,7 +332,7 @@ License: MIT. Contact: the operator of {base}; issues about the software go to i
 
 def agents_md(config: ServerConfig) -> str:
     base = config.base_url
-    limits = Limits()
+    limits = config.limits
     toolsets = ", ".join(t.value for t in Toolset if t in config.toolsets)
     if config.read_only:
         heading = "API affordances (this server is read-only)"
@@ -474,7 +474,7 @@ Endpoint {base}{MCP_PATH} (Streamable HTTP, stateless, JSON responses), bearer t
 
 ### Limits
 
-{_limits_list(Limits())}
+{_limits_list(config.limits)}
 
 ## Trace event reference
 

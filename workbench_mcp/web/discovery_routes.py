@@ -111,7 +111,7 @@ def discovery_routes(config: ServerConfig, demo: DemoRun) -> list[BaseRoute]:
         _document("/.well-known/mcp/catalog.json", docs.document_text(docs.mcp_catalog(config)), JSON, HOUR),
         _document(
             OPENAPI_PATH,
-            docs.document_text(openapi_document(config.base_url, read_only=config.read_only)),
+            docs.document_text(openapi_document(config.base_url, config.limits, read_only=config.read_only)),
             JSON,
             MINUTE,
         ),
