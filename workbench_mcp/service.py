@@ -31,7 +31,6 @@ from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
 from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
 from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPTH, MAX_JSON_DEPTH, check_stored_json
-from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
 from workbench_mcp.settings import Limits, clamp_limit
 from workbench_mcp.store.run_store import (
@@ -192,7 +191,7 @@ class RunService:
         if cached is not None:
             return cached
         state, trace = await self._store.load_run(who.tenant_id, run_id)
-        export = partial(export_bundle, state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+        export = partial(export_bundle, state, trace, profile=profile)
         bundle = await self.offload.in_thread(export) if len(trace) >= self.heavy_export_events else export()
         self._bundles.put(key, state, bundle)
         return bundle
@@ -213,7 +212,7 @@ class RunService:
         """The serialized state and full bundle decoded from the stored rows now, past every cache:
         for checks of what is stored (the demo page's integrity badge), not for serving exports."""
         state, trace = await self._store.load_run(who.tenant_id, run_id, fresh=True)
-        return to_serialized(state, trace), export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
+        return to_serialized(state, trace), export_bundle(state, trace, profile="full")
 
     async def verify_bundle(self, bundle: Any) -> dict[str, Any]:
         """verify_run_integrity: {ok, sha256?}; an unparseable bundle raises. Big bundles go to a child process."""
