@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workbench_mcp.protocol.bundle import MAX_BUNDLE_BYTES
 from workbench_mcp.store.run_store import StoreLimits
 
 
@@ -13,7 +14,7 @@ class Limits:
     """Compact JSON bytes of one artifact's data (or one patch). Larger writes: LIMIT_EXCEEDED."""
     max_trace_events_per_run: int = 100_000
     max_runs_per_tenant: int = 100_000
-    max_bundle_bytes: int = 26_214_400
+    max_bundle_bytes: int = MAX_BUNDLE_BYTES
     """25 MiB, the reference's ceiling for bundles handed to verify/validate and REST bodies."""
     list_limit_default: int = 100
     list_limit_max: int = 500
