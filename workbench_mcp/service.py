@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import MISSING, ValidationError
 
 from workbench_mcp.bundle_cache import BundleCache
+from workbench_mcp.commands import Annotate, Command
 from workbench_mcp.engine import artifacts, gates, lifecycle, readiness, rules, steps, telemetry
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.export import Profile, export_bundle
@@ -659,23 +660,22 @@ class RunService:
             result.update(outcome.result)
         return result
 
-    async def record(
+    async def execute(
         self,
         who: Principal,
         run_id: str,
-        tool: str,
-        decide: Callable[[RunState, Clock], Outcome],
+        command: Command,
         *,
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        """One engine decision recorded as `tool`, for callers with no tool of their own (the demo run's
-        spans): the service keeps no method per engine function that no adapter exposes."""
+        """The one path of a command (workbench_mcp/commands.py): its engine decision in one transaction,
+        recorded as its tool; the result names the event and carries the decision's own result."""
         return await self._record(
             who,
             run_id,
-            tool,
-            lambda s: decide(s, self._clock),
+            command.tool,
+            lambda s: command.decide(s, self._clock, correlation_id),
             expected_revision=expected_revision,
             correlation_id=correlation_id,
         )
@@ -742,13 +742,9 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        return await self._record(
-            who,
-            run_id,
-            "annotate",
-            lambda s: telemetry.annotate(s, self._clock, text=text, tags=tags, correlation_id=correlation_id),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
+        command = Annotate(text=text, tags=tags)
+        return await self.execute(
+            who, run_id, command, expected_revision=expected_revision, correlation_id=correlation_id
         )
 
     async def replace_rule_set(
