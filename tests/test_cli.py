@@ -20,6 +20,7 @@ from workbench_mcp.auth import JwtVerifier, dev_secret_path, load_or_create_dev_
 from workbench_mcp.cli import config_from, dev_token_ttl, main
 from workbench_mcp.config import JwtConfig, ServerConfig, Toolset, from_env
 from workbench_mcp.principal import Principal
+from workbench_mcp.protocol.bundle import MAX_BUNDLE_BYTES
 from workbench_mcp.wiring import open_service
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,6 +194,16 @@ def test_verify_rejects_tampered_bundles(
     code, out, _ = run_main(capsys, "verify", str(bundle_file))
     assert code == 1
     assert out.startswith(expected)
+
+
+def test_verify_refuses_a_bundle_over_the_bundle_limit(bundle_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # The same 25 MiB ceiling and code as verify_run_integrity (offload.check_bundle), not a second rule.
+    bundle = json.loads(bundle_file.read_text())
+    bundle["run"]["metadata"] = {"pad": "x" * MAX_BUNDLE_BYTES}
+    bundle_file.write_text(json.dumps(bundle))
+    code, out, _ = run_main(capsys, "verify", str(bundle_file))
+    assert code == 1
+    assert out.startswith(f"FAIL LIMIT_EXCEEDED: bundle exceeds maximum size ({MAX_BUNDLE_BYTES} bytes")
 
 
 def test_verify_reports_unreadable_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -483,22 +483,26 @@ def _stdio(config: ServerConfig) -> int:
 
 
 def _verify(path: Path) -> int:
-    from workbench_mcp.protocol.bundle import check_bundle_structure, integrity_matches, parse_bundle_json
+    from workbench_mcp.offload import check_bundle
+    from workbench_mcp.protocol.bundle import read_bundle_json
 
     try:
-        bundle = parse_bundle_json(path.read_bytes())
-        check_bundle_structure(bundle)
+        bundle = read_bundle_json(path.read_bytes())
     except OSError as exc:
         print(f"FAIL: cannot read {path}: {exc.strerror}", file=sys.stderr)
         return 2
     except WorkbenchError as exc:
         print(f"FAIL {exc.code.value}: {exc.message}")
         return 1
-    claimed = (bundle.get("integrity") or {}).get("sha256")
+    verdict = check_bundle("full", bundle)
+    if verdict[0] == "error":
+        print(f"FAIL {verdict[1]}: {verdict[2]}")
+        return 1
+    claimed = verdict[1].get("sha256")
     if not claimed:
         print("FAIL MISSING_INTEGRITY: the bundle has no integrity.sha256")
         return 1
-    if not integrity_matches(bundle):
+    if not verdict[1]["ok"]:
         print(f"FAIL INTEGRITY_MISMATCH: integrity.sha256 {claimed} does not match the bundle's canonical JSON")
         return 1
     print(f"OK: run {bundle['run']['id']}, {len(bundle['trace'])} trace events, sha256 {claimed}")

@@ -7,6 +7,7 @@ artifact versions written and patched, model I/O, a tool call inside a span, and
 
 from __future__ import annotations
 
+from workbench_mcp.commands import BeginSpan, EndSpan
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.reference_workflow import JOB_SEARCH_WORKFLOW_ID
 from workbench_mcp.service import RunService
@@ -68,7 +69,8 @@ async def build_demo_run(service: RunService, who: Principal = DEMO_PRINCIPAL) -
 
     # jobSearcher: a search tool call inside a span; its PAUSE_AFTER gate is rejected once, then approved.
     await service.begin_step(who, run_id, step_id="jobSearcher")
-    span = await service.begin_span(who, run_id, name="search job boards", kind="client", step_id="jobSearcher")
+    begin = BeginSpan(name="search job boards", kind="client", step_id="jobSearcher")
+    span = await service.execute(who, run_id, begin)
     await service.log_tool_call(
         who,
         run_id,
@@ -77,7 +79,7 @@ async def build_demo_run(service: RunService, who: Principal = DEMO_PRINCIPAL) -
         result={"hits": 2},
         step_id="jobSearcher",
     )
-    await service.end_span(who, run_id, span_id=span["spanId"], status="ok")
+    await service.execute(who, run_id, EndSpan(span_id=span["spanId"], status="ok"))
     await service.write_artifact(
         who,
         run_id,

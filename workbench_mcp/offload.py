@@ -34,12 +34,21 @@ from typing import Any, Literal, TypeVar
 import pydantic_core
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.protocol.bundle import integrity_matches, normalize_bundle, validate_bundle
+from workbench_mcp.protocol.bundle import (
+    MAX_BUNDLE_BYTES,
+    check_bundle_structure,
+    integrity_matches,
+    normalize_bundle,
+    validate_bundle,
+)
 from workbench_mcp.protocol.canonical_json import compact_json
 from workbench_mcp.protocol.json_depth import check_document_depth
 
 T = TypeVar("T")
-Check = Literal["verify", "validate"]
+Check = Literal["verify", "validate", "full"]
+"""verify: the hash only (verify_run_integrity, as the reference); validate: schema and structure
+(validate_run_bundle); full: schema, structure, then the hash, what an offline verifier wants (the CLI's
+`verify`, the demo page's integrity badge)."""
 HEAVY_BYTES = 256 * 1024
 """Bundles whose JSON is at least this long are checked in a child process."""
 MAX_TASKS_PER_CHILD = 200
@@ -48,8 +57,9 @@ Verdict = tuple[Literal["ok"], dict[str, Any]] | tuple[Literal["error"], str, st
 """("ok", result body) or ("error", code, message): plain data, so it crosses the process boundary as is."""
 
 
-def check_bundle(check: Check, bundle: Any, max_bytes: int) -> Verdict:
-    """verify_run_integrity / validate_run_bundle on a parsed bundle; errors come back as data."""
+def check_bundle(check: Check, bundle: Any, max_bytes: int = MAX_BUNDLE_BYTES) -> Verdict:
+    """The one bundle check, on a parsed bundle; errors come back as data. Every caller that checks a bundle
+    handed to it (tools, CLI, demo page) comes here, so all refuse the same bundles with the same codes."""
     try:
         check_document_depth(bundle, "run bundle")  # first: measuring the size of a too-deep value costs more
         size = len(compact_json(bundle).encode("utf-8", "surrogatepass"))
@@ -62,6 +72,8 @@ def check_bundle(check: Check, bundle: Any, max_bytes: int) -> Verdict:
             validate_bundle(bundle)
             return ("ok", {"ok": True})
         normalized = normalize_bundle(bundle)
+        if check == "full":
+            check_bundle_structure(normalized)
         body: dict[str, Any] = {"ok": integrity_matches(normalized)}
         claimed = (normalized.get("integrity") or {}).get("sha256")
         if claimed:

@@ -16,11 +16,12 @@ from typing import Any
 from pydantic import MISSING, ValidationError
 
 from workbench_mcp.bundle_cache import BundleCache
+from workbench_mcp.commands import Annotate, Command
 from workbench_mcp.engine import artifacts, gates, lifecycle, readiness, rules, steps, telemetry
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.export import Profile, export_bundle
 from workbench_mcp.engine.guards import require_running
-from workbench_mcp.engine.hydrate import from_bundle, from_serialized, to_serialized
+from workbench_mcp.engine.hydrate import from_serialized, to_serialized
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
@@ -28,10 +29,9 @@ from workbench_mcp.governance import audit, budget, gatekeeper, policy
 from workbench_mcp.ledger.export import LedgerStore, attested_bundle
 from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
-from workbench_mcp.protocol.bundle import Bundle, check_bundle_structure, integrity_matches, normalize_bundle
+from workbench_mcp.protocol.bundle import Bundle
 from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
 from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPTH, MAX_JSON_DEPTH, check_stored_json
-from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
 from workbench_mcp.settings import Limits, clamp_limit
 from workbench_mcp.store.run_store import (
@@ -192,7 +192,7 @@ class RunService:
         if cached is not None:
             return cached
         state, trace = await self._store.load_run(who.tenant_id, run_id)
-        export = partial(export_bundle, state, trace, profile=profile, redactions=DEMO_REDACTIONS)
+        export = partial(export_bundle, state, trace, profile=profile)
         bundle = await self.offload.in_thread(export) if len(trace) >= self.heavy_export_events else export()
         self._bundles.put(key, state, bundle)
         return bundle
@@ -213,7 +213,7 @@ class RunService:
         """The serialized state and full bundle decoded from the stored rows now, past every cache:
         for checks of what is stored (the demo page's integrity badge), not for serving exports."""
         state, trace = await self._store.load_run(who.tenant_id, run_id, fresh=True)
-        return to_serialized(state, trace), export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
+        return to_serialized(state, trace), export_bundle(state, trace, profile="full")
 
     async def verify_bundle(self, bundle: Any) -> dict[str, Any]:
         """verify_run_integrity: {ok, sha256?}; an unparseable bundle raises. Big bundles go to a child process."""
@@ -660,6 +660,26 @@ class RunService:
             result.update(outcome.result)
         return result
 
+    async def execute(
+        self,
+        who: Principal,
+        run_id: str,
+        command: Command,
+        *,
+        expected_revision: int | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The one path of a command (workbench_mcp/commands.py): its engine decision in one transaction,
+        recorded as its tool; the result names the event and carries the decision's own result."""
+        return await self._record(
+            who,
+            run_id,
+            command.tool,
+            lambda s: command.decide(s, self._clock, correlation_id),
+            expected_revision=expected_revision,
+            correlation_id=correlation_id,
+        )
+
     async def log_model_io(
         self,
         who: Principal,
@@ -722,53 +742,9 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
     ) -> dict[str, Any]:
-        return await self._record(
-            who,
-            run_id,
-            "annotate",
-            lambda s: telemetry.annotate(s, self._clock, text=text, tags=tags, correlation_id=correlation_id),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
-        )
-
-    async def begin_span(
-        self,
-        who: Principal,
-        run_id: str,
-        *,
-        name: str,
-        expected_revision: int | None = None,
-        correlation_id: str | None = None,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        """fields: parent_span_id, kind, attributes, step_id. The result carries the new spanId."""
-        return await self._record(
-            who,
-            run_id,
-            "begin_span",
-            lambda s: telemetry.begin_span(s, self._clock, name=name, correlation_id=correlation_id, **fields),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
-        )
-
-    async def end_span(
-        self,
-        who: Principal,
-        run_id: str,
-        *,
-        span_id: str,
-        expected_revision: int | None = None,
-        correlation_id: str | None = None,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        """fields: status, attributes, error."""
-        return await self._record(
-            who,
-            run_id,
-            "end_span",
-            lambda s: telemetry.end_span(s, self._clock, span_id=span_id, **fields),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
+        command = Annotate(text=text, tags=tags)
+        return await self.execute(
+            who, run_id, command, expected_revision=expected_revision, correlation_id=correlation_id
         )
 
     async def replace_rule_set(
@@ -790,31 +766,6 @@ class RunService:
             correlation_id=correlation_id,
         )
 
-    async def reorder_rules(
-        self,
-        who: Principal,
-        run_id: str,
-        *,
-        rule_set_id: str,
-        ordered_rule_ids: list[str],
-        expected_revision: int | None = None,
-        correlation_id: str | None = None,
-    ) -> dict[str, Any]:
-        return await self._record(
-            who,
-            run_id,
-            "reorder_rules",
-            lambda s: rules.reorder_rules(
-                s,
-                self._clock,
-                rule_set_id=rule_set_id,
-                ordered_rule_ids=ordered_rule_ids,
-                correlation_id=correlation_id,
-            ),
-            expected_revision=expected_revision,
-            correlation_id=correlation_id,
-        )
-
     # --- serialized states (REST) and bundles ------------------------------------------------------
 
     async def save_serialized(
@@ -830,20 +781,6 @@ class RunService:
         actor = Actor(principal=who.subject, tool="put_run")
         await self._store.replace_run(who.tenant_id, state, trace, actor, expected_revision=expected_revision)
         return state.revision
-
-    async def import_bundle(self, who: Principal, bundle: Any, *, verify: bool = True) -> dict[str, Any]:
-        """Import a bundle as a run of the caller's tenant (integrity checked unless told otherwise)."""
-        check_stored_json(bundle, "run bundle", MAX_DOCUMENT_DEPTH)
-        normalized = normalize_bundle(bundle)
-        if verify:
-            if not (normalized.get("integrity") or {}).get("sha256"):
-                raise WorkbenchError(ErrorCode.MISSING_INTEGRITY, "Run bundle has no integrity hash")
-            if not integrity_matches(normalized):
-                raise WorkbenchError(ErrorCode.INTEGRITY_MISMATCH, "Run bundle integrity hash does not match contents")
-        check_bundle_structure(normalized)
-        state, trace = from_bundle(normalized)
-        await self._store.replace_run(who.tenant_id, state, trace, Actor(principal=who.subject, tool="import_bundle"))
-        return {"ok": True, "runId": state.run_id, "revision": state.revision}
 
     async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and differs."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workbench_mcp.protocol.bundle import MAX_BUNDLE_BYTES
 from workbench_mcp.store.run_store import StoreLimits
 
 
@@ -11,7 +12,7 @@ from workbench_mcp.store.run_store import StoreLimits
 class Limits(StoreLimits):
     """The store's quotas (it knows the counts, so it enforces them) plus what the service and REST bound."""
 
-    max_bundle_bytes: int = 26_214_400
+    max_bundle_bytes: int = MAX_BUNDLE_BYTES
     """25 MiB, the reference's ceiling for bundles handed to verify/validate and REST bodies."""
     list_limit_default: int = 100
     list_limit_max: int = 500

@@ -14,6 +14,7 @@ import pytest
 
 from tests.web.rest import RunFactory
 from workbench_mcp.config import ServerConfig
+from workbench_mcp.protocol.bundle import MAX_BUNDLE_BYTES
 from workbench_mcp.web.demo_page import DemoRun, Integrity, check_integrity, event_summary, render_run_page
 from workbench_mcp.wiring import open_service
 
@@ -109,6 +110,15 @@ def test_a_tampered_bundle_gets_the_failed_badge(tmp_path: Path) -> None:
     html = render_run_page(state, integrity)
     assert 'data-verified="false"' in html
     assert "Integrity check failed" in html
+
+
+def test_the_badge_refuses_a_bundle_over_the_bundle_limit() -> None:
+    # One check and one ceiling for every verifier (offload.check_bundle): the tool's and the CLI's code.
+    state = RunFactory().new()
+    bundle = {"protocolVersion": "1.0.0", "run": {**state["run"], "metadata": {"pad": "x" * MAX_BUNDLE_BYTES}}}
+    integrity = check_integrity(bundle)
+    assert integrity.verified is False
+    assert integrity.detail.startswith("LIMIT_EXCEEDED: bundle exceeds maximum size")
 
 
 def test_every_event_type_has_a_summary() -> None:

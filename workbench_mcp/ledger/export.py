@@ -12,7 +12,6 @@ from workbench_mcp.ledger.attestation import attest
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.ledger.store_rows import LedgerExport
 from workbench_mcp.protocol.bundle import Bundle
-from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 
 ATTESTATION_META = "io.github.workbench-mcp/attestation"
 """`_meta` key of an export_bundle result that carries the attestation envelope."""
@@ -40,7 +39,7 @@ def attested_bundle(
     """The run's full bundle and its attestation. The store checked the rows against their chains and
     checkpoints in the transaction that read them, so the heads it returns are the bundle's."""
     trace = json.loads("[" + ",".join(export.trace_texts) + "]")
-    bundle = export_bundle(state, trace, profile="full", redactions=DEMO_REDACTIONS)
+    bundle = export_bundle(state, trace, profile="full")
     report = None if budget is None else budget(trace)
     envelope = attest(
         bundle,

@@ -28,6 +28,10 @@ PROTOCOL_VERSION = "1.0.0"
 Bundle = dict[str, Any]
 """A run bundle as a JSON tree (what is hashed, stored and sent)."""
 
+MAX_BUNDLE_BYTES = 26_214_400
+"""25 MiB of compact JSON, the reference's ceiling for a bundle handed in to be checked (and for REST bodies):
+the one limit of every bundle check, the tools', the CLI's and the demo page's (offload.check_bundle)."""
+
 
 class RunBundleEngine(WireModel):
     revision: NonNegativeInt
@@ -112,15 +116,19 @@ def normalize_bundle(value: Any) -> Bundle:
 
 def parse_bundle_json(text: str | bytes) -> Bundle:
     """parseRunBundleJson: JSON text -> normalized bundle (INVALID_JSON, UNSUPPORTED_..., INVALID_RUN_BUNDLE)."""
+    return normalize_bundle(read_bundle_json(text))
+
+
+def read_bundle_json(text: str | bytes) -> Any:
+    """The JSON tree of a bundle's text, not yet checked (INVALID_JSON naming the bundle)."""
     try:
-        value = parse_json(text)
+        return parse_json(text)
     except WorkbenchError as exc:
         if exc.code is ErrorCode.INVALID_JSON:
             raise WorkbenchError(
                 ErrorCode.INVALID_JSON, f"Run bundle is not valid JSON: {exc.details.get('reason', exc.message)}"
             ) from None
         raise
-    return normalize_bundle(value)
 
 
 def _duplicates(values: list[str]) -> list[str]:

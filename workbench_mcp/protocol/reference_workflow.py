@@ -57,4 +57,5 @@ DEMO_REDACTIONS: dict[str, list[str]] = {
     "compiledProfile": ["/summary"],
     "potentialJobs": ["/0/url", "/1/url"],
 }
-"""User-profile export redaction paths of the demo registry, by artifact typeId."""
+"""User-profile export redaction paths of the demo registry, by artifact typeId. A property of the demo:
+the server's own exports pass no redactions (issue 10), so a tenant's `parserInputs` are not rewritten."""

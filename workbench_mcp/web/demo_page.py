@@ -17,7 +17,8 @@ from typing import Any
 
 from workbench_mcp.demo_run import DEMO_PRINCIPAL, build_demo_run
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.protocol.bundle import Bundle, validate_bundle, verify_bundle
+from workbench_mcp.offload import check_bundle
+from workbench_mcp.protocol.bundle import Bundle
 from workbench_mcp.service import RunService
 from workbench_mcp.web.pages import clock_time, render
 
@@ -33,14 +34,13 @@ class Integrity:
 
 
 def check_integrity(bundle: Bundle) -> Integrity:
-    """Hash check plus the structural checks a verifier runs on import (5.6)."""
+    """The CLI's `verify` (offload.check_bundle "full"): schema, the structural checks of 5.6, then the hash."""
     claimed = str((bundle.get("integrity") or {}).get("sha256", ""))
-    try:
-        if not verify_bundle(bundle):
-            return Integrity(False, claimed, "the SHA-256 of the canonical JSON does not match the bundle's hash")
-        validate_bundle(bundle)
-    except WorkbenchError as exc:
-        return Integrity(False, claimed, f"{exc.code.value}: {exc.message}")
+    verdict = check_bundle("full", bundle)
+    if verdict[0] == "error":
+        return Integrity(False, claimed, f"{verdict[1]}: {verdict[2]}")
+    if not verdict[1]["ok"]:
+        return Integrity(False, claimed, "the SHA-256 of the canonical JSON does not match the bundle's hash")
     return Integrity(True, claimed, "SHA-256 of the canonical JSON recomputed for this request and matched")
 
 
