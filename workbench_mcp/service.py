@@ -7,9 +7,10 @@ this module knows HTTP, MCP or tokens; nothing above it touches the store or the
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager, suppress
 from functools import partial
 from typing import Any
 
@@ -49,6 +50,34 @@ logger = logging.getLogger(__name__)
 Decide = Callable[[RunState], Outcome]
 HEAVY_EXPORT_EVENTS = 500
 """A cold export of a run with at least this many trace events runs in a worker thread (offload.py)."""
+WAIT_MAX_SECONDS = 55
+"""wait_for_decision's longest wait: under the 60 s a client or proxy commonly allows one HTTP request."""
+STORE_POLL_SECONDS = 0.25
+"""How often a waiter reads the store's data_version to see commits made by other processes."""
+
+
+class _LocalChanges:
+    """An asyncio.Event per waiter, keyed by (tenant, run), set by this process's own writes: a decision made
+    here wakes its waiters at once; the data_version poll covers every other process."""
+
+    def __init__(self) -> None:
+        self._waiters: dict[tuple[str, str], set[asyncio.Event]] = {}
+
+    @contextmanager
+    def watching(self, key: tuple[str, str]) -> Iterator[asyncio.Event]:
+        event = asyncio.Event()
+        self._waiters.setdefault(key, set()).add(event)
+        try:
+            yield event
+        finally:
+            waiters = self._waiters.get(key, set())
+            waiters.discard(event)
+            if not waiters:
+                self._waiters.pop(key, None)
+
+    def changed(self, key: tuple[str, str]) -> None:
+        for event in self._waiters.get(key, ()):
+            event.set()
 
 
 class RunService:
@@ -70,6 +99,7 @@ class RunService:
         self._bundles = BundleCache()
         self.ledger = store if isinstance(store, LedgerStore) else None
         self._ungoverned = gatekeeper.UngovernedRuns()
+        self._changes = _LocalChanges()
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -93,6 +123,7 @@ class RunService:
             outcome = decide(tx.state)
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
+        self._changes.changed((who.tenant_id, run_id))
         return outcome, outcome.state.revision
 
     def _check_payload_size(self, value: Any, what: str, depth: int = MAX_JSON_DEPTH) -> None:
@@ -380,6 +411,7 @@ class RunService:
             )
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
+        self._changes.changed((who.tenant_id, run_id))
         return {
             "ok": True,
             "runId": run_id,
@@ -453,6 +485,68 @@ class RunService:
             "changed": bool(outcome.events),
             "revision": revision,
         }
+
+    async def wait_for_decision(
+        self, who: Principal, run_id: str, *, step_id: str, gate: str, timeout_seconds: float
+    ) -> dict[str, Any]:
+        """Return the gate's decision as soon as there is one (made here, in another worker process, over REST
+        or stdio on the same store), or `decided: false` after timeout_seconds (at most WAIT_MAX_SECONDS).
+
+        Waiting costs no CPU: the task sleeps on this process's change event, waking every STORE_POLL_SECONDS
+        for one PRAGMA data_version read (no page I/O); the run is read again only when that number moved."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, min(float(timeout_seconds), WAIT_MAX_SECONDS))
+        seen_revision: int | None = None
+        with self._changes.watching((who.tenant_id, run_id)) as local:
+            while True:
+                version = await self._store.data_version()  # before the read, so no commit falls in between
+                local.clear()
+                state = await self._store.load_state(who.tenant_id, run_id)
+                if state.revision != seen_revision:
+                    seen_revision = state.revision
+                    found = await self._decision_now(who, run_id, step_id, gate)
+                    if found is not None:
+                        return found
+                if not await self._sleep_until_change(local, version, deadline):
+                    return {
+                        "decided": False,
+                        "runId": run_id,
+                        "stepId": step_id,
+                        "gate": gate,
+                        "revision": seen_revision,
+                    }
+
+    async def _sleep_until_change(self, local: asyncio.Event, version: int, deadline: float) -> bool:
+        """False at the deadline; True once this process wrote the run or anyone committed to the store."""
+        loop = asyncio.get_running_loop()
+        while (left := deadline - loop.time()) > 0:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(local.wait(), min(left, STORE_POLL_SECONDS))
+            if local.is_set() or await self._store.data_version() != version:
+                return True
+        return False
+
+    async def _decision_now(self, who: Principal, run_id: str, step_id: str, gate: str) -> dict[str, Any] | None:
+        state, trace = await self._store.load_run(who.tenant_id, run_id)
+        event = gates.latest_decision(trace, step_id, gate)
+        if event is None:
+            gates.check_awaitable(state, step_id, gate)  # a wait no decision can end is refused at once
+            return None
+        by = next((m for m in await self._store.audit_log(who.tenant_id, run_id) if m.event_id == event["id"]), None)
+        result: dict[str, Any] = {
+            "decided": True,
+            "runId": run_id,
+            "stepId": step_id,
+            "gate": gate,
+            "decision": event["decision"],
+            "principal": None if by is None else by.principal,
+            "channel": None if by is None else by.tool,
+            "decidedAt": event["ts"],
+            "revision": state.revision,
+        }
+        if "note" in event:
+            result["note"] = event["note"]
+        return result
 
     # --- steps and run lifecycle -------------------------------------------------------------------
 
@@ -829,6 +923,7 @@ class RunService:
         state, trace = from_serialized(serialized)
         actor = Actor(principal=who.subject, tool="put_run")
         await self._store.replace_run(who.tenant_id, state, trace, actor, expected_revision=expected_revision)
+        self._changes.changed((who.tenant_id, run_id))
         return state.revision
 
     async def import_bundle(self, who: Principal, bundle: Any, *, verify: bool = True) -> dict[str, Any]:
