@@ -20,7 +20,6 @@ from workbench_mcp.store.sqlite_store import SqliteRunStore
 AGENT = Principal("org_acme", subject="agent_1")
 REVIEWER = Principal("org_acme", subject="user_bob")
 STRANGER = Principal("org_other", subject="user_eve")
-GATE = {"step_id": "parser1", "gate": "PAUSE_BEFORE"}
 LONG = 30.0  # a waiter that missed the decision would come back decided: false after this
 
 
@@ -48,13 +47,16 @@ async def _run(service: RunService) -> str:
 
 async def _decide_soon(service: RunService, run_id: str, decision: str = "approved") -> None:
     await asyncio.sleep(0.3)  # let the waiter start waiting first
-    await service.resolve_gate(REVIEWER, run_id, decision=decision, note="looks fine", **GATE)
+    await service.resolve_gate(
+        REVIEWER, run_id, decision=decision, note="looks fine", step_id="parser1", gate="PAUSE_BEFORE"
+    )
 
 
 async def test_a_decision_committed_by_another_store_ends_the_wait(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, **GATE), _decide_soon(two.other, run_id)
+        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
+        _decide_soon(two.other, run_id),
     )
     revision = await two.waiter.run_revision(AGENT, run_id)
     assert waited == {
@@ -74,7 +76,7 @@ async def test_a_decision_committed_by_another_store_ends_the_wait(two: TwoProce
 async def test_a_decision_made_in_this_process_ends_the_wait(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, **GATE),
+        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
         _decide_soon(two.waiter, run_id, "rejected"),
     )
     assert (waited["decided"], waited["decision"], waited["principal"]) == (True, "rejected", "user_bob")
@@ -82,9 +84,11 @@ async def test_a_decision_made_in_this_process_ends_the_wait(two: TwoProcesses) 
 
 async def test_a_decision_made_before_the_call_is_returned_at_once(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
-    await two.other.resolve_gate(REVIEWER, run_id, decision="approved", **GATE)
+    await two.other.resolve_gate(REVIEWER, run_id, decision="approved", step_id="parser1", gate="PAUSE_BEFORE")
     await two.waiter.begin_step(AGENT, run_id, step_id="parser1")  # the gate is no longer under review
-    waited = await two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, **GATE)
+    waited = await two.waiter.wait_for_decision(
+        AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"
+    )
     assert (waited["decided"], waited["decision"]) == (True, "approved")
 
 
@@ -92,7 +96,9 @@ async def test_no_decision_by_the_timeout_is_decided_false(two: TwoProcesses) ->
     run_id = await _run(two.waiter)
     revision = await two.waiter.run_revision(AGENT, run_id)
     for timeout in (0, 1):
-        waited = await two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=timeout, **GATE)
+        waited = await two.waiter.wait_for_decision(
+            AGENT, run_id, timeout_seconds=timeout, step_id="parser1", gate="PAUSE_BEFORE"
+        )
         assert waited == {
             "decided": False,
             "runId": run_id,
@@ -104,11 +110,14 @@ async def test_no_decision_by_the_timeout_is_decided_false(two: TwoProcesses) ->
 
 async def test_a_rejection_before_a_new_review_request_does_not_answer_it(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
-    await two.other.resolve_gate(REVIEWER, run_id, decision="rejected", **GATE)
-    await two.waiter.request_gate(AGENT, run_id, reason="fixed the input", **GATE)
-    assert not (await two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=0, **GATE))["decided"]
+    await two.other.resolve_gate(REVIEWER, run_id, decision="rejected", step_id="parser1", gate="PAUSE_BEFORE")
+    await two.waiter.request_gate(AGENT, run_id, reason="fixed the input", step_id="parser1", gate="PAUSE_BEFORE")
+    assert not (
+        await two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=0, step_id="parser1", gate="PAUSE_BEFORE")
+    )["decided"]
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, **GATE), _decide_soon(two.other, run_id)
+        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
+        _decide_soon(two.other, run_id),
     )
     assert (waited["decided"], waited["decision"]) == (True, "approved")
 
@@ -116,7 +125,8 @@ async def test_a_rejection_before_a_new_review_request_does_not_answer_it(two: T
 async def test_a_decision_on_another_run_does_not_answer(two: TwoProcesses) -> None:
     run_id, other_run = await _run(two.waiter), await _run(two.waiter)
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=1, **GATE), _decide_soon(two.other, other_run)
+        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=1, step_id="parser1", gate="PAUSE_BEFORE"),
+        _decide_soon(two.other, other_run),
     )
     assert not waited["decided"]
 
@@ -140,5 +150,7 @@ async def test_a_wait_no_decision_can_end_is_refused_at_once(
 
 async def test_an_unknown_run_is_refused_at_once(two: TwoProcesses) -> None:
     with pytest.raises(WorkbenchError) as refused:
-        await two.waiter.wait_for_decision(AGENT, "run_nope", timeout_seconds=LONG, **GATE)
+        await two.waiter.wait_for_decision(
+            AGENT, "run_nope", timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"
+        )
     assert refused.value.code == ErrorCode.UNKNOWN_RUN
