@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 from typing import Any
 
@@ -34,6 +34,7 @@ from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
 from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPTH, MAX_JSON_DEPTH, check_stored_json
 from workbench_mcp.protocol.reference_workflow import DEMO_REDACTIONS
 from workbench_mcp.protocol.serialized_run import read_serialized_run
+from workbench_mcp.run_watch import RunWatch
 from workbench_mcp.settings import Limits, clamp_limit
 from workbench_mcp.store.run_store import (
     Actor,
@@ -52,32 +53,6 @@ HEAVY_EXPORT_EVENTS = 500
 """A cold export of a run with at least this many trace events runs in a worker thread (offload.py)."""
 WAIT_MAX_SECONDS = 55
 """wait_for_decision's longest wait: under the 60 s a client or proxy commonly allows one HTTP request."""
-STORE_POLL_SECONDS = 0.25
-"""How often a waiter reads the store's data_version to see commits made by other processes."""
-
-
-class _LocalChanges:
-    """An asyncio.Event per waiter, keyed by (tenant, run), set by this process's own writes: a decision made
-    here wakes its waiters at once; the data_version poll covers every other process."""
-
-    def __init__(self) -> None:
-        self._waiters: dict[tuple[str, str], set[asyncio.Event]] = {}
-
-    @contextmanager
-    def watching(self, key: tuple[str, str]) -> Iterator[asyncio.Event]:
-        event = asyncio.Event()
-        self._waiters.setdefault(key, set()).add(event)
-        try:
-            yield event
-        finally:
-            waiters = self._waiters.get(key, set())
-            waiters.discard(event)
-            if not waiters:
-                self._waiters.pop(key, None)
-
-    def changed(self, key: tuple[str, str]) -> None:
-        for event in self._waiters.get(key, ()):
-            event.set()
 
 
 class RunService:
@@ -99,7 +74,7 @@ class RunService:
         self._bundles = BundleCache()
         self.ledger = store if isinstance(store, LedgerStore) else None
         self._ungoverned = gatekeeper.UngovernedRuns()
-        self._changes = _LocalChanges()
+        self._changes = RunWatch(store.data_version)
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -492,22 +467,22 @@ class RunService:
         """Return the gate's decision as soon as there is one (made here, in another worker process, over REST
         or stdio on the same store), or `decided: false` after timeout_seconds (at most WAIT_MAX_SECONDS).
 
-        Waiting costs no CPU: the task sleeps on this process's change event, waking every STORE_POLL_SECONDS
-        for one PRAGMA data_version read (no page I/O); the run is read again only when that number moved."""
+        The task sleeps on a change event (run_watch.py); a wake-up reads the run's revision (a cached tag
+        check) and only when that moved the trace."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, min(float(timeout_seconds), WAIT_MAX_SECONDS))
         seen_revision: int | None = None
-        with self._changes.watching((who.tenant_id, run_id)) as local:
+        with self._changes.watching((who.tenant_id, run_id)) as changed:
             while True:
-                version = await self._store.data_version()  # before the read, so no commit falls in between
-                local.clear()
+                changed.clear()  # before the read: a change after it sets the event again
                 state = await self._store.load_state(who.tenant_id, run_id)
                 if state.revision != seen_revision:
                     seen_revision = state.revision
                     found = await self._decision_now(who, run_id, step_id, gate)
                     if found is not None:
                         return found
-                if not await self._sleep_until_change(local, version, deadline):
+                left = deadline - loop.time()
+                if left <= 0:
                     return {
                         "decided": False,
                         "runId": run_id,
@@ -515,16 +490,8 @@ class RunService:
                         "gate": gate,
                         "revision": seen_revision,
                     }
-
-    async def _sleep_until_change(self, local: asyncio.Event, version: int, deadline: float) -> bool:
-        """False at the deadline; True once this process wrote the run or anyone committed to the store."""
-        loop = asyncio.get_running_loop()
-        while (left := deadline - loop.time()) > 0:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(local.wait(), min(left, STORE_POLL_SECONDS))
-            if local.is_set() or await self._store.data_version() != version:
-                return True
-        return False
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), left)
 
     async def _decision_now(self, who: Principal, run_id: str, step_id: str, gate: str) -> dict[str, Any] | None:
         state, trace = await self._store.load_run(who.tenant_id, run_id)
