@@ -20,7 +20,7 @@ from workbench_mcp.store.sqlite_store import SqliteRunStore
 AGENT = Principal("org_acme", subject="agent_1")
 REVIEWER = Principal("org_acme", subject="user_bob")
 STRANGER = Principal("org_other", subject="user_eve")
-LONG = 30.0  # a waiter that missed the decision would come back decided: false after this
+LONG = 10.0  # a waiter that missed the decision would come back decided: false after this
 
 
 @dataclass
