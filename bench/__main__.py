@@ -13,6 +13,7 @@ COMMANDS = {
     "memory": "bench.memory_probe",
     "slow": "bench.slow_clients",
     "governance": "bench.governance_overhead",
+    "wait": "bench.wait_latency",
 }
 
 

@@ -7,6 +7,7 @@ this module knows HTTP, MCP or tokens; nothing above it touches the store or the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -33,6 +34,7 @@ from workbench_mcp.protocol.bundle import Bundle
 from workbench_mcp.protocol.canonical_json import compact_json, pretty_json
 from workbench_mcp.protocol.json_depth import MAX_DOCUMENT_DEPTH, MAX_EVENT_DEPTH, MAX_JSON_DEPTH, check_stored_json
 from workbench_mcp.protocol.serialized_run import read_serialized_run
+from workbench_mcp.run_watch import RunWatch
 from workbench_mcp.settings import Limits, clamp_limit
 from workbench_mcp.store.run_store import (
     Actor,
@@ -49,6 +51,8 @@ logger = logging.getLogger(__name__)
 Decide = Callable[[RunState], Outcome]
 HEAVY_EXPORT_EVENTS = 500
 """A cold export of a run with at least this many trace events runs in a worker thread (offload.py)."""
+WAIT_MAX_SECONDS = 55
+"""wait_for_decision's longest wait: under the 60 s a client or proxy commonly allows one HTTP request."""
 
 
 class RunService:
@@ -70,6 +74,7 @@ class RunService:
         self._bundles = BundleCache()
         self.ledger = store if isinstance(store, LedgerStore) else None
         self._ungoverned = gatekeeper.UngovernedRuns()
+        self._changes = RunWatch(store.data_version)
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -93,6 +98,7 @@ class RunService:
             outcome = decide(tx.state)
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
+        self._changes.changed((who.tenant_id, run_id))
         return outcome, outcome.state.revision
 
     def _check_payload_size(self, value: Any, what: str, depth: int = MAX_JSON_DEPTH) -> None:
@@ -380,6 +386,7 @@ class RunService:
             )
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
+        self._changes.changed((who.tenant_id, run_id))
         return {
             "ok": True,
             "runId": run_id,
@@ -453,6 +460,61 @@ class RunService:
             "changed": bool(outcome.events),
             "revision": revision,
         }
+
+    async def wait_for_decision(
+        self, who: Principal, run_id: str, *, step_id: str, gate: str, timeout_seconds: float
+    ) -> dict[str, Any]:
+        """Return the gate's decision as soon as there is one (made here, in another worker process, over REST
+        or stdio on the same store), or `decided: false` after timeout_seconds (at most WAIT_MAX_SECONDS).
+
+        The task sleeps on a change event (run_watch.py); a wake-up reads the run's revision (a cached tag
+        check) and only when that moved the trace."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, min(float(timeout_seconds), WAIT_MAX_SECONDS))
+        seen_revision: int | None = None
+        with self._changes.watching((who.tenant_id, run_id)) as changed:
+            while True:
+                changed.clear()  # before the read: a change after it sets the event again
+                state = await self._store.load_state(who.tenant_id, run_id)
+                if state.revision != seen_revision:
+                    seen_revision = state.revision
+                    found = await self._decision_now(who, run_id, step_id, gate)
+                    if found is not None:
+                        return found
+                try:
+                    await asyncio.wait_for(changed.wait(), max(0.0, deadline - loop.time()))
+                except TimeoutError:
+                    # No second look: a decision it would find is one no change event announced, which
+                    # would be a bug for the tests to catch (call again to keep waiting).
+                    return {
+                        "decided": False,
+                        "runId": run_id,
+                        "stepId": step_id,
+                        "gate": gate,
+                        "revision": seen_revision,
+                    }
+
+    async def _decision_now(self, who: Principal, run_id: str, step_id: str, gate: str) -> dict[str, Any] | None:
+        state, trace = await self._store.load_run(who.tenant_id, run_id)
+        event = gates.latest_decision(trace, step_id, gate)
+        if event is None:
+            gates.check_awaitable(state, step_id, gate)  # a wait no decision can end is refused at once
+            return None
+        by = next((m for m in await self._store.audit_log(who.tenant_id, run_id) if m.event_id == event["id"]), None)
+        result: dict[str, Any] = {
+            "decided": True,
+            "runId": run_id,
+            "stepId": step_id,
+            "gate": gate,
+            "decision": event["decision"],
+            "principal": None if by is None else by.principal,
+            "channel": None if by is None else by.tool,
+            "decidedAt": event["ts"],
+            "revision": state.revision,
+        }
+        if "note" in event:
+            result["note"] = event["note"]
+        return result
 
     # --- steps and run lifecycle -------------------------------------------------------------------
 
@@ -780,6 +842,7 @@ class RunService:
         state, trace = from_serialized(serialized)
         actor = Actor(principal=who.subject, tool="put_run")
         await self._store.replace_run(who.tenant_id, state, trace, actor, expected_revision=expected_revision)
+        self._changes.changed((who.tenant_id, run_id))
         return state.revision
 
     async def delete_run(self, who: Principal, run_id: str, *, expected_revision: int | None = None) -> bool:

@@ -24,7 +24,7 @@ SCOPE_SETS = [(READ,), (WRITE,), (APPROVE,), (ADMIN,), (READ, WRITE)]
 EXPECTED = {
     READ: {
         "list_runs", "get_run", "next_actions", "export_bundle", "list_workflows", "validate_run_bundle",
-        "verify_run_integrity", "audit_log",
+        "verify_run_integrity", "audit_log", "wait_for_decision",
     },
     WRITE: {
         "start_run", "begin_step", "complete_step", "fail_step", "complete_run", "cancel_run", "fail_run",

@@ -36,7 +36,15 @@ CORE = {
     "complete_run",
     "audit_log",
 }
-STEPS = {"fail_step", "request_gate", "resolve_checkpoint", "cancel_run", "fail_run", "raise_budget"}
+STEPS = {
+    "fail_step",
+    "request_gate",
+    "resolve_checkpoint",
+    "cancel_run",
+    "fail_run",
+    "raise_budget",
+    "wait_for_decision",
+}
 TELEMETRY = {"log_model_io", "log_tool_call", "annotate", "patch_artifact", "replace_rule_set"}
 READ = {
     "list_runs",
@@ -47,7 +55,9 @@ READ = {
     "list_workflows",
     "next_actions",
     "audit_log",
+    "wait_for_decision",
 }
+READ_OUTSIDE_STEPS = READ - STEPS
 
 
 def test_registry_toolsets() -> None:
@@ -64,7 +74,7 @@ def test_registry_toolsets() -> None:
         (set(Toolset), False, CORE | STEPS | TELEMETRY),
         (set(Toolset), True, READ),
         ({Toolset.TELEMETRY}, False, CORE | TELEMETRY),  # core is always on
-        ({Toolset.TELEMETRY}, True, READ),
+        ({Toolset.TELEMETRY}, True, READ_OUTSIDE_STEPS),
     ],
 )
 def test_enabled_tools_filters_by_toolset_then_read_only(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import get_args
+from collections.abc import Mapping, Sequence
+from typing import Any, get_args
 
 from workbench_mcp.engine.clock import Clock
 from workbench_mcp.engine.guards import require_running, require_step
@@ -213,3 +214,24 @@ def _no_checkpoint_message(state: RunState, step_id: str, checkpoint_id: str) ->
             f'call resolve_gate(stepId="{step_id}", gate="{gate}", decision=...) to let it start'
         )
     return f"{text} (next_actions lists the checkpoints that are; gates are resolved with resolve_gate)"
+
+
+def check_awaitable(state: RunState, step_id: str, gate: str) -> None:
+    """A gate one may wait on is one a decision could still land on: the codes resolve_gate would give."""
+    require_running(state, "wait for decision")
+    _check_gate_decision(state, require_step(state, step_id), gate)
+
+
+def latest_decision(trace: Sequence[Mapping[str, Any]], step_id: str, gate: str) -> Mapping[str, Any] | None:
+    """The step's latest decision on `gate` made after its latest review request (None if none since).
+
+    After a rejection an agent requests review again and waits; the old rejection must not answer that wait."""
+    found: Mapping[str, Any] | None = None
+    for event in trace:
+        if event.get("stepId") != step_id or event.get("gate") != gate:
+            continue
+        if event.get("type") == "human_gate_requested":
+            found = None
+        elif event.get("type") == "human_gate_resolved":
+            found = event
+    return found

@@ -62,6 +62,21 @@ def _request_gate(service: RunService) -> ToolFn:
     return request_gate
 
 
+WaitSeconds = Annotated[int, Field(ge=0, le=55, description="Give up after this long (at most 55)")]
+
+
+def _wait_for_decision(service: RunService) -> ToolFn:
+    async def wait_for_decision(
+        runId: a.RunId, stepId: a.StepId, gate: a.Gate, timeoutSeconds: WaitSeconds = 30
+    ) -> Annotated[CallToolResult, o.DecisionWaited]:
+        result = await service.wait_for_decision(
+            current_principal(), runId, step_id=stepId, gate=gate, timeout_seconds=timeoutSeconds
+        )
+        return tool_result(result)
+
+    return wait_for_decision
+
+
 CheckpointId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
@@ -112,6 +127,17 @@ TOOLS = [
         read_only=False,
         build=_request_gate,
         idempotent=False,
+        destructive=False,
+    ),
+    ToolSpec(
+        "wait_for_decision",
+        Toolset.STEPS,
+        "Wait for a gate decision",
+        "Block until the gate under review is decided (decided: true, with decision, principal, channel) or "
+        "timeoutSeconds pass (decided: false); call again to keep waiting. Use instead of polling next_actions.",
+        read_only=True,
+        build=_wait_for_decision,
+        idempotent=True,
         destructive=False,
     ),
     ToolSpec(

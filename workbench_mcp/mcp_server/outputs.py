@@ -115,6 +115,19 @@ class GateRequested(_Mutation):
     gate: str
 
 
+class DecisionWaited(_Out):
+    decided: bool = Field(description="false: the timeout passed first")
+    runId: str
+    stepId: str
+    gate: str
+    revision: int
+    decision: str | None = None
+    principal: str | None = None
+    channel: str | None = Field(None, description="The tool or surface that recorded it")
+    decidedAt: str | None = None
+    note: str | None = None
+
+
 class CheckpointResolved(_Mutation):
     stepId: str
     checkpointId: str

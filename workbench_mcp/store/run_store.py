@@ -165,6 +165,10 @@ class RunStore(Protocol):
         REVISION_CONFLICT unless the run exists at that revision. Its audit and governance rows go too."""
         ...
 
+    async def data_version(self) -> int:
+        """A number that changes whenever anyone (this process or another) commits to the store."""
+        ...
+
     async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
         """The run's governance records, oldest first (UNKNOWN_RUN like every read)."""
         ...

@@ -475,6 +475,10 @@ def _read_audit(conn: sqlite3.Connection, key: Key) -> list[Any]:
         return conn.execute(_SELECT_AUDIT, key).fetchall()
 
 
+def _data_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+
 def _read_governance(conn: sqlite3.Connection, key: Key) -> list[StoredGovernanceRecord]:
     with _reading(conn):
         if _read_meta(conn, key) is None:
@@ -912,6 +916,12 @@ class SqliteRunStore:
         """Who appended each event of the run, in trace order."""
         rows = await self._on(self._reader, partial(_read_audit, key=(tenant_id, run_id)))
         return [AuditRecord(*row) for row in rows]
+
+    async def data_version(self) -> int:
+        """SQLite's PRAGMA data_version on the reader: it changes when any other connection (this process's
+        writer, another worker process, another tool on the file) commits. One read of the WAL index, no I/O
+        on the database pages, so waiters may poll it a few times a second."""
+        return await self._on(self._reader, _data_version)
 
     async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
         key = (tenant_id, run_id)
