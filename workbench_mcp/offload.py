@@ -60,8 +60,21 @@ Verdict = tuple[Literal["ok"], dict[str, Any]] | tuple[Literal["error"], str, st
 def check_bundle(check: Check, bundle: Any, max_bytes: int = MAX_BUNDLE_BYTES) -> Verdict:
     """The one bundle check, on a parsed bundle; errors come back as data. Every caller that checks a bundle
     handed to it (tools, CLI, demo page) comes here, so all refuse the same bundles with the same codes."""
+    # Depth first: measuring the size of a too-deep value costs more.
+    return _depth_refusal(bundle) or _check_shallow(check, bundle, max_bytes)
+
+
+def _depth_refusal(bundle: Any) -> Verdict | None:
     try:
-        check_document_depth(bundle, "run bundle")  # first: measuring the size of a too-deep value costs more
+        check_document_depth(bundle, "run bundle")
+    except WorkbenchError as exc:
+        return ("error", exc.code.value, exc.message)
+    return None
+
+
+def _check_shallow(check: Check, bundle: Any, max_bytes: int) -> Verdict:
+    """check_bundle after its depth check (callers that already made it skip a second walk of the tree)."""
+    try:
         size = len(compact_json(bundle).encode("utf-8", "surrogatepass"))
         if size > max_bytes:
             # The reference re-serializes and refuses bundles over 25 MiB before parsing them.
@@ -83,19 +96,11 @@ def check_bundle(check: Check, bundle: Any, max_bytes: int = MAX_BUNDLE_BYTES) -
         return ("error", exc.code.value, exc.message)
 
 
-def _shallow_enough(bundle: Any) -> bool:
-    """Too deep to encode safely: check_bundle refuses it inline, cheaply."""
-    try:
-        check_document_depth(bundle, "run bundle")
-    except WorkbenchError:
-        return False
-    return True
-
-
 def _check_encoded(check: Check, encoded: bytes, as_pickle: bool, max_bytes: int) -> Verdict:
-    """The child's side: decode what `_encode` wrote, then check it."""
+    """The child's side: decode what `_encode` wrote (an equal tree, whose depth the parent checked), then
+    check it."""
     bundle = pickle.loads(encoded) if as_pickle else pydantic_core.from_json(encoded)
-    return check_bundle(check, bundle, max_bytes)
+    return _check_shallow(check, bundle, max_bytes)
 
 
 def _encode(bundle: Any) -> tuple[bytes, bool]:
@@ -123,11 +128,14 @@ class Offloader:
         self._lanes: dict[asyncio.AbstractEventLoop, tuple[asyncio.Semaphore, asyncio.Semaphore]] = {}
 
     async def bundle_check(self, check: Check, bundle: Any, max_bytes: int) -> Verdict:
-        if self.threshold_bytes is None or not _shallow_enough(bundle):
+        if self.threshold_bytes is None:
             return check_bundle(check, bundle, max_bytes)
+        refusal = _depth_refusal(bundle)  # before encoding: a too-deep tree is refused, never serialized
+        if refusal is not None:
+            return refusal
         encoded, as_pickle = _encode(bundle)
         if len(encoded) < self.threshold_bytes:
-            return check_bundle(check, bundle, max_bytes)
+            return _check_shallow(check, bundle, max_bytes)
         async with self._lane()[0]:
             self.offloaded += 1
             job = partial(_check_encoded, check, encoded, as_pickle, max_bytes)
