@@ -349,13 +349,17 @@ class RunService:
         note: str | None = None,
         expected_revision: int | None = None,
         correlation_id: str | None = None,
+        channel: str = "resolve_gate",
     ) -> dict[str, Any]:
         """Record a reviewer's decision. Pass expected_revision so that the first decision wins.
+
+        `channel` names the surface the decision came through (the tool, or `link` / `elicitation` for the
+        human-review channels); the audit rows record it as the mutation's tool.
 
         Approving a gate that is already open records nothing: `changed` is false (D25). Under the run's
         pinned approval policy a decision may be refused (NOT_AUTHORIZED) or stay `pending` until the quorum."""
         arguments = {"runId": run_id, "stepId": step_id, "gate": gate, "decision": decision}
-        actor = Actor(principal=who.subject, tool="resolve_gate", correlation_id=correlation_id)
+        actor = Actor(principal=who.subject, tool=channel, correlation_id=correlation_id)
 
         def decide(state: RunState, text: str | None) -> Outcome:
             return gates.resolve_gate(
@@ -369,7 +373,7 @@ class RunService:
             )
 
         async with (
-            self._refusals_recorded(who, "resolve_gate", arguments, correlation_id),
+            self._refusals_recorded(who, channel, arguments, correlation_id),
             self._store.run_transaction(who.tenant_id, run_id, expected_revision=expected_revision) as tx,
         ):
             records, _ = await self._governance_in(who, run_id, tx)
@@ -383,6 +387,7 @@ class RunService:
                 note=note,
                 correlation_id=correlation_id,
                 decide=partial(decide, tx.state),
+                channel=channel,
             )
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)

@@ -28,6 +28,7 @@ async def decide_gate(
     note: str | None,
     correlation_id: str | None,
     decide: Callable[[str | None], Outcome],
+    channel: str = "resolve_gate",
 ) -> tuple[Outcome, dict[str, Any]]:
     """The engine's decision, gated by the run's pinned policy: returns the outcome to append (none while a
     quorum is still pending) and extra result members (`pending`, `approvers`)."""
@@ -45,7 +46,7 @@ async def decide_gate(
     so_far = policy.approvals_so_far(records, step_id, gate)
 
     def record(kind: str, **detail: Any) -> None:
-        tx.add_governance(GovernanceRecord(kind, who.subject, "resolve_gate", base | detail, correlation_id))
+        tx.add_governance(GovernanceRecord(kind, who.subject, channel, base | detail, correlation_id))
 
     if not approving:
         record("rejection", discarded=so_far)
