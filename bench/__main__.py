@@ -14,6 +14,7 @@ COMMANDS = {
     "slow": "bench.slow_clients",
     "governance": "bench.governance_overhead",
     "wait": "bench.wait_latency",
+    "call_cost": "bench.call_cost",
 }
 
 

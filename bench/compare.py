@@ -50,7 +50,11 @@ class Target:
 def _args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench compare", description=__doc__.splitlines()[0])
     p.add_argument("--harness", help="directory of mcp_load.py and peer/ (default ../shared/bench)")
-    p.add_argument("--workers", default="1,2", help="our server's worker counts to measure (default 1,2)")
+    p.add_argument(
+        "--workers",
+        default="1,2",
+        help="our server's worker counts to measure (default 1,2; serve's own default, auto, is one per CPU)",
+    )
     p.add_argument("--requests", type=int, default=300, help="requests per scenario and level (default 300)")
     p.add_argument("--concurrency", default="1,8")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list (growth is separate)")

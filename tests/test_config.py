@@ -112,3 +112,36 @@ async def test_the_configured_quotas_are_the_ones_enforced(tmp_path: Path) -> No
 def test_a_quota_below_one_is_refused(name: str) -> None:
     with pytest.raises(ConfigError, match=f"{ENV_PREFIX}{name}"):
         load({ENV_PREFIX + name: "0"})
+
+
+# --- workers: auto by default -----------------------------------------------------------------------------
+
+
+def test_serve_uses_the_cpus_by_default_and_one_process_is_one_flag_away() -> None:
+    from workbench_mcp.config import auto_workers
+
+    parser = _parser()
+    assert config_from(parser.parse_args(["serve"]), {}).workers == auto_workers()
+    assert config_from(parser.parse_args(["serve", "--workers", "1"]), {}).workers == 1
+    assert config_from(parser.parse_args(["serve"]), {f"{ENV_PREFIX}WORKERS": "1"}).workers == 1
+    assert config_from(parser.parse_args(["serve", "--workers", "AUTO"]), {}).workers == auto_workers()
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "1.5", "two"])
+def test_a_workers_value_that_is_neither_a_count_nor_auto_is_refused_by_name(value: str) -> None:
+    with pytest.raises(ConfigError, match="--workers"):
+        config_from(_parser().parse_args(["serve", "--workers", value]), {})
+
+
+@pytest.mark.parametrize(
+    ("cpu_max", "quota_cpus"),
+    [("max 100000", None), ("100000 100000", 1), ("150000 100000", 2), ("50000 100000", 1), (None, None), ("x", None)],
+)
+def test_usable_cpus_honours_a_cgroup_quota(tmp_path: Path, cpu_max: str | None, quota_cpus: int | None) -> None:
+    from workbench_mcp.config import usable_cpus
+
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max + "\n", encoding="ascii")
+    affinity = usable_cpus(tmp_path / "absent")
+    assert usable_cpus(path) == (affinity if quota_cpus is None else min(affinity, quota_cpus))

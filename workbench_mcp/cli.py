@@ -60,7 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (WORKBENCH_LOG_LEVEL)")
     serve.add_argument(
-        "--workers", type=int, help="server processes sharing the port and the database (default 1; WORKBENCH_WORKERS)"
+        "--workers",
+        type=str,
+        help="server processes sharing the port and the database: a number, or auto = one per usable CPU, "
+        "at most 8 (default auto; 1 = single process; WORKBENCH_WORKERS)",
     )
     serve.add_argument(
         "--rate-limit",
@@ -210,6 +213,7 @@ def _serve(config: ServerConfig) -> int:
             )
             _print_banner(config, dev_token, created)
         print(ledger_cli.signing_key_line(config), flush=True)
+        print(_processes_line(config), flush=True)
         if config.workers > 1:
             return _serve_workers(config, sock)
         app = create_app(config)
@@ -349,6 +353,12 @@ def stdio_client_command(config: ServerConfig, argv0: str | None = None) -> list
     if config.durability != "normal":
         command += ["--durability", config.durability]
     return command
+
+
+def _processes_line(config: ServerConfig) -> str:
+    if config.workers == 1:
+        return "Serving in one process (--workers N or auto for one per CPU)"
+    return f"Serving with {config.workers} worker processes on one port and one database (--workers 1: one process)"
 
 
 def _print_banner(config: ServerConfig, token: str, created: bool) -> None:

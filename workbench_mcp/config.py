@@ -8,6 +8,7 @@ the same validators (`load`); nothing else reads `os.environ`.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import stat
@@ -43,6 +44,10 @@ DEFAULT_RATE_BURST = 400
 DEFAULT_FAIR_SLOTS = 8
 DEFAULT_OFFLOAD_BYTES = 262_144
 MAX_WORKERS = 64
+MAX_AUTO_WORKERS = 8
+"""`--workers auto` stops here: SQLite takes one writer at a time, so processes past this add memory
+(each is a whole server, ~60-100 MiB) and turn-taking for the write lock, not throughput."""
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
 DEFAULT_KEEP_ALIVE_S = 5.0
@@ -301,6 +306,38 @@ def check_jwt_config(jwt: JwtConfig) -> None:
         raise ConfigError(f"the maximum token lifetime must be positive, got {jwt.max_lifetime_seconds}")
 
 
+def usable_cpus(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The CPUs this process may use: its affinity mask, lowered to a cgroup v2 CPU quota if one is set
+    (a container limited to 2 CPUs on a 64-core host gets 2, not 64)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+def auto_workers() -> int:
+    """`--workers auto`, the default: one process per usable CPU, at most MAX_AUTO_WORKERS."""
+    return min(usable_cpus(), MAX_AUTO_WORKERS)
+
+
+def parse_workers(value: object) -> object:
+    """`auto` (any case) as the number auto_workers() picks; anything else is left to int validation."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return auto_workers()
+        if not text.isdigit():
+            raise ValueError(f"must be a number of processes (1..{MAX_WORKERS}) or auto, got {value!r}")
+    return value
+
+
 def _flag(name: str) -> dict[str, Any]:
     """The command-line flag that overrides a setting (README "Configuration" lists both)."""
     return {"flag": name}
@@ -342,7 +379,7 @@ class Settings(BaseSettings):
     tenant: str = Field(DEFAULT_STDIO_TENANT, json_schema_extra=_flag("--tenant"))
     single_tenant: str | None = Field(None, json_schema_extra=_flag("--single-tenant"))
     log_level: str = Field("INFO", json_schema_extra=_flag("--log-level"))
-    workers: int = Field(1, json_schema_extra=_flag("--workers"))
+    workers: int = Field("auto", validate_default=True, json_schema_extra=_flag("--workers"))
     durability: Durability = Field("normal", json_schema_extra=_flag("--durability"))
     rate_limit: float = Field(DEFAULT_RATE_PER_S, allow_inf_nan=False, json_schema_extra=_flag("--rate-limit"))
     rate_burst: int = Field(DEFAULT_RATE_BURST, json_schema_extra=_flag("--rate-burst"))
@@ -388,6 +425,11 @@ class Settings(BaseSettings):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper()
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        return parse_workers(value)
 
     @field_validator("durability", mode="before")
     @classmethod

@@ -48,6 +48,10 @@ class Reply:
 
 async def post(app: ASGIApp, body: bytes, headers: dict[str, str], method: str = "POST") -> Reply:
     """One request through an ASGI app, body delivered in two chunks (as a socket may)."""
+    return await post_raw(app, body, list(headers.items()), method)
+
+
+async def post_raw(app: ASGIApp, body: bytes, headers: list[tuple[str, str]], method: str = "POST") -> Reply:
     chunks: list[Message] = [
         {"type": "http.request", "body": body[: len(body) // 2], "more_body": True},
         {"type": "http.request", "body": body[len(body) // 2 :], "more_body": False},
@@ -70,14 +74,15 @@ async def post(app: ASGIApp, body: bytes, headers: dict[str, str], method: str =
         "raw_path": b"/api/mcp",
         "query_string": b"",
         "root_path": "",
-        "headers": [(k.encode(), v.encode()) for k, v in headers.items()]
-        + [(b"content-length", str(len(body)).encode())],
+        "headers": [(k.encode(), v.encode()) for k, v in headers] + [(b"content-length", str(len(body)).encode())],
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 8765),
     }
     with acting_as(WHO):
         await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    if start is None:  # a stream the client left before anything was sent (the body ends in a disconnect)
+        return Reply(0, [], b"")
     body_out = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return Reply(start["status"], list(start.get("headers", [])), body_out)
 
@@ -206,7 +211,6 @@ PASSED_ON = {
     ),
     "no JSON in Accept": (rpc("ping"), HEADERS | {"accept": "text/event-stream"}),
     "form body": (rpc("ping"), HEADERS | {"content-type": "application/x-www-form-urlencoded"}),
-    "modern version": (rpc("ping"), HEADERS | {"mcp-protocol-version": "2026-07-28"}),
     "unknown version": (rpc("ping"), HEADERS | {"mcp-protocol-version": "1999-01-01"}),
 }
 
@@ -248,3 +252,138 @@ async def test_the_direct_path_refuses_a_stateful_or_sse_manager(tmp_path: Path)
             server.streamable_http_app(stateless_http=stateless, json_response=json_response)
             with pytest.raises(ValueError, match="stateless JSON-response"):
                 McpEndpoint(server.session_manager)
+
+
+# --- 2026-07-28: the per-request envelope era ------------------------------------------------------------
+
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "t", "version": "1"},
+}
+MODERN_HEADERS = HEADERS | {"mcp-protocol-version": "2026-07-28"}
+
+
+def modern(method: str, params: dict[str, Any] | None = None, **headers: str) -> tuple[bytes, dict[str, str]]:
+    """A 2026-07-28 request as the official client sends it: the envelope in `_meta`, routing headers."""
+    params = {**(params or {}), "_meta": MODERN_META}
+    routing = {"mcp-method": method}
+    if method == "tools/call":
+        routing["mcp-name"] = params["name"]
+    elif method == "resources/read":
+        routing["mcp-name"] = params["uri"]
+    return rpc(method, params), MODERN_HEADERS | routing | {k.replace("_", "-"): v for k, v in headers.items()}
+
+
+def modern_call(name: str, arguments: dict[str, Any], **headers: str) -> tuple[bytes, dict[str, str]]:
+    return modern("tools/call", {"name": name, "arguments": arguments}, **headers)
+
+
+MODERN_ANSWERED = {
+    "ping": lambda run: modern("ping"),
+    "tools/list": lambda run: modern("tools/list"),
+    "resources/read": lambda run: modern("resources/read", {"uri": f"runs://{run}"}),
+    "resources/read unknown": lambda run: modern("resources/read", {"uri": "runs://run_nope"}),
+    "unknown method": lambda run: modern("no/such/method"),
+    "get_run": lambda run: modern_call("get_run", {"runId": run}),
+    "get_run unknown run": lambda run: modern_call("get_run", {"runId": "run_nope"}),
+    "get_run wrong type": lambda run: modern_call("get_run", {"runId": 12}),
+    "list_runs": lambda run: modern_call("list_runs", {"limit": 5}),
+    "export_bundle": lambda run: modern_call("export_bundle", {"runId": run}),
+    "next_actions": lambda run: modern_call("next_actions", {"runId": run}),
+    "non-ASCII and lone surrogate in a result": lambda run: modern_call("get_run", {"runId": "run_\u00e9\ud800"}),
+    "unknown tool": lambda run: modern_call("no_such_tool", {}),
+    "Mcp-Method disagrees with the body": lambda run: (modern("ping")[0], modern("ping")[1] | {"mcp-method": "x"}),
+    "Mcp-Name disagrees with the body": lambda run: modern_call("get_run", {"runId": run}, mcp_name="list_runs"),
+    "Mcp-Name missing": lambda run: (
+        modern_call("get_run", {"runId": run})[0],
+        {k: v for k, v in modern_call("get_run", {"runId": run})[1].items() if k != "mcp-name"},
+    ),
+    "envelope missing": lambda run: (rpc("ping"), MODERN_HEADERS | {"mcp-method": "ping"}),
+    "envelope version disagrees with the header": lambda run: (
+        rpc("ping", {"_meta": MODERN_META | {"io.modelcontextprotocol/protocolVersion": "2025-11-25"}}),
+        MODERN_HEADERS | {"mcp-method": "ping"},
+    ),
+    "Mcp-Param header on a tool that declares none": lambda run: modern_call(
+        "get_run", {"runId": run}, mcp_param_region="eu"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODERN_ANSWERED))
+async def test_a_direct_modern_reply_equals_the_sdk_reply(endpoints: Endpoints, case: str) -> None:
+    body, headers = MODERN_ANSWERED[case](endpoints.run_id)
+    direct = await post(endpoints.direct, body, headers)
+    sdk = await post(endpoints.sdk, body, headers)
+    assert (direct.status, direct.headers, direct.body) == (sdk.status, sdk.headers, sdk.body)
+    assert "result" in direct.json() or "error" in direct.json()
+    assert endpoints.handed_on == []  # answered by the direct path itself
+
+
+async def test_a_refused_modern_request_names_the_mismatch(endpoints: Endpoints) -> None:
+    body, headers = MODERN_ANSWERED["Mcp-Name disagrees with the body"](endpoints.run_id)
+    reply = await post(endpoints.direct, body, headers)
+    assert reply.status == 400
+    assert "mcp-name header does not match" in reply.json()["error"]["message"]
+
+
+MODERN_PASSED_ON = {
+    "notification": (
+        json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}).encode(),
+        MODERN_HEADERS | {"mcp-method": "notifications/initialized"},
+    ),
+    "subscriptions/listen": modern("subscriptions/listen", {"notifications": {}}),
+    "batch": (b"[" + modern("ping")[0] + b"]", MODERN_HEADERS | {"mcp-method": "ping"}),
+    "invalid JSON": (b'{"jsonrpc": "2.0", "id": 1, "method": "ping"', MODERN_HEADERS),
+    "no JSON in Accept": (modern("ping")[0], modern("ping")[1] | {"accept": "text/event-stream"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODERN_PASSED_ON))
+async def test_unusual_modern_requests_reach_the_sdk_intact(endpoints: Endpoints, case: str) -> None:
+    body, headers = MODERN_PASSED_ON[case]
+    direct = await post(endpoints.direct, body, headers)
+    sdk = await post(endpoints.sdk, body, headers)
+    assert (direct.status, direct.body) == (sdk.status, sdk.body)
+    assert endpoints.handed_on in ([body], [b""])
+
+
+async def test_a_duplicated_routing_header_is_refused_like_the_sdk(endpoints: Endpoints) -> None:
+    body, headers = modern("ping")
+    doubled = [*headers.items(), ("mcp-method", "ping")]
+
+    async def both(app: ASGIApp) -> Reply:
+        return await post_raw(app, body, doubled)
+
+    direct, sdk = await both(endpoints.direct), await both(endpoints.sdk)
+    assert (direct.status, direct.body) == (sdk.status, sdk.body)
+    assert direct.status == 400
+    assert b"more than once" in direct.body
+
+
+async def test_a_declared_mcp_param_header_is_still_checked(endpoints: Endpoints) -> None:
+    """The direct path skips the schema walk only for tools that declare no `x-mcp-header`: a tool that does
+    is checked exactly as the SDK checks it."""
+    server = endpoints.direct._manager.app
+    schema = {
+        "type": "object",
+        "properties": {"region": {"type": "string", "x-mcp-header": "Region"}},
+    }
+    original = server.get_tool_input_schema
+    server.get_tool_input_schema = lambda name: schema if name == "get_run" else original(name)  # type: ignore[misc]
+    endpoints.direct._param_headers = type(endpoints.direct._param_headers)(server)
+    arguments = {"runId": endpoints.run_id, "region": "eu"}
+    for extra, refused in [({"mcp_param_region": "eu"}, False), ({}, True), ({"mcp_param_region": "us"}, True)]:
+        body, headers = modern_call("get_run", arguments, **extra)
+        direct = await post(endpoints.direct, body, headers)
+        sdk = await post(endpoints.sdk, body, headers)
+        assert (direct.status, direct.body) == (sdk.status, sdk.body)
+        assert (direct.status == 400) is refused
+
+
+async def test_a_direct_modern_write_is_committed_and_answered_once(endpoints: Endpoints) -> None:
+    arguments = {"runId": endpoints.run_id, "artifactKey": "k", "typeId": "t", "data": {"n": 2}}
+    reply = await post(endpoints.direct, *modern_call("write_artifact", arguments))
+    assert reply.status == 200
+    assert reply.json()["result"]["structuredContent"]["version"] == 2
+    assert endpoints.handed_on == []

@@ -1,4 +1,4 @@
-"""The MCP endpoint: the SDK's Streamable HTTP handler, with handshake-era requests answered in one step.
+"""The MCP endpoint: the SDK's Streamable HTTP handler, with plain requests of both eras answered in one step.
 
 Our server is stateless with JSON responses. For a 2026-07-28 request the SDK already answers in
 the request's own task. For a handshake-era request (`MCP-Protocol-Version` 2025-11-25 or older,
@@ -15,6 +15,15 @@ body is one JSON-RPC request other than `initialize` - and hands everything else
 notifications, batches, bad JSON, `initialize`, modern versions) to the SDK unchanged, with the
 body replayed when it was already read. tests/web/test_mcp_endpoint.py checks byte equality of the
 replies of both paths.
+
+A 2026-07-28 POST goes through the SDK's own single-exchange code (`_streamable_http_modern`, the same
+checks in the same order: security, Accept, JSON, envelope, duplicated routing headers, the classifier's
+version/`Mcp-Method`/`Mcp-Name` ladder, `Mcp-Param-*` headers, then `serve_one`) minus three costs measured
+with `python -m bench call_cost`: the manager's routing and tracing wrappers, the walk of the called tool's
+whole input schema on every call to find `x-mcp-header` annotations (done once per schema here: a schema
+without any validates nothing, by the SDK's own definition), and a second serialisation of the result
+through the reply model (the reply is the same `json.dumps` text). `subscriptions/listen` (a stream, never
+JSON), notifications and everything unusual go to the SDK unchanged.
 """
 
 from __future__ import annotations
@@ -27,18 +36,37 @@ from typing import Any
 
 import anyio
 import pydantic_core
+from mcp.server import _streamable_http_modern as modern
 from mcp.server.connection import Connection
+from mcp.server.lowlevel.server import Server
 from mcp.server.runner import modern_error_data, serve_one
 from mcp.server.streamable_http import CONTENT_TYPE_JSON, check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecurityMiddleware
 from mcp.shared.dispatcher import CallOptions
 from mcp.shared.exceptions import NoBackChannelError
-from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp.shared.inbound import (
+    MCP_PROTOCOL_VERSION_HEADER,
+    InboundLadderRejection,
+    InboundModernRoute,
+    classify_inbound_request,
+    find_duplicated_routing_header,
+    find_invalid_x_mcp_header,
+    validate_mcp_param_headers,
+    x_mcp_header_map,
+)
+from mcp.shared.jsonrpc_dispatcher import progress_token_from_params
 from mcp.shared.message import ServerMessageMetadata
 from mcp.shared.transport_context import TransportContext
-from mcp_types import DEFAULT_NEGOTIATED_VERSION, JSONRPCError, JSONRPCRequest, JSONRPCResponse, RequestId
-from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from mcp_types import (
+    DEFAULT_NEGOTIATED_VERSION,
+    HEADER_MISMATCH,
+    JSONRPCError,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    RequestId,
+)
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
@@ -86,6 +114,12 @@ def _handshake_version(scope: Scope) -> str | None:
     return version if len(values) == 1 and version in HANDSHAKE_PROTOCOL_VERSIONS else None
 
 
+def _modern_version(scope: Scope) -> bool:
+    """Whether the request names, once, a protocol version of the per-request envelope era."""
+    values = [value for name, value in scope["headers"] if name == _VERSION_HEADER]
+    return len(values) == 1 and values[0].decode("latin-1") in MODERN_PROTOCOL_VERSIONS
+
+
 def _replaying(body: bytes, receive: Receive) -> Receive:
     """`receive` for a handler that must read the body we already read; later calls go to the server."""
     pending: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
@@ -103,6 +137,7 @@ class McpEndpoint:
         self._manager = manager
         self._sdk: ASGIApp = StreamableHTTPASGIApp(manager)
         self._security = TransportSecurityMiddleware(manager.security_settings)
+        self._param_headers = _ParamHeaderCheck(manager.app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] == "GET":
@@ -112,12 +147,16 @@ class McpEndpoint:
             await http_error(405, METHOD_NOT_ALLOWED, message, {"Allow": "POST, DELETE"})(scope, receive, send)
             return
         version = _handshake_version(scope) if scope["method"] == "POST" else None
-        if version is None:
+        answer: ASGIApp
+        if version is not None:
+            answer = partial(self._answer, version)
+        elif scope["method"] == "POST" and _modern_version(scope):
+            answer = self._answer_modern
+        else:
             await self._sdk(scope, receive, send)
             return
         # The SDK's own body limit, in front of the direct path as in front of its own.
-        direct = RequestBodyLimitMiddleware(partial(self._answer, version), self._manager.max_request_body_size)
-        await direct(scope, receive, send)
+        await RequestBodyLimitMiddleware(answer, self._manager.max_request_body_size)(scope, receive, send)
 
     async def _answer(self, version: str, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -131,6 +170,70 @@ class McpEndpoint:
             return
         reply = await self._dispatch(message, request, version)
         await Response(_reply_text(reply), headers={"Content-Type": CONTENT_TYPE_JSON})(scope, receive, send)
+
+    async def _answer_modern(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """`handle_modern_request` in JSON mode, step for step; anything it would not answer with a plain
+        JSON reply of `serve_one` (a refusal, a notification, a listen stream) is the SDK's to write."""
+        request = Request(scope, receive)
+        if not self._passes_sdk_checks(request) or await self._security.validate_request(request, is_post=True):
+            await self._sdk(scope, receive, send)
+            return
+        body = await request.body()
+        try:
+            decoded = json.loads(body)
+        except (ValueError, RecursionError):
+            decoded = None
+        if not isinstance(decoded, dict) or "id" not in decoded or decoded.get("method") == "subscriptions/listen":
+            await self._sdk(scope, _replaying(body, receive), send)
+            return
+        try:
+            message = JSONRPCRequest.model_validate(decoded)
+        except ValidationError:
+            await self._sdk(scope, _replaying(body, receive), send)
+            return
+        route = self._modern_route(request, message, decoded)
+        if isinstance(route, InboundLadderRejection):
+            await modern._write_rejection(route, message.id, scope, receive, send)
+            return
+        reply = await self._dispatch_modern(message, request, route)
+        if isinstance(reply, JSONRPCError):
+            await modern._write(reply, scope, receive, send)
+            return
+        # `_write`'s own text for a result: the reply model adds nothing to a dict result (exclude_none
+        # does not reach into it), so the same `json.dumps` over the same members gives the same bytes.
+        text = json.dumps({"jsonrpc": "2.0", "id": message.id, "result": reply.result}, separators=(",", ":"))
+        await Response(text, media_type="application/json")(scope, receive, send)
+
+    def _modern_route(
+        self, request: Request, message: JSONRPCRequest, decoded: dict[str, Any]
+    ) -> InboundModernRoute | InboundLadderRejection:
+        duplicated = find_duplicated_routing_header(request.headers.items())
+        if duplicated is not None:
+            return InboundLadderRejection(code=HEADER_MISMATCH, message=f"{duplicated} header appears more than once")
+        verdict = classify_inbound_request(decoded, headers=dict(request.headers))
+        if isinstance(verdict, InboundLadderRejection):
+            return verdict
+        return self._param_headers.rejection(message, request) or verdict
+
+    async def _dispatch_modern(
+        self, message: JSONRPCRequest, request: Request, route: InboundModernRoute
+    ) -> JSONRPCResponse | JSONRPCError:
+        connection = Connection.from_envelope(route.protocol_version, route.client_info, route.client_capabilities)
+        context = modern._SingleExchangeDispatchContext(
+            transport=TransportContext(kind="streamable-http", can_send_request=False, headers=request.headers),
+            request_id=message.id,
+            message_metadata=ServerMessageMetadata(request_context=request),
+            progress_token=progress_token_from_params(message.params),
+        )
+        coro = serve_one(
+            self._manager.app,
+            context,
+            message.method,
+            message.params,
+            connection=connection,
+            lifespan_state=self._manager._lifespan_state,
+        )
+        return await modern._to_jsonrpc_response(message.id, coro)
 
     @staticmethod
     def _passes_sdk_checks(request: Request) -> bool:
@@ -156,6 +259,39 @@ class McpEndpoint:
         except Exception as exc:  # the SDK's mapping; anything unmapped is logged and never reaches the wire
             return JSONRPCError(jsonrpc="2.0", id=message.id, error=modern_error_data(exc))
         return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+
+
+class _ParamHeaderCheck:
+    """The SDK's `Mcp-Param-*` check for a `tools/call`, with each tool schema's annotations found once.
+
+    `validate_mcp_param_headers` finds them by walking the whole input schema on every call; a schema
+    with none (or with an invalid one, which the SDK ignores) can never reject, so the walk is skipped."""
+
+    def __init__(self, app: Server[Any]) -> None:
+        self._lookup = app.get_tool_input_schema
+        self._annotated: dict[int, tuple[Any, bool]] = {}
+
+    def rejection(self, message: JSONRPCRequest, request: Request) -> InboundLadderRejection | None:
+        params = message.params or {}
+        name, arguments = params.get("name"), params.get("arguments")
+        if message.method != "tools/call" or self._lookup is None or not isinstance(name, str):
+            return None
+        if arguments is not None and not isinstance(arguments, Mapping):
+            return None
+        try:
+            schema = self._lookup(name)
+        except Exception:  # the SDK's fail-open rule: header validation never breaks a working call path
+            return None
+        if schema is None or not self._has_annotations(schema):
+            return None
+        return validate_mcp_param_headers(schema, arguments or {}, request.headers)
+
+    def _has_annotations(self, schema: Any) -> bool:
+        known = self._annotated.get(id(schema))
+        if known is None or known[0] is not schema:  # ids are reused only after the schema is gone
+            known = (schema, find_invalid_x_mcp_header(schema) is None and bool(x_mcp_header_map(schema)))
+            self._annotated[id(schema)] = known
+        return known[1]
 
 
 def _reply_text(reply: JSONRPCResponse | JSONRPCError) -> str:

@@ -1,0 +1,214 @@
+"""`python -m bench call_cost`: server CPU per MCP call, by protocol era, and where it goes.
+
+Drives the whole ASGI app (`create_app`: Host/Origin guard, bearer auth, rate limiter, MCP endpoint, tools,
+service, engine, SQLite store) in process, without sockets: one call is one hand-built HTTP request, so the
+numbers leave out only uvicorn's HTTP parsing and the kernel. For each era (2025-11-25, the handshake era that
+`web/mcp_endpoint.py` answers directly; 2026-07-28, the per-request envelope era) it prints CPU per call
+(`time.process_time`, all threads: the SQLite work runs on the store's own thread) and a breakdown of the
+event-loop thread's self time by layer (cProfile), scaled to that thread's CPU, plus the store thread's CPU.
+
+    python -m bench call_cost [--calls 2000] [--tool write_artifact|get_run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.types import Message
+
+from workbench_mcp.auth import mint_token
+from workbench_mcp.config import JwtConfig, RateLimitConfig, ServerConfig, Toolset
+
+SECRET = "bench-secret-that-is-long-enough-for-hs256-0123456789"
+ERAS = ("2025-11-25", "2026-07-28")
+MODERN_META = {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": {"name": "bench", "version": "1"},
+}
+
+# First match wins: (bucket, substring of the profiled function's file path or name).
+BUCKETS: tuple[tuple[str, str], ...] = (
+    ("SQLite calls (event-loop side)", "sqlite3"),
+    ("auth (JWT, principal)", "workbench_mcp/auth"),
+    ("auth (JWT, principal)", "workbench_mcp/web/bearer_auth"),
+    ("auth (JWT, principal)", "/jwt/"),
+    ("engine", "workbench_mcp/engine/"),
+    ("protocol models, canonical JSON", "workbench_mcp/protocol/"),
+    ("store (event-loop side)", "workbench_mcp/store/"),
+    ("ledger", "workbench_mcp/ledger/"),
+    ("service, governance", "workbench_mcp/service"),
+    ("service, governance", "workbench_mcp/governance/"),
+    ("service, governance", "workbench_mcp/commands"),
+    ("tools (MCP adapters)", "workbench_mcp/mcp_server/"),
+    ("HTTP: our middleware and endpoint", "workbench_mcp/web/"),
+    ("validation and encoding (pydantic)", "pydantic"),
+    ("JSON encode/decode", "json"),
+    ("MCP SDK", "/mcp/"),
+    ("MCP SDK", "/mcp_types/"),
+    ("HTTP: Starlette", "starlette"),
+    ("asyncio, anyio (scheduling)", "asyncio"),
+    ("asyncio, anyio (scheduling)", "anyio"),
+    ("asyncio, anyio (scheduling)", "threading"),
+)
+
+
+def _bucket(filename: str, name: str) -> str:
+    where = f"{filename}:{name}"
+    return next((bucket for bucket, needle in BUCKETS if needle in where), "other (stdlib, builtins)")
+
+
+class Caller:
+    """One client: builds each request's scope and body for its era and sends it through the app."""
+
+    def __init__(self, app: Starlette, token: str, era: str) -> None:
+        self._app, self._token, self._era = app, token, era
+        self._ids = 0
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        self._ids += 1
+        params: dict[str, Any] = {"name": tool, "arguments": arguments}
+        headers = {
+            "host": "127.0.0.1:8765",
+            "content-type": "application/json",
+            "accept": "application/json, text/event-stream",
+            "authorization": f"Bearer {self._token}",
+            "mcp-protocol-version": self._era,
+        }
+        if self._era == "2026-07-28":
+            params["_meta"] = MODERN_META
+            headers |= {"mcp-method": "tools/call", "mcp-name": tool}
+        body = json.dumps({"jsonrpc": "2.0", "id": self._ids, "method": "tools/call", "params": params}).encode()
+        status, reply = await self._post(body, headers)
+        if status != 200 or "result" not in reply or reply["result"].get("isError"):
+            raise RuntimeError(f"{tool} failed ({status}): {reply}")
+        structured: dict[str, Any] = reply["result"]["structuredContent"]
+        return structured
+
+    async def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        sent: list[Message] = []
+        chunks: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def receive() -> Message:
+            return chunks.pop() if chunks else {"type": "http.disconnect"}
+
+        async def send(message: Message) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/mcp",
+            "raw_path": b"/api/mcp",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.encode(), v.encode()) for k, v in headers.items()]
+            + [(b"content-length", str(len(body)).encode())],
+            "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 8765),
+            "state": {},
+        }
+        await self._app(scope, receive, send)
+        status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+        payload = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return status, json.loads(payload)
+
+
+def _workload(caller: Caller, tool: str, run_ids: list[str]) -> Callable[[int], Any]:
+    def one(i: int) -> Any:
+        run_id = run_ids[i % len(run_ids)]
+        if tool == "get_run":
+            return caller.call("get_run", {"runId": run_id})
+        arguments = {"runId": run_id, "artifactKey": f"k{i % 7}", "typeId": "note", "data": {"i": i}}
+        return caller.call("write_artifact", arguments)
+
+    return one
+
+
+async def _measure(caller: Caller, tool: str, run_ids: list[str], calls: int) -> tuple[float, float, pstats.Stats]:
+    one = _workload(caller, tool, run_ids)
+    for i in range(min(200, calls)):  # warm caches, JIT-free but lazy imports and first-use paths
+        await one(i)
+    cpu0, main0 = time.process_time(), time.thread_time()
+    for i in range(calls):
+        await one(i)
+    cpu, main = time.process_time() - cpu0, time.thread_time() - main0
+    profiler = cProfile.Profile(time.thread_time)  # CPU of this thread: waiting for the store is not cost
+    profiler.enable()
+    for i in range(calls):
+        await one(i)
+    profiler.disable()
+    return cpu / calls * 1e6, main / calls * 1e6, pstats.Stats(profiler)
+
+
+def _breakdown(stats: pstats.Stats, main_us: float) -> dict[str, float]:
+    self_time: dict[str, float] = defaultdict(float)
+    entries: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, name), (_cc, _nc, tottime, _ct, _callers) in entries.items():
+        self_time[_bucket(filename, name)] += tottime
+    total = sum(self_time.values()) or 1.0
+    return {bucket: seconds / total * main_us for bucket, seconds in self_time.items()}
+
+
+async def run(calls: int, tool: str) -> None:
+    from workbench_mcp.web.app import create_app  # after argument parsing: the app import is slow
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = ServerConfig(
+            port=8765,
+            db_path=Path(folder) / "bench.db",
+            toolsets=frozenset(Toolset),
+            jwt=JwtConfig(secret=SECRET),
+            log_level="WARNING",
+            rate_limit=RateLimitConfig(per_second=0),
+        )
+        app = create_app(config)
+        lifespan: AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
+        async with lifespan:
+            token = mint_token(SECRET, user="bench", org="org_bench")
+            results: dict[str, tuple[float, float, dict[str, float]]] = {}
+            for era in ERAS:
+                caller = Caller(app, token, era)
+                starts = [await caller.call("start_run", {"workflowId": "jobSearchWorkflow"}) for _ in range(8)]
+                run_ids = [start["runId"] for start in starts]
+                cpu_us, main_us, stats = await _measure(caller, tool, run_ids, calls)
+                results[era] = (cpu_us, main_us, _breakdown(stats, main_us))
+    _print(tool, calls, results)
+
+
+def _print(tool: str, calls: int, results: dict[str, tuple[float, float, dict[str, float]]]) -> None:
+    def row(label: str, values: list[float]) -> None:
+        print(f"{label:40}" + "".join(f"{value:14.0f}" for value in values))
+
+    print(f"server CPU per `{tool}` call, in process, {calls} calls per era (us)")
+    print(f"{'':40}" + "".join(f"{era:>14}" for era in results))
+    row("total, all threads", [cpu for cpu, _, _ in results.values()])
+    row("  store thread (SQLite, chain hash)", [cpu - main for cpu, main, _ in results.values()])
+    row("  event-loop thread", [main for _, main, _ in results.values()])
+    last = results[ERAS[-1]][2]
+    for bucket in sorted({b for _, _, parts in results.values() for b in parts}, key=lambda b: -last.get(b, 0)):
+        row(f"    {bucket}", [parts.get(bucket, 0.0) for _, _, parts in results.values()])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench call_cost", description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--tool", choices=("write_artifact", "get_run"), default="write_artifact")
+    args = parser.parse_args(argv)
+    asyncio.run(run(args.calls, args.tool))
+    return 0
