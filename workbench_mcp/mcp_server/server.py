@@ -14,12 +14,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
 from mcp.types import Tool as MCPTool
+from opentelemetry import trace
 from pydantic import ValidationError
 
 from workbench_mcp import __version__
@@ -121,6 +123,13 @@ def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
     return " ".join(parts)
 
 
+def tracing_configured() -> bool:
+    """Whether an OpenTelemetry SDK is installed as the tracer provider (e.g. `opentelemetry-instrument
+    workbench-mcp serve`). Without one the SDK's span per message records nothing and costs ~5 % of a call's
+    CPU (`python -m bench call_cost`), so the server leaves that middleware out."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 class WorkbenchMCP(MCPServer[Any]):
     """MCPServer with protocol-coded errors for every tool failure, per-tenant resource pages and audit logging."""
 
@@ -136,6 +145,10 @@ class WorkbenchMCP(MCPServer[Any]):
             instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
         )
+        if not tracing_configured():
+            self._lowlevel_server.middleware = [
+                m for m in self._lowlevel_server.middleware if not isinstance(m, OpenTelemetryMiddleware)
+            ]
 
     async def run_stdio_async(self) -> None:
         """The SDK's stdio loop on our wire, which survives lone surrogates (mcp_server/stdio_wire.py)."""
