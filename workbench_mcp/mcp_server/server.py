@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
 from mcp.types import Tool as MCPTool
+from mcp_types import SubscriptionsListenRequestParams
 from pydantic import ValidationError
 
 from workbench_mcp import __version__
@@ -29,6 +30,7 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
 from workbench_mcp.mcp_server.stdio_wire import stdio_wire
+from workbench_mcp.mcp_server.subscriptions import RunListenHandler
 from workbench_mcp.mcp_server.tool_errors import (
     error_code_of,
     error_result,
@@ -135,6 +137,11 @@ class WorkbenchMCP(MCPServer[Any]):
             version=__version__,  # the package's; the protocol version lives in the card and bundles
             instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
+            subscriptions=False,  # served below, tenant-scoped (the SDK's bus knows no tenants)
+        )
+        self.listen_handler = RunListenHandler(service)
+        self._lowlevel_server.add_request_handler(
+            "subscriptions/listen", SubscriptionsListenRequestParams, self.listen_handler
         )
 
     async def run_stdio_async(self) -> None:
