@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.apps import APP_MIME_TYPE
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, Resource
 
 from workbench_mcp.auth import current_principal
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.mcp_server.run_view import RUN_VIEW_URI
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.scopes import READ, missing_scope
@@ -89,7 +91,7 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
 
 
 async def list_resource_page(service: RunService, cursor: str | None) -> tuple[list[Resource], str | None]:
-    """The caller's runs, newest first, one page at a time; the workflows come first on page one."""
+    """The caller's runs, newest first, one page at a time; the workflows and the run view come first on page one."""
     who = reader()
     try:
         page = await service.list_runs(who, limit=RESOURCE_PAGE_SIZE, cursor=cursor)
@@ -105,6 +107,11 @@ async def list_resource_page(service: RunService, cursor: str | None) -> tuple[l
                 mime_type=JSON,
             )
             for workflow_id in sorted(service.catalog.entries)
+        )
+        items.append(
+            Resource(
+                uri=RUN_VIEW_URI, name="run-view", description="Run view for MCP Apps hosts", mime_type=APP_MIME_TYPE
+            )
         )
     items.extend(
         Resource(

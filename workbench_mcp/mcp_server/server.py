@@ -29,6 +29,7 @@ from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
+from workbench_mcp.mcp_server.run_view import run_view_apps, view_meta
 from workbench_mcp.mcp_server.stdio_wire import stdio_wire
 from workbench_mcp.mcp_server.subscriptions import RunListenHandler
 from workbench_mcp.mcp_server.tool_errors import (
@@ -138,6 +139,7 @@ class WorkbenchMCP(MCPServer[Any]):
             instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
             subscriptions=False,  # served below, tenant-scoped (the SDK's bus knows no tenants)
+            extensions=[run_view_apps()],
         )
         self.listen_handler = RunListenHandler(service)
         self._lowlevel_server.add_request_handler(
@@ -269,6 +271,7 @@ def build_mcp_server(
             title=spec.title,
             description=offered_description(spec, names, toolsets, read_only),
             annotations=spec.annotations(),
+            meta=view_meta(spec.name),
         )
         _advertise_lean_schemas(server, spec.name)
     register_resources(server, service)
