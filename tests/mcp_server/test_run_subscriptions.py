@@ -167,3 +167,15 @@ async def test_streams_are_bounded_and_a_disconnect_frees_the_slot(
         async with agent.listen(resource_subscriptions=[uri]) as sub:  # the slots are free again
             await agent.call_tool("resolve_gate", {"runId": run_id, **GATE, "decision": "approved"})
             assert await _next(sub) == ResourceUpdated(uri=uri)
+
+
+async def test_a_stream_ends_gracefully_at_its_lifetime(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bound that keeps an abandoned stream (and a server shutdown waiting on it) short: the client's loop
+    just ends, and it re-listens."""
+    monkeypatch.setattr(server.app.state.mcp_server.listen_handler, "_lifetime", 0.5)
+    async with server.client() as agent:
+        run_id = await _start(agent)
+        for uris in ([f"runs://{run_id}"], []):
+            async with agent.listen(resource_subscriptions=uris, tools_list_changed=True) as sub:
+                with anyio.fail_after(GUARD):
+                    assert [event async for event in sub] == []

@@ -13,7 +13,8 @@ stream from the service's change watcher (run_watch.py), keyed by (tenant, run) 
   (POLL_SECONDS, one per process however many streams and waiters);
 - bounded: MAX_RUNS_PER_STREAM URIs per stream, MAX_STREAMS_PER_TENANT and MAX_STREAMS open streams per
   process (LIMIT_EXCEEDED), and a stream ends gracefully after STREAM_MAX_SECONDS (the client re-listens and
-  refetches: listen has no replay). A disconnect cancels the handler, which unregisters everything it holds.
+  refetches: listen has no replay; the SDK pings the stream every 15 s meanwhile). A disconnect cancels the
+  handler, which unregisters everything it holds.
 
 URIs other than `runs://` are not honored (the ack leaves them out): nothing else here changes. The list-changed
 flags are honored and never fire (the tool, prompt and resource-template lists are fixed per process).
@@ -48,8 +49,9 @@ RUN_SCHEME = "runs://"
 MAX_RUNS_PER_STREAM = 32
 MAX_STREAMS_PER_TENANT = 64
 MAX_STREAMS = 1024
-STREAM_MAX_SECONDS = 300.0
-"""A stream's lifetime: bounds what an abandoned stream holds (and how long a server shutdown waits for it)."""
+STREAM_MAX_SECONDS = 55.0
+"""A stream's lifetime, then it ends gracefully: bounds what an abandoned stream holds and how long a server
+shutdown waits for it (uvicorn drains open responses first), as WAIT_MAX_SECONDS does for wait_for_decision."""
 
 
 def _limit(message: str) -> MCPError:
