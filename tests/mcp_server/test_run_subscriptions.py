@@ -24,6 +24,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.subscriptions import ResourceUpdated
 from starlette.applications import Starlette
 
+from tests.mcp_server.test_stdio import stdio_params
 from tests.servers import free_port, mcp_client, payload, running_server, server_config, token
 from workbench_mcp.auth import load_or_create_dev_secret
 from workbench_mcp.config import JwtConfig
@@ -179,3 +180,11 @@ async def test_a_stream_ends_gracefully_at_its_lifetime(server: Server, monkeypa
             async with agent.listen(resource_subscriptions=uris, tools_list_changed=True) as sub:
                 with anyio.fail_after(GUARD):
                     assert [event async for event in sub] == []
+
+
+async def test_a_listener_over_stdio_hears_its_changes(tmp_path: Path) -> None:
+    async with Client(stdio_params(tmp_path, "--tenant", "acme")) as client:
+        run_id = await _start(client)
+        async with client.listen(resource_subscriptions=[f"runs://{run_id}"]) as sub:
+            await client.call_tool("resolve_gate", {"runId": run_id, **GATE, "decision": "approved"})
+            assert await _next(sub) == ResourceUpdated(uri=f"runs://{run_id}")
