@@ -120,6 +120,15 @@ async def _healthy(http: httpx.AsyncClient) -> bool:
         return False
 
 
+async def test_a_run_deleted_over_rest_is_announced(server: Server) -> None:
+    async with server.client() as agent, httpx.AsyncClient(base_url=server.url, timeout=30) as rest:
+        run_id = await _start(agent)
+        async with agent.listen(resource_subscriptions=[f"runs://{run_id}"]) as sub:
+            bearer = {"Authorization": f"Bearer {token('alice', secret=server.secret)}"}
+            assert (await rest.delete(f"/api/runs/{run_id}", headers=bearer)).status_code in (200, 204)
+            assert await _next(sub) == ResourceUpdated(uri=f"runs://{run_id}")
+
+
 async def test_another_tenants_run_is_refused_exactly_like_a_missing_one(server: Server) -> None:
     async with server.client() as owner, server.client("eve") as stranger:
         run_id = await _start(owner)
@@ -132,6 +141,27 @@ async def test_another_tenants_run_is_refused_exactly_like_a_missing_one(server:
             refusals.append((error.code, error.message.replace(target, "X"), {**(error.data or {}), "uri": "X"}))
         assert refusals[0] == refusals[1]
         assert refusals[0][2]["code"] == "UNKNOWN_RUN"
+
+
+async def test_a_lone_surrogate_in_a_run_uri_names_no_run(server: Server) -> None:
+    """Valid JSON the client library cannot even encode: sent raw, it must be refused as a missing run (it was an
+    INTERNAL_ERROR: SQLite cannot bind the id)."""
+    request = (
+        b'{"jsonrpc":"2.0","id":7,"method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":'
+        b'["runs://\\ud800"]},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",'
+        b'"io.modelcontextprotocol/clientCapabilities":{}}}}'
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2026-07-28",
+        "Mcp-Method": "subscriptions/listen",
+        "Authorization": f"Bearer {token('alice', secret=server.secret)}",
+    }
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        reply = (await http.post("/api/mcp", content=request, headers=headers)).json()
+    assert reply["error"]["code"] == -32602
+    assert reply["error"]["data"]["code"] == "UNKNOWN_RUN"
 
 
 async def test_only_run_uris_are_honored(server: Server) -> None:

@@ -32,7 +32,7 @@ def resource_error(exc: WorkbenchError, uri: str) -> MCPError:
     return MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value, "uri": uri})
 
 
-def _text(value: object) -> str:
+def as_lookup_id(value: object) -> str:
     """A URI parameter as an id to look up. Typed `str`, pydantic would refuse a lone surrogate (valid in
     the JSON of the request) before our code runs, and the SDK would answer that as an internal error;
     no stored id holds one, so such an id names nothing (UNKNOWN_RUN / UNKNOWN_WORKFLOW)."""
@@ -58,8 +58,8 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         description="Tamper-evident RunBundle JSON for an individual saved run (full profile, with engine snapshot).",
         mime_type=JSON,
     )
-    async def run_bundle(runId: object) -> str:  # object: see _text
-        run_id = _text(runId)
+    async def run_bundle(runId: object) -> str:  # object: see as_lookup_id
+        run_id = as_lookup_id(runId)
         uri = f"runs://{run_id}"
         try:
             _, text = await service.export_bundle_text(reader(uri), run_id)
@@ -76,10 +76,10 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         description="A workflow start_run accepts: its WorkflowSpec plus the rule sets a new run starts with.",
         mime_type=JSON,
     )
-    async def workflow(workflowId: object) -> str:  # object: see _text
+    async def workflow(workflowId: object) -> str:  # object: see as_lookup_id
         reader(f"workflows://{workflowId}")
         try:
-            entry = service.catalog.get(_text(workflowId))
+            entry = service.catalog.get(as_lookup_id(workflowId))
         except WorkbenchError as exc:
             raise resource_error(exc, f"workflows://{workflowId}") from None
         return pretty_json(

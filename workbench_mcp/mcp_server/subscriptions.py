@@ -41,7 +41,7 @@ from mcp_types import (
 )
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.mcp_server.resources import reader, resource_error
+from workbench_mcp.mcp_server.resources import as_lookup_id, reader, resource_error
 from workbench_mcp.principal import Principal
 from workbench_mcp.service import RunService
 
@@ -85,7 +85,7 @@ class RunListenHandler:
         who = reader()
         wanted = params.notifications
         uris = list(dict.fromkeys(wanted.resource_subscriptions or ()))
-        runs = {uri: uri.removeprefix(RUN_SCHEME) for uri in uris if uri.startswith(RUN_SCHEME)}
+        runs = {uri: as_lookup_id(uri.removeprefix(RUN_SCHEME)) for uri in uris if uri.startswith(RUN_SCHEME)}
         if len(runs) > self._max_runs:
             raise _limit(f"a listen stream may watch at most {self._max_runs} runs; this one names {len(runs)}")
         if self.open_streams[who.tenant_id] >= self._max_per_tenant:
@@ -100,7 +100,9 @@ class RunListenHandler:
                 # Watch before the first read: a change between the two then still sets the event.
                 for run_id in runs.values():
                     watches.enter_context(self._service.watching_run(who, run_id, changed))
-                seen = {uri: await self._revision(who, uri, run_id) for uri, run_id in runs.items()}
+                seen: dict[str, int | None] = {
+                    uri: await self._revision(who, uri, run_id) for uri, run_id in runs.items()
+                }
                 honored = SubscriptionFilter(
                     tools_list_changed=wanted.tools_list_changed or None,
                     prompts_list_changed=wanted.prompts_list_changed or None,
@@ -120,10 +122,13 @@ class RunListenHandler:
                         break
                     changed.clear()  # before the reads: a change during them wakes the loop again
                     for uri, run_id in runs.items():
+                        revision: int | None
                         try:
                             revision = await self._service.run_revision(who, run_id)
-                        except WorkbenchError:
-                            continue  # the store failed this read; the next change (or the listener's refetch) retries
+                        except WorkbenchError as exc:
+                            if exc.code is not ErrorCode.UNKNOWN_RUN:
+                                continue  # the store failed this read; the next change retries
+                            revision = None  # deleted (REST DELETE): announced once, the re-read says UNKNOWN_RUN
                         if revision != seen[uri]:
                             seen[uri] = revision
                             notification = event_to_notification(ResourceUpdated(uri=uri), meta)
