@@ -26,6 +26,7 @@ from starlette.applications import Starlette
 
 from tests.mcp_server.test_stdio import stdio_params
 from tests.servers import free_port, mcp_client, payload, running_server, server_config, token
+from tests.test_serve_workers import _audit_lines, _children
 from workbench_mcp.auth import load_or_create_dev_secret
 from workbench_mcp.config import JwtConfig
 from workbench_mcp.mcp_server import subscriptions
@@ -111,6 +112,54 @@ async def test_a_listener_hears_a_change_made_by_another_worker_process(server: 
     finally:
         os.killpg(other.pid, signal.SIGTERM)
         await asyncio.wait_for(other.wait(), 30)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts worker processes through /proc")
+async def test_a_listener_on_serve_workers_2_hears_writes_taken_by_either_worker(tmp_path: Path) -> None:
+    """`serve --workers 2`: the listen stream sits on one worker; writes on new connections land on both (the
+    audit log names the process), and every one of them is announced, so some crossed processes."""
+    db = tmp_path / "w.db"
+    secret, _ = load_or_create_dev_secret(db)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
+    command = [sys.executable, "-m", "workbench_mcp", "serve", "--port", str(port), "--db", str(db), "--workers", "2"]
+    log_path = tmp_path / "serve.log"
+    with log_path.open("wb") as log:
+        server = await asyncio.create_subprocess_exec(
+            *command,
+            "--log-level",
+            "INFO",
+            cwd=REPO,
+            env={**env, "PYTHONPATH": str(REPO)},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+            with anyio.fail_after(60):
+                while len(_children(server.pid)) < 2 or not await _healthy(http):
+                    assert server.returncode is None, "serve --workers exited"
+                    await asyncio.sleep(0.1)
+        bearer = token("racer", secret=secret)
+        async with mcp_client(base + "/api/mcp", bearer) as agent:
+            run_id = await _start(agent)
+            uri = f"runs://{run_id}"
+            async with agent.listen(resource_subscriptions=[uri]) as sub:
+                for n in range(40):
+                    async with mcp_client(base + "/api/mcp", bearer, mode="legacy") as writer:  # a new connection
+                        args = {"runId": run_id, "artifactKey": "k", "typeId": "t.v1", "data": n}
+                        assert not (await writer.call_tool("write_artifact", args)).is_error
+                    assert await _next(sub) == ResourceUpdated(uri=uri)
+                    if len({line["pid"] for line in _audit_lines(log_path) if line["tool"] == "write_artifact"}) == 2:
+                        break
+        writers = {line["pid"] for line in _audit_lines(log_path) if line["tool"] == "write_artifact"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        await asyncio.wait_for(server.wait(), 30)
+    assert len(writers) == 2, writers
 
 
 async def _healthy(http: httpx.AsyncClient) -> bool:
