@@ -15,6 +15,7 @@ COMMANDS = {
     "governance": "bench.governance_overhead",
     "wait": "bench.wait_latency",
     "call_cost": "bench.call_cost",
+    "listen": "bench.listen_latency",
 }
 
 

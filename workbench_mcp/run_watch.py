@@ -31,9 +31,10 @@ class RunWatch:
         """The data_version the poll task saw last (None before its first read)."""
 
     @contextmanager
-    def watching(self, key: Key) -> Iterator[asyncio.Event]:
-        """An event set whenever the run may have changed; the poll task runs while any such event exists."""
-        event = asyncio.Event()
+    def watching(self, key: Key, event: asyncio.Event | None = None) -> Iterator[asyncio.Event]:
+        """An event set whenever the run may have changed; the poll task runs while any such event exists.
+        Pass one `event` for several runs to sleep on all of them at once (a listen stream does)."""
+        event = event or asyncio.Event()
         self._waiters.setdefault(key, set()).add(event)
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll())

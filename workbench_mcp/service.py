@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -126,6 +126,13 @@ class RunService:
     async def run_revision(self, who: Principal, run_id: str) -> int:
         """The run's current revision (UNKNOWN_RUN if the tenant has no such run)."""
         return (await self._store.load_state(who.tenant_id, run_id)).revision
+
+    def watching_run(
+        self, who: Principal, run_id: str, event: asyncio.Event | None = None
+    ) -> AbstractContextManager[asyncio.Event]:
+        """A context manager yielding an event set whenever the run may have changed (run_watch.py); it does not
+        check that the run exists or is the caller's: read it (run_revision) inside the block."""
+        return self._changes.watching((who.tenant_id, run_id), event)
 
     async def start_run(
         self,

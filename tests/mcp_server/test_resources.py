@@ -10,6 +10,7 @@ from mcp.shared.exceptions import MCPError
 from tests.mcp_server.conftest import ClientFactory
 from tests.mcp_server.scenario import caller
 from workbench_mcp.mcp_server.resources import RESOURCE_PAGE_SIZE
+from workbench_mcp.mcp_server.run_view import RUN_VIEW_URI
 
 
 async def test_resource_listing_is_paginated_per_tenant(local_client: ClientFactory) -> None:
@@ -27,8 +28,8 @@ async def test_resource_listing_is_paginated_per_tenant(local_client: ClientFact
     assert first.next_cursor is not None
     assert second.next_cursor is None
     assert sorted(first_runs + second_runs) == sorted(f"runs://{r}" for r in run_ids)
-    assert [str(r.uri) for r in other.resources] == ["workflows://jobSearchWorkflow"]
-    resource = first.resources[1]
+    assert [str(r.uri) for r in other.resources] == ["workflows://jobSearchWorkflow", RUN_VIEW_URI]
+    resource = first.resources[2]
     assert resource.mime_type == "application/json"
     assert resource.description == f"LLM Workbench run bundle for {resource.name}"
 

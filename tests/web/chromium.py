@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -72,6 +73,8 @@ class Browser:
         self._next_id = 0
         self._buffer = b""
         self._session: str | None = None
+        self._events: list[dict[str, Any]] = []
+        """Events that arrived while a command waited for its reply (`event` hands them out)."""
 
     # --- protocol ------------------------------------------------------------------------------------
 
@@ -87,9 +90,28 @@ class Browser:
                 if "error" in reply:
                     raise RuntimeError(f"{method} failed: {reply['error']}")
                 return reply.get("result", {})
+            if "method" in reply:
+                self._events.append(reply)
 
-    def _read(self) -> dict[str, Any]:
+    def event(self, method: str, timeout: float) -> dict[str, Any] | None:
+        """The next event named `method` (earlier ones of other names are dropped), or None after `timeout`."""
+        while True:
+            for index, message in enumerate(self._events):
+                if message["method"] == method:
+                    del self._events[: index + 1]
+                    return message
+            self._events.clear()
+            message = self._read(timeout)
+            if message is None:
+                return None
+            if "method" in message:
+                self._events.append(message)
+
+    def _read(self, timeout: float | None = None) -> Any:
+        """The next message; None if `timeout` seconds pass first (no timeout: wait for it)."""
         while b"\0" not in self._buffer:
+            if timeout is not None and not select.select([self._from_browser], [], [], timeout)[0]:
+                return None
             chunk = os.read(self._from_browser, 1 << 16)
             if not chunk:
                 raise RuntimeError(f"chromium exited ({self._proc.poll()})")

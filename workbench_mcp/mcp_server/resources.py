@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.server import MCPServer
+from mcp.server.apps import APP_MIME_TYPE
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, Resource
 
 from workbench_mcp.auth import current_principal
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.mcp_server.run_view import RUN_VIEW_URI
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.scopes import READ, missing_scope
@@ -30,7 +32,7 @@ def resource_error(exc: WorkbenchError, uri: str) -> MCPError:
     return MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value, "uri": uri})
 
 
-def _text(value: object) -> str:
+def as_lookup_id(value: object) -> str:
     """A URI parameter as an id to look up. Typed `str`, pydantic would refuse a lone surrogate (valid in
     the JSON of the request) before our code runs, and the SDK would answer that as an internal error;
     no stored id holds one, so such an id names nothing (UNKNOWN_RUN / UNKNOWN_WORKFLOW)."""
@@ -56,8 +58,8 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         description="Tamper-evident RunBundle JSON for an individual saved run (full profile, with engine snapshot).",
         mime_type=JSON,
     )
-    async def run_bundle(runId: object) -> str:  # object: see _text
-        run_id = _text(runId)
+    async def run_bundle(runId: object) -> str:  # object: see as_lookup_id
+        run_id = as_lookup_id(runId)
         uri = f"runs://{run_id}"
         try:
             _, text = await service.export_bundle_text(reader(uri), run_id)
@@ -74,10 +76,10 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         description="A workflow start_run accepts: its WorkflowSpec plus the rule sets a new run starts with.",
         mime_type=JSON,
     )
-    async def workflow(workflowId: object) -> str:  # object: see _text
+    async def workflow(workflowId: object) -> str:  # object: see as_lookup_id
         reader(f"workflows://{workflowId}")
         try:
-            entry = service.catalog.get(_text(workflowId))
+            entry = service.catalog.get(as_lookup_id(workflowId))
         except WorkbenchError as exc:
             raise resource_error(exc, f"workflows://{workflowId}") from None
         return pretty_json(
@@ -89,7 +91,7 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
 
 
 async def list_resource_page(service: RunService, cursor: str | None) -> tuple[list[Resource], str | None]:
-    """The caller's runs, newest first, one page at a time; the workflows come first on page one."""
+    """The caller's runs, newest first, one page at a time; the workflows and the run view come first on page one."""
     who = reader()
     try:
         page = await service.list_runs(who, limit=RESOURCE_PAGE_SIZE, cursor=cursor)
@@ -105,6 +107,11 @@ async def list_resource_page(service: RunService, cursor: str | None) -> tuple[l
                 mime_type=JSON,
             )
             for workflow_id in sorted(service.catalog.entries)
+        )
+        items.append(
+            Resource(
+                uri=RUN_VIEW_URI, name="run-view", description="Run view for MCP Apps hosts", mime_type=APP_MIME_TYPE
+            )
         )
     items.extend(
         Resource(

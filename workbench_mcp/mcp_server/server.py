@@ -21,6 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
 from mcp.types import Tool as MCPTool
+from mcp_types import SubscriptionsListenRequestParams
 from opentelemetry import trace
 from pydantic import ValidationError
 
@@ -30,7 +31,9 @@ from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
+from workbench_mcp.mcp_server.run_view import run_view_apps, view_meta
 from workbench_mcp.mcp_server.stdio_wire import stdio_wire
+from workbench_mcp.mcp_server.subscriptions import RunListenHandler
 from workbench_mcp.mcp_server.tool_errors import (
     error_code_of,
     error_result,
@@ -144,6 +147,12 @@ class WorkbenchMCP(MCPServer[Any]):
             version=__version__,  # the package's; the protocol version lives in the card and bundles
             instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
+            subscriptions=False,  # served below, tenant-scoped (the SDK's bus knows no tenants)
+            extensions=[run_view_apps()],
+        )
+        self.listen_handler = RunListenHandler(service)
+        self._lowlevel_server.add_request_handler(
+            "subscriptions/listen", SubscriptionsListenRequestParams, self.listen_handler
         )
         if not tracing_configured():
             self._lowlevel_server.middleware = [
@@ -275,6 +284,7 @@ def build_mcp_server(
             title=spec.title,
             description=offered_description(spec, names, toolsets, read_only),
             annotations=spec.annotations(),
+            meta=view_meta(spec.name),
         )
         _advertise_lean_schemas(server, spec.name)
     register_resources(server, service)

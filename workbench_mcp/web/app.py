@@ -208,6 +208,7 @@ def create_app(config: ServerConfig) -> Starlette:
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.service = service
+    app.state.mcp_server = server
     app.state.config = config
     app.state.rate_limiter = limiter
     app.state.fair_scheduler = scheduler
