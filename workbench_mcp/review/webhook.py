@@ -53,6 +53,7 @@ RECORD_PRINCIPAL = "system:webhook"
 """Deliveries are the server's own doing: no token's subject made them."""
 RECORD_TOOL = "webhook"
 MAX_ERROR_CHARS = 200
+_RECORDING = " recording"
 
 Status = str
 """delivered | retrying | failed (gave up) | dropped (queue full) | abandoned (the server stopped first)."""
@@ -146,7 +147,7 @@ class WebhookNotifier:
     @property
     def pending(self) -> int:
         """Deliveries held now: waiting for a retry or in flight."""
-        return len(self._deliveries)
+        return sum(1 for delivery, _ in self._deliveries.values() if delivery.ending is None)
 
     async def start(self) -> None:
         if self._client is None:
@@ -159,11 +160,15 @@ class WebhookNotifier:
 
     async def stop(self) -> None:
         """Ends every delivery still held, recording each as abandoned (the store must still be open)."""
-        held = list(self._deliveries.values())
-        for delivery, task in held:
-            delivery.ending = "abandoned"
-            task.cancel()
-        await asyncio.gather(*(task for _, task in held), return_exceptions=True)
+        held = list(self._deliveries.items())
+        for key, (_, task) in held:
+            if not key.endswith(_RECORDING):  # a drop being recorded is let finish
+                task.cancel()
+        await asyncio.gather(*(task for _, (_, task) in held), return_exceptions=True)
+        for _, (delivery, _) in held:
+            if delivery.ending is None:
+                delivery.ending = "abandoned"
+                await self._record(delivery, _Attempt("abandoned", error="the server stopped"))
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -185,37 +190,34 @@ class WebhookNotifier:
         if len(held) >= self._config.queue_size:
             oldest, task = held[0]  # the one retried longest; a new request is likelier to be answered in time
             oldest.ending = "dropped"
-            task.cancel()  # its task records the drop
+            task.cancel()  # perhaps before it ever ran: the drop is recorded by a task of its own
+            self._track(oldest, self._record(oldest, _Attempt("dropped", error="the queue was full")))
         self._track(delivery, self._deliver(delivery))
 
     def _track(self, delivery: _Delivery, work: Coroutine[Any, Any, None]) -> None:
-        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work, name=f"webhook {delivery.id}")
-        self._deliveries[delivery.id] = (delivery, task)
+        """Keeps the task (the loop holds tasks weakly) and counts it until it ends."""
+        key = delivery.id + (_RECORDING if delivery.ending else "")
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(work, name=f"webhook {key}")
+        self._deliveries[key] = (delivery, task)
         self._idle.clear()
-        task.add_done_callback(lambda _: self._forget(delivery.id))
+        task.add_done_callback(lambda _: self._forget(key))
 
-    def _forget(self, delivery_id: str) -> None:
-        self._deliveries.pop(delivery_id, None)
+    def _forget(self, key: str) -> None:
+        self._deliveries.pop(key, None)
         if not self._deliveries:
             self._idle.set()
 
     async def _deliver(self, delivery: _Delivery) -> None:
-        try:
-            while True:
-                async with self._slots:
-                    result = await self._attempt(delivery)
-                await self._record(delivery, result)
-                if result.status != "retrying":
-                    return
-                delay = backoff_s(self._config, delivery.attempts, self._jitter())
-                if result.retry_after_s is not None:
-                    delay = max(delay, min(result.retry_after_s, self._config.backoff_max_s))
-                await asyncio.sleep(delay)
-        except asyncio.CancelledError:
-            if delivery.ending is not None:
-                reason = "the queue was full" if delivery.ending == "dropped" else "the server stopped"
-                await self._record(delivery, _Attempt(delivery.ending, error=reason))
-            raise
+        while True:
+            async with self._slots:
+                result = await self._attempt(delivery)
+            await self._record(delivery, result)
+            if result.status != "retrying":
+                return
+            delay = backoff_s(self._config, delivery.attempts, self._jitter())
+            if result.retry_after_s is not None:
+                delay = max(delay, min(result.retry_after_s, self._config.backoff_max_s))
+            await asyncio.sleep(delay)
 
     async def _attempt(self, delivery: _Delivery) -> _Attempt:
         client = self._client
