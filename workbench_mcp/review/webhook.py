@@ -143,6 +143,8 @@ class WebhookNotifier:
         self._deliveries: OrderedDict[str, tuple[_Delivery, asyncio.Task[None]]] = OrderedDict()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._recorded = 0
+        self._progress = asyncio.Condition()
 
     @property
     def pending(self) -> int:
@@ -176,6 +178,11 @@ class WebhookNotifier:
     async def wait_idle(self) -> None:
         """Until no delivery is held (tests; a drain before a planned stop)."""
         await self._idle.wait()
+
+    async def wait_recorded(self, count: int) -> None:
+        """Until `count` attempts (of any delivery, drops and abandonments included) were recorded (tests)."""
+        async with self._progress:
+            await self._progress.wait_for(lambda: self._recorded >= count)
 
     async def notify(self, notice: ReviewNotice) -> None:
         delivery_id = "whd_" + uuid.uuid4().hex
@@ -289,6 +296,9 @@ class WebhookNotifier:
             raise
         except Exception as exc:  # a record that cannot be written must not end the delivery
             logger.warning("webhook delivery %s: attempt not recorded: %s", delivery.id, exc)
+        self._recorded += 1
+        async with self._progress:
+            self._progress.notify_all()
 
 
 def origin(url: str) -> str:
