@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx2
@@ -55,8 +55,9 @@ RECORD_TOOL = "webhook"
 MAX_ERROR_CHARS = 200
 _RECORDING = " recording"
 
-Status = str
-"""delivered | retrying | failed (gave up) | dropped (queue full) | abandoned (the server stopped first)."""
+Status = Literal["delivered", "retrying", "failed", "dropped", "abandoned"]
+"""`failed`: gave up (permanent answer or attempts exhausted); `dropped`: the queue was full; `abandoned`: the
+server stopped (or was not serving) before delivering."""
 
 
 class GovernanceSink(Protocol):
