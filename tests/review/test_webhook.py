@@ -12,13 +12,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from mcp import Client
 from starlette.responses import Response
 
+from tests.mcp_server.scenario import caller
 from tests.review.conftest import ALICE, LINK, WEBHOOK_SECRET, World, webhook
 from tests.review.receiver import Received, running_receiver
-from tests.servers import free_port
+from tests.servers import ALL_TOOLSETS, error_code, free_port
+from workbench_mcp.auth import acting_as
 from workbench_mcp.cli import main
 from workbench_mcp.config import ServerConfig, WebhookConfig
+from workbench_mcp.mcp_server.server import build_mcp_server
+from workbench_mcp.principal import Principal
 from workbench_mcp.review.webhook import WebhookNotifier
 
 TOLERANCE_S = 300
@@ -221,3 +226,22 @@ async def test_delivery_records_are_chained_like_every_governance_record(
     with pytest.raises(SystemExit) as done:
         main(["ledger", "check", "--db", str(config.db_path)])
     assert done.value.code == 0, capsys.readouterr()
+
+
+async def test_the_audit_log_tool_shows_each_attempt_and_another_tenant_sees_nothing(world: World) -> None:
+    config = webhook(f"http://127.0.0.1:{free_port()}/hooks/workbench", max_attempts=2)
+    await deliver_one(world, config)
+    server = build_mcp_server(world.service, ALL_TOOLSETS, read_only=False)
+    with acting_as(ALICE):
+        async with Client(server) as client:
+            records = (await caller(client)("audit_log", {"runId": world.run_id}))["records"]
+    deliveries = [r for r in records if r["kind"] == "webhook_delivery"]
+    assert [(r["principal"], r["tool"], r["detail"]["status"]) for r in deliveries] == [
+        ("system:webhook", "webhook", "retrying"),
+        ("system:webhook", "webhook", "failed"),
+    ]
+    assert_nothing_secret_in(records, config)
+    with acting_as(Principal("org_other", subject="mallory")):
+        async with Client(server) as client:
+            refused = await client.call_tool("audit_log", {"runId": world.run_id})
+    assert error_code(refused) == "UNKNOWN_RUN"
