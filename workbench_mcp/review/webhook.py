@@ -120,7 +120,8 @@ class _Delivery:
     body: bytes
     attempts: int = 0
     ending: Status | None = None
-    """Set before the task is cancelled: why it ends undelivered (dropped, abandoned)."""
+    """How it ended, set before that is recorded (and before its task is cancelled, for a drop): a delivery
+    whose final record is being written when the server stops is not also recorded as abandoned."""
 
 
 class WebhookNotifier:
@@ -219,8 +220,10 @@ class WebhookNotifier:
         while True:
             async with self._slots:
                 result = await self._attempt(delivery)
-            await self._record(delivery, result)
             if result.status != "retrying":
+                delivery.ending = result.status
+            await self._record(delivery, result)
+            if delivery.ending is not None:
                 return
             delay = backoff_s(self._config, delivery.attempts, self._jitter())
             if result.retry_after_s is not None:
