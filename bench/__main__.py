@@ -16,6 +16,7 @@ COMMANDS = {
     "wait": "bench.wait_latency",
     "call_cost": "bench.call_cost",
     "listen": "bench.listen_latency",
+    "webhook": "bench.webhook_delivery",
 }
 
 

@@ -32,6 +32,7 @@ from workbench_mcp.errors import ErrorCode
 from workbench_mcp.mcp_server.server import WorkbenchMCP, build_mcp_server
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
+from workbench_mcp.review.webhook import notifier_from, serving
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
@@ -172,13 +173,15 @@ def create_app(config: ServerConfig) -> Starlette:
     service, store = build_service(config)
     server = build_mcp_server(service, config.toolsets, config.read_only)
     demo = DemoRun()
+    notifier = notifier_from(config.webhook, store)  # review notices (README "Human review")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Starlette never runs a mounted app's lifespan: the session manager must be started here.
         await store.open()
         try:
-            async with server.session_manager.run(), open_demo_service() as demo_service:
+            # The notifier stops before the store closes: deliveries still held are recorded as abandoned.
+            async with serving(notifier), server.session_manager.run(), open_demo_service() as demo_service:
                 demo.attach(demo_service)
                 try:
                     yield
@@ -210,6 +213,7 @@ def create_app(config: ServerConfig) -> Starlette:
     app.state.service = service
     app.state.mcp_server = server
     app.state.config = config
+    app.state.notifier = notifier
     app.state.rate_limiter = limiter
     app.state.fair_scheduler = scheduler
     return app
