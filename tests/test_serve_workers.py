@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import sys
-import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import free_port, token
+from tests.servers import token
+from tests.worker_processes import audit_lines, serving_workers, worker_pids
 from workbench_mcp.auth import load_or_create_dev_secret
 from workbench_mcp.cli import _parser, config_from
 from workbench_mcp.config import (
@@ -74,16 +70,6 @@ def test_nonsense_worker_and_rate_settings_are_refused(changes: dict[str, Any]) 
         check_serve_config(replace(ServerConfig(), **changes))
 
 
-def _children(pid: int) -> list[int]:
-    """The supervisor's worker processes (not multiprocessing's resource tracker, also a child)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                found.append(int(child))
-    return found
-
-
 async def _tool(http: httpx.AsyncClient, bearer: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     request = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": name, "arguments": arguments}}
     response = await http.post("/api/mcp", json=request, headers={**HEADERS, "Authorization": f"Bearer {bearer}"})
@@ -99,70 +85,36 @@ async def test_two_workers_share_one_database_without_lost_updates(tmp_path: Pat
     db = tmp_path / "w.db"
     secret, _ = load_or_create_dev_secret(db)  # the dev secret the workers will share
     bearer = token("racer", secret=secret)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    command = [sys.executable, "-m", "workbench_mcp", "serve", "--port", str(port), "--db", str(db)]
-    log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:  # INFO: one audit line per tool call, naming the process that answered
-        server = await asyncio.create_subprocess_exec(
-            *command,
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "INFO",
-            cwd=REPO,
-            env={**env, "PYTHONPATH": str(REPO)},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-    try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
-            deadline = time.monotonic() + 60
-            while len(_children(server.pid)) < WORKERS or not await _healthy(http):
-                assert server.returncode is None, "serve --workers exited"
-                assert time.monotonic() < deadline, "workers did not start"
-                await asyncio.sleep(0.1)
-            run_id = (await _tool(http, bearer, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
+    async with (
+        serving_workers(db, WORKERS, tmp_path / "serve.log") as (base, supervisor),
+        httpx.AsyncClient(base_url=base, timeout=60) as http,
+    ):
+        run_id = (await _tool(http, bearer, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
 
-            async def write(n: int, i: int) -> int:
-                # A new connection per write: the processes share one listening socket, and whichever is
-                # idle accepts. Eight long-lived connections often all landed on one process (the audit
-                # lines below showed it), which raced nothing across processes.
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as own:
-                    args = {"runId": run_id, "artifactKey": "race", "typeId": "t.v1", "data": {"n": n, "i": i}}
-                    version: int = (await _tool(own, bearer, "write_artifact", args))["version"]
-                    return version
+        async def write(n: int, i: int) -> int:
+            # A new connection per write: the processes share one listening socket, and whichever is
+            # idle accepts. Eight long-lived connections often all landed on one process (the audit
+            # lines below showed it), which raced nothing across processes.
+            async with httpx.AsyncClient(base_url=base, timeout=60) as own:
+                args = {"runId": run_id, "artifactKey": "race", "typeId": "t.v1", "data": {"n": n, "i": i}}
+                version: int = (await _tool(own, bearer, "write_artifact", args))["version"]
+                return version
 
-            async def writer(n: int) -> list[int]:
-                return [await write(n, i) for i in range(WRITES_EACH)]
+        async def writer(n: int) -> list[int]:
+            return [await write(n, i) for i in range(WRITES_EACH)]
 
-            versions = [v for got in await asyncio.gather(*(writer(n) for n in range(CLIENTS))) for v in got]
-            state = await _tool(http, bearer, "get_run", {"runId": run_id})
-        workers = _children(server.pid)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        await asyncio.wait_for(server.wait(), 30)
+        versions = [v for got in await asyncio.gather(*(writer(n) for n in range(CLIENTS))) for v in got]
+        state = await _tool(http, bearer, "get_run", {"runId": run_id})
+        workers = worker_pids(supervisor)
     assert len(workers) == WORKERS
-    writes_by_pid = Counter(line["pid"] for line in _audit_lines(log_path) if line["tool"] == "write_artifact")
+    audit = audit_lines(tmp_path / "serve.log")
+    writes_by_pid = Counter(line["pid"] for line in audit if line["tool"] == "write_artifact")
     assert set(writes_by_pid) == set(workers), writes_by_pid  # both processes took writes
     expected = CLIENTS * WRITES_EACH
     assert sum(writes_by_pid.values()) == expected
     assert sorted(versions) == list(range(1, expected + 1))  # every acknowledgement a distinct version
     written = [e["artifact"]["version"] for e in state["trace"] if e["type"] == "artifact_written"]
     assert written == list(range(1, expected + 1))
-
-
-def _audit_lines(log: Path) -> list[dict[str, Any]]:
-    lines = (line for line in log.read_text(encoding="utf-8").splitlines() if line.startswith('{"event":'))
-    return [json.loads(line) for line in lines]
-
-
-async def _healthy(http: httpx.AsyncClient) -> bool:
-    try:
-        return (await http.get("/healthz")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.mark.parametrize("value", ["nan", "inf"])

@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 
 from tests.mcp_server.test_stdio import stdio_params
 from tests.servers import free_port, mcp_client, payload, running_server, server_config, token
-from tests.test_serve_workers import _audit_lines, _children
+from tests.worker_processes import audit_lines, healthy, serving_workers
 from workbench_mcp.auth import load_or_create_dev_secret
 from workbench_mcp.config import JwtConfig
 from workbench_mcp.mcp_server import subscriptions
@@ -94,7 +94,7 @@ async def test_a_listener_hears_a_change_made_by_another_worker_process(server: 
         other_url = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient(base_url=other_url, timeout=30) as http:
             with anyio.fail_after(60):
-                while not await _healthy(http):
+                while not await healthy(http):
                     assert other.returncode is None, "the second serve process exited"
                     await asyncio.sleep(0.1)
         async with server.client() as agent:
@@ -121,28 +121,8 @@ async def test_a_listener_on_serve_workers_2_hears_writes_taken_by_either_worker
     audit log names the process), and every one of them is announced, so some crossed processes."""
     db = tmp_path / "w.db"
     secret, _ = load_or_create_dev_secret(db)
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WORKBENCH_")}
-    command = [sys.executable, "-m", "workbench_mcp", "serve", "--port", str(port), "--db", str(db), "--workers", "2"]
     log_path = tmp_path / "serve.log"
-    with log_path.open("wb") as log:
-        server = await asyncio.create_subprocess_exec(
-            *command,
-            "--log-level",
-            "INFO",
-            cwd=REPO,
-            env={**env, "PYTHONPATH": str(REPO)},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-            with anyio.fail_after(60):
-                while len(_children(server.pid)) < 2 or not await _healthy(http):
-                    assert server.returncode is None, "serve --workers exited"
-                    await asyncio.sleep(0.1)
+    async with serving_workers(db, 2, log_path) as (base, _):
         bearer = token("racer", secret=secret)
         async with mcp_client(base + "/api/mcp", bearer) as agent:
             run_id = await _start(agent)
@@ -153,20 +133,10 @@ async def test_a_listener_on_serve_workers_2_hears_writes_taken_by_either_worker
                         args = {"runId": run_id, "artifactKey": "k", "typeId": "t.v1", "data": n}
                         assert not (await writer.call_tool("write_artifact", args)).is_error
                     assert await _next(sub) == ResourceUpdated(uri=uri)
-                    if len({line["pid"] for line in _audit_lines(log_path) if line["tool"] == "write_artifact"}) == 2:
+                    if len({line["pid"] for line in audit_lines(log_path) if line["tool"] == "write_artifact"}) == 2:
                         break
-        writers = {line["pid"] for line in _audit_lines(log_path) if line["tool"] == "write_artifact"}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        await asyncio.wait_for(server.wait(), 30)
+    writers = {line["pid"] for line in audit_lines(log_path) if line["tool"] == "write_artifact"}
     assert len(writers) == 2, writers
-
-
-async def _healthy(http: httpx.AsyncClient) -> bool:
-    try:
-        return (await http.get("/healthz")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def test_a_run_deleted_over_rest_is_announced(server: Server) -> None:
