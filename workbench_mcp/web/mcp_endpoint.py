@@ -39,11 +39,11 @@ import pydantic_core
 from mcp.server import _streamable_http_modern as modern
 from mcp.server.connection import Connection
 from mcp.server.lowlevel.server import Server
-from mcp.server.runner import modern_error_data, serve_one
+from mcp.server.runner import serve_one
 from mcp.server.streamable_http import CONTENT_TYPE_JSON, check_accept_headers
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import RequestBodyLimitMiddleware, TransportSecurityMiddleware
-from mcp.shared.dispatcher import CallOptions
+from mcp.shared.dispatcher import CallOptions, DispatchContext
 from mcp.shared.exceptions import NoBackChannelError
 from mcp.shared.inbound import (
     MCP_PROTOCOL_VERSION_HEADER,
@@ -225,12 +225,20 @@ class McpEndpoint:
             message_metadata=ServerMessageMetadata(request_context=request),
             progress_token=progress_token_from_params(message.params),
         )
+        return await self._serve(message, context, connection)
+
+    async def _serve(
+        self, message: JSONRPCRequest, context: DispatchContext[TransportContext], connection: Connection
+    ) -> JSONRPCResponse | JSONRPCError:
+        """The SDK's kernel for one request, with the SDK's mapping of exceptions to the wire (anything
+        unmapped is logged and becomes a generic internal error)."""
         coro = serve_one(
             self._manager.app,
             context,
             message.method,
             message.params,
             connection=connection,
+            # Entered once by the manager's run(); it keeps it on a private attribute (mcp pinned).
             lifespan_state=self._manager._lifespan_state,
         )
         return await modern._to_jsonrpc_response(message.id, coro)
@@ -245,20 +253,7 @@ class McpEndpoint:
         self, message: JSONRPCRequest, request: Request, version: str
     ) -> JSONRPCResponse | JSONRPCError:
         context = _OneRequest(message.id, ServerMessageMetadata(request_context=request))
-        connection = Connection.from_envelope(version, None, None)
-        try:
-            result = await serve_one(
-                self._manager.app,
-                context,
-                message.method,
-                message.params,
-                connection=connection,
-                # Entered once by the manager's run(); it keeps it on a private attribute (mcp pinned).
-                lifespan_state=self._manager._lifespan_state,
-            )
-        except Exception as exc:  # the SDK's mapping; anything unmapped is logged and never reaches the wire
-            return JSONRPCError(jsonrpc="2.0", id=message.id, error=modern_error_data(exc))
-        return JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+        return await self._serve(message, context, Connection.from_envelope(version, None, None))
 
 
 class _ParamHeaderCheck:
