@@ -105,19 +105,13 @@ class _OneRequest:
         return None
 
 
-def _handshake_version(scope: Scope) -> str | None:
-    """The request's handshake-era protocol version (the default when absent), None for any other value."""
+def _protocol_version(scope: Scope) -> str | None:
+    """The request's one `MCP-Protocol-Version` value (the handshake-era default when absent), None when the
+    header is repeated."""
     values = [value for name, value in scope["headers"] if name == _VERSION_HEADER]
     if not values:
         return DEFAULT_NEGOTIATED_VERSION
-    version = values[0].decode("latin-1")
-    return version if len(values) == 1 and version in HANDSHAKE_PROTOCOL_VERSIONS else None
-
-
-def _modern_version(scope: Scope) -> bool:
-    """Whether the request names, once, a protocol version of the per-request envelope era."""
-    values = [value for name, value in scope["headers"] if name == _VERSION_HEADER]
-    return len(values) == 1 and values[0].decode("latin-1") in MODERN_PROTOCOL_VERSIONS
+    return values[0].decode("latin-1") if len(values) == 1 else None
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -146,11 +140,11 @@ class McpEndpoint:
             message = "this server is stateless: no server-to-client stream; POST JSON-RPC requests instead"
             await http_error(405, METHOD_NOT_ALLOWED, message, {"Allow": "POST, DELETE"})(scope, receive, send)
             return
-        version = _handshake_version(scope) if scope["method"] == "POST" else None
+        version = _protocol_version(scope) if scope["method"] == "POST" else None
         answer: ASGIApp
-        if version is not None:
+        if version in HANDSHAKE_PROTOCOL_VERSIONS:
             answer = partial(self._answer, version)
-        elif scope["method"] == "POST" and _modern_version(scope):
+        elif version in MODERN_PROTOCOL_VERSIONS:
             answer = self._answer_modern
         else:
             await self._sdk(scope, receive, send)
