@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
 import time
 from contextlib import AsyncExitStack
@@ -23,8 +22,7 @@ import httpx2
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from bench.servers import OurServer
-from bench.wait_latency import _cpu_seconds
+from bench.servers import OurServer, cpu_seconds, latency_line
 from workbench_mcp.principal import Principal, tenant_for
 from workbench_mcp.run_watch import POLL_SECONDS
 from workbench_mcp.service import RunService
@@ -54,16 +52,16 @@ async def _trial(client: Client, other: RunService, who: Principal) -> float:
 async def _idle_cpu(server: OurServer, client: Client, streams: int, seconds: int) -> tuple[float, float]:
     """(no streams, `streams` idle streams), server CPU seconds over `seconds` each."""
     pids = server.pids()
-    before = _cpu_seconds(pids)
+    before = cpu_seconds(pids)
     await asyncio.sleep(seconds)
-    baseline = _cpu_seconds(pids) - before
+    baseline = cpu_seconds(pids) - before
     runs = [await _start(client) for _ in range(streams)]
     async with AsyncExitStack() as stack:
         for run_id in runs:
             await stack.enter_async_context(client.listen(resource_subscriptions=[f"runs://{run_id}"]))
-        before = _cpu_seconds(pids)
+        before = cpu_seconds(pids)
         await asyncio.sleep(seconds)
-        listening = _cpu_seconds(pids) - before
+        listening = cpu_seconds(pids) - before
     return baseline, listening
 
 
@@ -81,10 +79,8 @@ async def run(trials: int, idle_seconds: int) -> None:
                 Client(streamable_http_client(server.url, http_client=http)) as client,
             ):
                 latencies = [await _trial(client, RunService(store), who) for _ in range(trials)]
-                ms = sorted(x * 1000 for x in latencies)
-                p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
                 print(f"change in another process -> notifications/resources/updated, {trials} trials (--workers 2):")
-                print(f"  p50 {statistics.median(ms):6.0f} ms   p99 {p99:6.0f} ms   max {ms[-1]:6.0f} ms")
+                print(latency_line(latencies))
                 baseline, listening = await _idle_cpu(server, client, 10, idle_seconds)
             print(f"server CPU time (supervisor + 2 workers), poll interval {POLL_SECONDS * 1000:.0f} ms:")
             print(f"  {idle_seconds} s, no streams:        {baseline * 1000:6.0f} ms")

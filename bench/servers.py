@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -279,3 +280,20 @@ def run_driver(
         if raw.startswith("{"):
             lines.append(json.loads(raw))
     return lines
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def latency_line(seconds: list[float]) -> str:
+    """`p50 / p99 / max` in milliseconds, for the few-trial latency scripts (wait, listen)."""
+    ms = sorted(x * 1000 for x in seconds)
+    p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
+    return f"  p50 {statistics.median(ms):6.0f} ms   p99 {p99:6.0f} ms   max {ms[-1]:6.0f} ms"

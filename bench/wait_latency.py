@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from bench.servers import OurServer
+from bench.servers import OurServer, cpu_seconds, latency_line
 from workbench_mcp.principal import Principal, tenant_for
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
@@ -43,15 +41,6 @@ async def _tool(http: httpx.AsyncClient, name: str, arguments: dict[str, Any]) -
         raise RuntimeError(f"{name}: {result}")
     body: dict[str, Any] = result["structuredContent"]
     return body
-
-
-def _cpu_seconds(pids: list[int]) -> float:
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
 
 
 async def _trial(base: str, token: str, reviewer: RunService, who: Principal) -> float:
@@ -76,10 +65,10 @@ async def _waits_cpu(server: OurServer, token: str, waits: int, seconds: int) ->
         base_url=server.base_url, timeout=70, headers={**HEADERS, "Authorization": token}
     ) as http:
         run_id = (await _tool(http, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
-        before = _cpu_seconds(pids)
+        before = cpu_seconds(pids)
         args = {"runId": run_id, **GATE, "timeoutSeconds": seconds}
         results = await asyncio.gather(*(_tool(http, "wait_for_decision", args) for _ in range(waits)))
-        used = _cpu_seconds(pids) - before
+        used = cpu_seconds(pids) - before
     if any(r["decided"] for r in results):
         raise RuntimeError("an idle wait was answered")
     return used
@@ -88,9 +77,9 @@ async def _waits_cpu(server: OurServer, token: str, waits: int, seconds: int) ->
 async def _idle_cpu(server: OurServer, token: str, waits: int, seconds: int) -> tuple[float, float, float]:
     """(nothing happening, the same calls with timeoutSeconds 0, the calls waiting `seconds`), CPU seconds."""
     pids = server.pids()
-    before = _cpu_seconds(pids)
+    before = cpu_seconds(pids)
     await asyncio.sleep(seconds)
-    baseline = _cpu_seconds(pids) - before
+    baseline = cpu_seconds(pids) - before
     return baseline, await _waits_cpu(server, token, waits, 0), await _waits_cpu(server, token, waits, seconds)
 
 
@@ -104,10 +93,8 @@ async def run(trials: int, idle_seconds: int) -> None:
             token = "Bearer " + server.token(USER)
             who = Principal(tenant_for(USER, None), "bench_reviewer")
             latencies = [await _trial(server.base_url, token, RunService(store), who) for _ in range(trials)]
-            ms = sorted(x * 1000 for x in latencies)
-            p99 = ms[min(len(ms) - 1, round(0.99 * (len(ms) - 1)))]
             print(f"decision in another process -> wait_for_decision result, {trials} trials (serve --workers 2):")
-            print(f"  p50 {statistics.median(ms):6.0f} ms   p99 {p99:6.0f} ms   max {ms[-1]:6.0f} ms")
+            print(latency_line(latencies))
             baseline, calls, waiting = await _idle_cpu(server, token, 10, idle_seconds)
             print("server CPU time (supervisor + 2 workers):")
             print(f"  {idle_seconds} s, no calls:                      {baseline * 1000:6.0f} ms")
