@@ -9,10 +9,11 @@ from typing import Annotated
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from workbench_mcp import results as o
 from workbench_mcp.auth import current_principal
+from workbench_mcp.commands import BeginStep, CompleteStep, EndRun, FailStep
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.tool_spec import ToolFactory, ToolFn, ToolSpec
 from workbench_mcp.service import RunService
@@ -27,8 +28,9 @@ def _begin_step(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepResult]:
-        result = await service.begin_step(
-            current_principal(), runId, step_id=stepId, expected_revision=expectedRevision, correlation_id=correlationId
+        command = BeginStep(step_id=stepId)
+        result = await service.execute(
+            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
         )
         return tool_result(result)
 
@@ -42,8 +44,9 @@ def _complete_step(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepResult]:
-        result = await service.complete_step(
-            current_principal(), runId, step_id=stepId, expected_revision=expectedRevision, correlation_id=correlationId
+        command = CompleteStep(step_id=stepId)
+        result = await service.execute(
+            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
         )
         return tool_result(result)
 
@@ -60,15 +63,9 @@ def _fail_step(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepFailed]:
-        result = await service.fail_step(
-            current_principal(),
-            runId,
-            step_id=stepId,
-            message=message,
-            code=code,
-            fail_fast=failFast,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
+        command = FailStep(step_id=stepId, message=message, code=code, fail_fast=failFast)
+        result = await service.execute(
+            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
         )
         return tool_result(result)
 
@@ -85,13 +82,9 @@ def _end_run(status: str) -> ToolFactory:
             expectedRevision: a.ExpectedRevision | None = None,
             correlationId: a.CorrelationId | None = None,
         ) -> Annotated[CallToolResult, o.RunEnded]:
-            result = await service.end_run(
-                current_principal(),
-                runId,
-                status=status,
-                reason=reason,
-                expected_revision=expectedRevision,
-                correlation_id=correlationId,
+            command = EndRun(status=status, reason=reason)
+            result = await service.execute(
+                current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
             )
             return tool_result(result)
 
@@ -109,14 +102,9 @@ def _fail_run(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.RunEnded]:
-        result = await service.end_run(
-            current_principal(),
-            runId,
-            status="failed",
-            reason=message,
-            code=code,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
+        command = EndRun(status="failed", reason=message, code=code)
+        result = await service.execute(
+            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
         )
         return tool_result(result)
 

@@ -11,16 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.validation import format_issues
 
 
-def tool_result(value: Mapping[str, Any], *, text: str | None = None) -> CallToolResult:
-    """Success: `structuredContent` = value; text = `JSON.stringify(value, null, 2)` like the reference."""
-    body = dict(value)
+def tool_result(value: Mapping[str, Any] | BaseModel, *, text: str | None = None) -> CallToolResult:
+    """Success: `structuredContent` = value (a result model's members as built, workbench_mcp/results.py);
+    text = `JSON.stringify(value, null, 2)` like the reference."""
+    body = value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else dict(value)
     return CallToolResult(
         content=[TextContent(type="text", text=pretty_json(body) if text is None else text)],
         structured_content=body,

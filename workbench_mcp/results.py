@@ -1,8 +1,9 @@
-"""Output schemas of the tools: what `structuredContent` holds (and, as JSON, the text item).
+"""The results of the service, declared once: what RunService returns and what the MCP tools advertise as
+their output schemas (`structuredContent`, and as JSON the text item).
 
-These models only describe results the service already returns; member names are the wire
-names, camelCase on purpose. Every model allows extra members, so adding a field to a result
-never breaks a client that validates against an older schema.
+Member names are the wire names, camelCase on purpose. Every model allows extra members, so adding a field
+to a result never breaks a client that validates against an older schema. A result carries only the members
+it was built with (`wire()`): an optional member the service did not set is absent, not null, as before.
 
 The SDK validates every successful result against its model before sending it. For the bulky
 members (a run's trace, a bundle's artifacts: thousands of objects the service itself built)
@@ -29,8 +30,31 @@ Pairs = Annotated[
 class _Out(BaseModel):
     model_config = ConfigDict(extra="allow")
 
+    def wire(self) -> dict[str, Any]:
+        """The JSON-ready result: the members it was built with, extras included."""
+        return self.model_dump(exclude_unset=True)
 
-class _Mutation(_Out):
+    # Results were plain dicts before they were typed; callers (tests, the review channels) still read
+    # members by wire name, so a result answers `result["runId"]` and `"note" in result` the same way.
+    def __getitem__(self, member: str) -> Any:
+        if member in self.model_fields_set:
+            return getattr(self, member)
+        extra = self.__pydantic_extra__ or {}
+        if member in extra:
+            return extra[member]
+        raise KeyError(member)
+
+    def __contains__(self, member: object) -> bool:
+        return member in self.model_fields_set or member in (self.__pydantic_extra__ or {})
+
+    def get(self, member: str, default: Any = None) -> Any:
+        try:
+            return self[member]
+        except KeyError:
+            return default
+
+
+class Mutation(_Out):
     ok: bool
     runId: str
     revision: int
@@ -99,18 +123,18 @@ class AuditLog(_Out):
     records: Built[list[dict[str, Any]]]
 
 
-class BudgetRaised(_Mutation):
+class BudgetRaised(Mutation):
     budget: dict[str, Any]
 
 
-class GateResolved(_Mutation):
+class GateResolved(Mutation):
     stepId: str
     gate: str
     decision: str
     changed: bool = Field(description="false when the gate was already approved: nothing was recorded")
 
 
-class GateRequested(_Mutation):
+class GateRequested(Mutation):
     stepId: str
     gate: str
 
@@ -128,24 +152,24 @@ class DecisionWaited(_Out):
     note: str | None = None
 
 
-class CheckpointResolved(_Mutation):
+class CheckpointResolved(Mutation):
     stepId: str
     checkpointId: str
     decision: str
     changed: bool = Field(description="false when the checkpoint was already approved: nothing was recorded")
 
 
-class StepResult(_Mutation):
+class StepResult(Mutation):
     stepId: str
     reason: dict[str, Any] | None = Field(None, description="Why the step did not start (ok: false)")
 
 
-class StepFailed(_Mutation):
+class StepFailed(Mutation):
     stepId: str
     runStatus: str
 
 
-class RunEnded(_Mutation):
+class RunEnded(Mutation):
     status: str
     stepsNeverRun: list[str] = Field(
         default_factory=list,
@@ -153,13 +177,13 @@ class RunEnded(_Mutation):
     )
 
 
-class ArtifactWritten(_Mutation):
+class ArtifactWritten(Mutation):
     artifactKey: str
     version: int
     replayed: bool = Field(description="true when an idempotency key replayed an earlier write (nothing new stored)")
 
 
-class Recorded(_Mutation):
+class Recorded(Mutation):
     eventId: str | None = None
 
 
