@@ -13,7 +13,7 @@ the advertised schema is unchanged, the per-call re-validation is skipped.
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, WithJsonSchema
 
 T = TypeVar("T")
 Built = Annotated[T, SkipValidation]
@@ -27,12 +27,20 @@ Pairs = Annotated[
 """A map on the wire: [key, value] pairs, in insertion order."""
 
 
-class _Out(BaseModel):
+class Result(BaseModel):
     model_config = ConfigDict(extra="allow")
+    _members: tuple[str, ...] = PrivateAttr(default=())
+
+    def __init__(self, **members: Any) -> None:
+        super().__init__(**members)
+        self._members = tuple(members)
 
     def wire(self) -> dict[str, Any]:
-        """The JSON-ready result: the members it was built with, extras included."""
-        return self.model_dump(exclude_unset=True)
+        """The JSON-ready result: the members it was built with (extras included), in the order they were
+        given (the text item's order, unchanged since results were dicts), then any set later."""
+        dumped = self.model_dump(exclude_unset=True)
+        ordered = {member: dumped.pop(member) for member in self._members if member in dumped}
+        return ordered | dumped
 
     # Results were plain dicts before they were typed; callers (tests, the review channels) still read
     # members by wire name, so a result answers `result["runId"]` and `"note" in result` the same way.
@@ -54,13 +62,13 @@ class _Out(BaseModel):
             return default
 
 
-class Mutation(_Out):
+class Mutation(Result):
     ok: bool
     runId: str
     revision: int
 
 
-class RunMeta(_Out):
+class RunMeta(Result):
     id: str
     workflowId: str
     startedAt: str
@@ -69,14 +77,14 @@ class RunMeta(_Out):
     tags: list[str] | None = None
 
 
-class RunList(_Out):
+class RunList(Result):
     runs: Built[list[RunMeta]]
     nextCursor: str | None = None
 
 
 # The protocol's 4.2 wire form: maps travel as arrays of [key, value] pairs, in insertion order. (Comments,
 # not docstrings, on these models: a docstring would be advertised in every tools/list as a description.)
-class SerializedRun(_Out):
+class SerializedRun(Result):
     revision: int
     run: Built[dict[str, Any]]
     trace: Built[list[dict[str, Any]]]
@@ -87,14 +95,14 @@ class SerializedRun(_Out):
     idempotency: Built[Pairs]
 
 
-class RunStarted(_Out):
+class RunStarted(Result):
     runId: str
     workflowId: str
     status: str
     revision: int
 
 
-class WorkflowSummary(_Out):
+class WorkflowSummary(Result):
     id: str
     version: int
     title: str | None = None
@@ -103,11 +111,11 @@ class WorkflowSummary(_Out):
     ruleSetIds: list[str] = Field(description="Rule sets a new run starts with")
 
 
-class WorkflowList(_Out):
+class WorkflowList(Result):
     workflows: list[WorkflowSummary]
 
 
-class NextActions(_Out):
+class NextActions(Result):
     runId: str
     status: str
     pendingGates: list[dict[str, Any]]
@@ -118,7 +126,7 @@ class NextActions(_Out):
     revision: int
 
 
-class AuditLog(_Out):
+class AuditLog(Result):
     runId: str
     records: Built[list[dict[str, Any]]]
 
@@ -139,7 +147,7 @@ class GateRequested(Mutation):
     gate: str
 
 
-class DecisionWaited(_Out):
+class DecisionWaited(Result):
     decided: bool = Field(description="false: the timeout passed first")
     runId: str
     stepId: str
@@ -187,7 +195,7 @@ class Recorded(Mutation):
     eventId: str | None = None
 
 
-class Bundle(_Out):  # a RunBundle with its integrity hash
+class Bundle(Result):  # a RunBundle with its integrity hash
     protocolVersion: Literal["1.0.0"]
     run: Built[dict[str, Any]]
     trace: Built[list[dict[str, Any]]]
@@ -197,12 +205,12 @@ class Bundle(_Out):  # a RunBundle with its integrity hash
     integrity: dict[str, Any] | None = None
 
 
-class IntegrityVerdict(_Out):
+class IntegrityVerdict(Result):
     ok: bool
     sha256: str | None = None
 
 
-class ValidationVerdict(_Out):
+class ValidationVerdict(Result):
     ok: bool
     error: str | None = None
     code: str | None = None

@@ -11,17 +11,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from mcp.types import CallToolResult, TextContent
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.validation import format_issues
+from workbench_mcp.results import Result
 
 
-def tool_result(value: Mapping[str, Any] | BaseModel, *, text: str | None = None) -> CallToolResult:
+def tool_result(value: Mapping[str, Any] | Result, *, text: str | None = None) -> CallToolResult:
     """Success: `structuredContent` = value (a result model's members as built, workbench_mcp/results.py);
     text = `JSON.stringify(value, null, 2)` like the reference."""
-    body = value.model_dump(exclude_unset=True) if isinstance(value, BaseModel) else dict(value)
+    body = value.wire() if isinstance(value, Result) else dict(value)
     return CallToolResult(
         content=[TextContent(type="text", text=pretty_json(body) if text is None else text)],
         structured_content=body,
