@@ -28,7 +28,8 @@ from workbench_mcp.protocol.json_depth import MAX_JSON_DEPTH, check_stored_json
 from workbench_mcp.settings import Limits
 from workbench_mcp.store.run_store import RunTransaction
 
-R = TypeVar("R", bound=results.Mutation)
+R = TypeVar("R", bound=results.Mutation, covariant=True)
+"""Covariant: a command of a StepResult is a command of a Mutation (mcp_server/tool_spec.executed takes any)."""
 
 
 def check_payload(value: Any, what: str, limits: Limits, depth: int = MAX_JSON_DEPTH) -> None:

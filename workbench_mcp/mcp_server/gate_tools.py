@@ -11,7 +11,7 @@ from workbench_mcp.commands import RequestGate, ResolveCheckpoint
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 
@@ -49,14 +49,9 @@ def _request_gate(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.GateRequested]:
-        result = await service.execute(
-            current_principal(),
-            runId,
-            RequestGate(step_id=stepId, gate=gate, reason=reason),
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
+        return await executed(
+            service, runId, RequestGate(step_id=stepId, gate=gate, reason=reason), expectedRevision, correlationId
         )
-        return tool_result(result)
 
     return request_gate
 
@@ -89,10 +84,7 @@ def _resolve_checkpoint(service: RunService) -> ToolFn:
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.CheckpointResolved]:
         command = ResolveCheckpoint(step_id=stepId, checkpoint_id=checkpointId, decision=decision)
-        result = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return resolve_checkpoint
 

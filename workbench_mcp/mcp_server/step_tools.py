@@ -10,12 +10,10 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from workbench_mcp import results as o
-from workbench_mcp.auth import current_principal
 from workbench_mcp.commands import BeginStep, CompleteStep, EndRun, FailStep
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFactory, ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFactory, ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 FailFast = Annotated[bool, Field(description="Also fail the whole run (refused while other steps are running)")]
@@ -29,10 +27,7 @@ def _begin_step(service: RunService) -> ToolFn:
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepResult]:
         command = BeginStep(step_id=stepId)
-        result = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return begin_step
 
@@ -45,10 +40,7 @@ def _complete_step(service: RunService) -> ToolFn:
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepResult]:
         command = CompleteStep(step_id=stepId)
-        result = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return complete_step
 
@@ -64,10 +56,7 @@ def _fail_step(service: RunService) -> ToolFn:
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepFailed]:
         command = FailStep(step_id=stepId, message=message, code=code, fail_fast=failFast)
-        result = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return fail_step
 
@@ -83,10 +72,7 @@ def _end_run(status: str) -> ToolFactory:
             correlationId: a.CorrelationId | None = None,
         ) -> Annotated[CallToolResult, o.RunEnded]:
             command = EndRun(status=status, reason=reason)
-            result = await service.execute(
-                current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-            )
-            return tool_result(result)
+            return await executed(service, runId, command, expectedRevision, correlationId)
 
         end_run.__name__ = f"{'complete' if status == 'completed' else 'cancel'}_run"
         return end_run
@@ -103,10 +89,7 @@ def _fail_run(service: RunService) -> ToolFn:
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.RunEnded]:
         command = EndRun(status="failed", reason=message, code=code)
-        result = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return fail_run
 

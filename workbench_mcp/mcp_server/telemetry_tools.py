@@ -6,12 +6,10 @@ from mcp.types import CallToolResult
 from pydantic import MISSING, Field
 
 from workbench_mcp import results as o
-from workbench_mcp.auth import current_principal
 from workbench_mcp.commands import Annotate, LogModelIo, LogToolCall, ReplaceRuleSet
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 Direction = Literal["request", "response", "stream_chunk"]
@@ -54,10 +52,7 @@ def _log_model_io(service: RunService) -> ToolFn:
             payload=_present(payload),
             detail=detail,
         )
-        result = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return log_model_io
 
@@ -73,10 +68,7 @@ def _log_tool_call(service: RunService) -> ToolFn:
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
         command = LogToolCall(name=name, args=_present(args), result=_present(result), step_id=stepId)
-        recorded = await service.execute(
-            current_principal(), runId, command, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(recorded)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return log_tool_call
 
@@ -89,14 +81,7 @@ def _annotate(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
-        result = await service.execute(
-            current_principal(),
-            runId,
-            Annotate(text=text, tags=tags),
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        return await executed(service, runId, Annotate(text=text, tags=tags), expectedRevision, correlationId)
 
     return annotate
 
@@ -108,14 +93,9 @@ def _replace_rule_set(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
-        result = await service.execute(
-            current_principal(),
-            runId,
-            ReplaceRuleSet(rule_set=ruleSet.to_wire()),
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
+        return await executed(
+            service, runId, ReplaceRuleSet(rule_set=ruleSet.to_wire()), expectedRevision, correlationId
         )
-        return tool_result(result)
 
     return replace_rule_set
 
