@@ -13,7 +13,7 @@ the advertised schema is unchanged, the per-call re-validation is skipped.
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SkipValidation, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation, WithJsonSchema
 
 T = TypeVar("T")
 Built = Annotated[T, SkipValidation]
@@ -29,17 +29,20 @@ Pairs = Annotated[
 
 class Result(BaseModel):
     model_config = ConfigDict(extra="allow")
-    _members: tuple[str, ...] = PrivateAttr(default=())
+    # The order the members were given in: a plain slot, not a pydantic PrivateAttr, whose setter would cost
+    # more than the rest of building a small result (a result validated from JSON has none: schema order).
+    __slots__ = ("_order",)
 
     def __init__(self, **members: Any) -> None:
         super().__init__(**members)
-        self._members = tuple(members)
+        object.__setattr__(self, "_order", tuple(members))
 
     def wire(self) -> dict[str, Any]:
         """The JSON-ready result: the members it was built with (extras included), in the order they were
         given (the text item's order, unchanged since results were dicts), then any set later."""
         dumped = self.model_dump(exclude_unset=True)
-        ordered = {member: dumped.pop(member) for member in self._members if member in dumped}
+        order: tuple[str, ...] = getattr(self, "_order", ())
+        ordered = {member: dumped.pop(member) for member in order if member in dumped}
         return ordered | dumped
 
     # Results were plain dicts before they were typed; callers (tests, the review channels) still read
