@@ -66,6 +66,7 @@ async def test_a_result_keeps_the_members_and_order_it_was_built_with(tmp_path: 
     assert list(blocked.wire()) == ["ok", "reason", "runId", "stepId", "revision"]
     assert json.dumps(ended.wire()) == json.dumps({"ok": True, "runId": run_id, "status": "cancelled", "revision": 2})
     assert (blocked["ok"], "stepsNeverRun" in ended, ended.get("stepsNeverRun")) == (False, False, None)
+    assert {**ended} == dict(ended) == ended.wire()
 
 
 def test_the_service_itself_holds_only_mutations() -> None:

@@ -58,6 +58,10 @@ class Result(BaseModel):
     def __contains__(self, member: object) -> bool:
         return member in self.model_fields_set or member in (self.__pydantic_extra__ or {})
 
+    def keys(self) -> list[str]:
+        """With __getitem__, what `dict(result)` and `{**result}` need."""
+        return list(self.wire())
+
     def get(self, member: str, default: Any = None) -> Any:
         try:
             return self[member]
@@ -118,13 +122,14 @@ class WorkflowList(Result):
     workflows: list[WorkflowSummary]
 
 
+# The lists are the engine's (readiness.py), built from validated state on every next_actions call.
 class NextActions(Result):
     runId: str
     status: str
-    pendingGates: list[dict[str, Any]]
-    readySteps: list[str]
-    runningSteps: list[str]
-    blockedSteps: list[dict[str, Any]]
+    pendingGates: Built[list[dict[str, Any]]]
+    readySteps: Built[list[str]]
+    runningSteps: Built[list[str]]
+    blockedSteps: Built[list[dict[str, Any]]]
     canCompleteRun: bool
     revision: int
 
