@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from workbench_mcp.commands import BeginStep, LogModelIo
 from workbench_mcp.principal import Principal
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
@@ -43,21 +44,21 @@ async def run(calls: int, telemetry: int) -> None:
         service = RunService(store, catalog=catalog)
         try:
             plain = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-            reads = await _timed(calls, lambda: service.next_actions(WHO, plain))
+            reads = await _timed(calls, lambda: service.reads.next_actions(WHO, plain))
             print(f"next_actions, built-in run:        {reads:8.0f} us")
 
             async def gate_cycle() -> None:
                 run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
                 await service.resolve_gate(WHO, run_id, step_id="parser1", gate="PAUSE_BEFORE", decision="approved")
-                await service.begin_step(WHO, run_id, step_id="parser1")
+                await service.execute(WHO, run_id, BeginStep(step_id="parser1"))
 
             print(f"start+resolve_gate+begin_step:     {await _timed(calls // 4, gate_cycle):8.0f} us")
             if governed:
                 run_id = (await service.start_run(WHO, "governedRelease"))["runId"]
                 for _ in range(telemetry):
-                    await service.log_model_io(WHO, run_id, direction="response", usage={"totalTokens": 0})
+                    await service.execute(WHO, run_id, LogModelIo(direction="response", usage={"totalTokens": 0}))
                 label = f"next_actions, budget + {telemetry} events:"
-                print(f"{label:35}{await _timed(calls, lambda: service.next_actions(WHO, run_id)):8.0f} us")
+                print(f"{label:35}{await _timed(calls, lambda: service.reads.next_actions(WHO, run_id)):8.0f} us")
         finally:
             await store.close()
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from workbench_mcp.bundle_cache import BundleCache
+from workbench_mcp.commands import WriteArtifact
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import Principal
@@ -27,11 +28,11 @@ def written(bundle: dict[str, object]) -> int:
 async def test_an_unchanged_run_is_exported_once_and_a_write_is_seen(tmp_path: Path) -> None:
     async with open_service(ServerConfig(db_path=tmp_path / "w.db")) as service:
         run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-        first = await service.export_bundle(WHO, run_id)
-        again = await service.export_bundle(WHO, run_id)
-        user = await service.export_bundle(WHO, run_id, profile="user")
-        await service.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
-        after = await service.export_bundle(WHO, run_id)
+        first = await service.bundles.export_bundle(WHO, run_id)
+        again = await service.bundles.export_bundle(WHO, run_id)
+        user = await service.bundles.export_bundle(WHO, run_id, profile="user")
+        await service.execute(WHO, run_id, WriteArtifact(artifact_key="k", type_id="t", data={"n": 1}))
+        after = await service.bundles.export_bundle(WHO, run_id)
     assert again is first  # served from the cache
     assert user is not first  # profiles are cached apart
     assert "engine" not in user
@@ -44,18 +45,18 @@ async def test_a_write_by_another_process_invalidates_the_cached_bundle(tmp_path
     # Two services on one file stand for two `serve --workers` processes.
     async with open_service(config) as one, open_service(config) as other:
         run_id = (await one.start_run(WHO, "jobSearchWorkflow"))["runId"]
-        before = await one.export_bundle(WHO, run_id)
-        await other.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
-        after = await one.export_bundle(WHO, run_id)
+        before = await one.bundles.export_bundle(WHO, run_id)
+        await other.execute(WHO, run_id, WriteArtifact(artifact_key="k", type_id="t", data={"n": 1}))
+        after = await one.bundles.export_bundle(WHO, run_id)
     assert (written(before), written(after)) == (0, 1)
 
 
 async def test_another_tenant_never_gets_the_cached_bundle(tmp_path: Path) -> None:
     async with open_service(ServerConfig(db_path=tmp_path / "w.db")) as service:
         run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-        await service.export_bundle(WHO, run_id)
+        await service.bundles.export_bundle(WHO, run_id)
         with pytest.raises(WorkbenchError) as refused:
-            await service.export_bundle(Principal("globex", "mallory"), run_id)
+            await service.bundles.export_bundle(Principal("globex", "mallory"), run_id)
     assert refused.value.code is ErrorCode.UNKNOWN_RUN  # the same refusal as without a cache
 
 
@@ -109,10 +110,10 @@ def test_a_kept_text_serves_only_its_own_bundle_and_a_huge_one_is_not_kept() -> 
 async def test_a_repeated_export_renders_its_text_once(tmp_path: Path) -> None:
     async with open_service(ServerConfig(db_path=tmp_path / "w.db")) as service:
         run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-        bundle, text = await service.export_bundle_text(WHO, run_id)
-        again, text_again = await service.export_bundle_text(WHO, run_id)
-        await service.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
-        _, after = await service.export_bundle_text(WHO, run_id)
+        bundle, text = await service.bundles.export_bundle_text(WHO, run_id)
+        again, text_again = await service.bundles.export_bundle_text(WHO, run_id)
+        await service.execute(WHO, run_id, WriteArtifact(artifact_key="k", type_id="t", data={"n": 1}))
+        _, after = await service.bundles.export_bundle_text(WHO, run_id)
     assert (again, text_again) == (bundle, text)
     assert text_again is text  # served from the cache
     assert text == pretty_json(bundle)

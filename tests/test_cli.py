@@ -18,6 +18,7 @@ import pytest
 from tests.servers import SECRET, free_port
 from workbench_mcp.auth import JwtVerifier, dev_secret_path, load_or_create_dev_secret
 from workbench_mcp.cli import config_from, dev_token_ttl, main
+from workbench_mcp.commands import WriteArtifact
 from workbench_mcp.config import JwtConfig, ServerConfig, Toolset, from_env
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import MAX_BUNDLE_BYTES
@@ -163,8 +164,8 @@ async def bundle_file(tmp_path: Path) -> Path:
     who = Principal("acme", "tester")
     async with open_service(config) as service:
         run = await service.start_run(who, "jobSearchWorkflow")
-        await service.write_artifact(who, run["runId"], artifact_key="k", type_id="t", data={"a": [1, 2]})
-        bundle = await service.export_bundle(who, run["runId"])
+        await service.execute(who, run["runId"], WriteArtifact(artifact_key="k", type_id="t", data={"a": [1, 2]}))
+        bundle = await service.bundles.export_bundle(who, run["runId"])
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle), encoding="utf-8")
     return path

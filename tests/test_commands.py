@@ -21,8 +21,8 @@ async def test_commands_record_their_events_under_their_tool(tmp_path: Path) -> 
         span = await service.execute(WHO, run_id, BeginSpan(name="s", kind="client"), correlation_id="c1")
         ended = await service.execute(WHO, run_id, EndSpan(span_id=span["spanId"], status="ok"))
         note = await service.execute(WHO, run_id, Annotate(text="hi", tags=["t"]))
-        run = await service.get_run(WHO, run_id)
-        audit = await service.audit_log(WHO, run_id)
+        run = await service.reads.get_run(WHO, run_id)
+        audit = await service.reads.audit_log(WHO, run_id)
     assert (span["revision"], ended["revision"], note["revision"]) == (2, 3, 4)
     started, finished, annotated = run["trace"][-3:]
     assert (started["type"], started["spanId"], started["correlationId"]) == ("span_started", span["spanId"], "c1")
@@ -38,6 +38,6 @@ async def test_a_command_on_a_stale_revision_changes_nothing(tmp_path: Path) -> 
         await service.execute(WHO, run_id, Annotate(text="first"))
         with pytest.raises(WorkbenchError) as refused:
             await service.execute(WHO, run_id, Annotate(text="late"), expected_revision=1)
-        run = await service.get_run(WHO, run_id)
+        run = await service.reads.get_run(WHO, run_id)
     assert refused.value.code is ErrorCode.REVISION_CONFLICT
     assert (run["revision"], run["trace"][-1]["text"]) == (2, "first")

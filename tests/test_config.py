@@ -103,9 +103,9 @@ async def test_the_configured_quotas_are_the_ones_enforced(tmp_path: Path) -> No
         with pytest.raises(WorkbenchError) as refused:
             await service.start_run(WHO, "jobSearchWorkflow")
         assert refused.value.code is ErrorCode.LIMIT_EXCEEDED
-        bundle = await service.export_bundle(WHO, run_id)
+        bundle = await service.bundles.export_bundle(WHO, run_id)
         with pytest.raises(WorkbenchError) as too_big:
-            await service.verify_bundle(bundle)
+            await service.bundles.verify_bundle(bundle)
         assert too_big.value.code is ErrorCode.LIMIT_EXCEEDED
 
 

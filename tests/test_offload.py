@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests.servers import running_server, server_config, token
+from workbench_mcp.commands import WriteArtifact
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.offload import Offloader, check_bundle
 from workbench_mcp.principal import Principal
@@ -36,8 +37,8 @@ async def service(tmp_path: Path) -> AsyncIterator[RunService]:
 
 async def big_bundle(service: RunService, size: int = 300_000) -> dict[str, Any]:
     run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-    await service.write_artifact(WHO, run_id, artifact_key="big", type_id="t.v1", data={"text": "z" * size})
-    return await service.export_bundle(WHO, run_id)
+    await service.execute(WHO, run_id, WriteArtifact(artifact_key="big", type_id="t.v1", data={"text": "z" * size}))
+    return await service.bundles.export_bundle(WHO, run_id)
 
 
 async def test_a_big_bundle_is_checked_in_a_child_process_with_the_inline_verdict(service: RunService) -> None:
@@ -111,14 +112,14 @@ async def test_in_thread_runs_the_function_on_another_thread() -> None:
 async def test_the_service_checks_big_bundles_and_exports_long_runs_off_the_loop(service: RunService) -> None:
     bundle = await big_bundle(service)
     before = service.offload.offloaded
-    assert await service.verify_bundle(bundle) == {"ok": True, "sha256": bundle["integrity"]["sha256"]}
-    assert await service.validate_bundle({**bundle, "trace": []}) == {"ok": True}
+    assert (await service.bundles.verify_bundle(bundle)).wire() == {"ok": True, "sha256": bundle["integrity"]["sha256"]}
+    assert (await service.bundles.validate_bundle({**bundle, "trace": []})).wire() == {"ok": True}
     assert service.offload.offloaded == before + 2
     run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-    service.heavy_export_events = 1  # so this cold export of a fresh run goes to a thread
-    exported = await service.export_bundle(WHO, run_id)
+    service.bundles.heavy_export_events = 1  # so this cold export of a fresh run goes to a thread
+    exported = await service.bundles.export_bundle(WHO, run_id)
     assert service.offload.offloaded == before + 3
-    assert (await service.verify_bundle(exported))["ok"] is True
+    assert (await service.bundles.verify_bundle(exported))["ok"] is True
 
 
 async def test_verify_run_integrity_over_http_takes_the_child_process(tmp_path: Path) -> None:

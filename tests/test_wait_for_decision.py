@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench_mcp.commands import BeginStep
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import Principal
 from workbench_mcp.service import RunService
@@ -55,11 +56,11 @@ async def _decide_soon(service: RunService, run_id: str, decision: str = "approv
 async def test_a_decision_committed_by_another_store_ends_the_wait(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
+        two.waiter.reads.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
         _decide_soon(two.other, run_id),
     )
-    revision = await two.waiter.run_revision(AGENT, run_id)
-    assert waited == {
+    revision = await two.waiter.reads.run_revision(AGENT, run_id)
+    assert waited.wire() == {
         "decided": True,
         "runId": run_id,
         "stepId": "parser1",
@@ -76,7 +77,7 @@ async def test_a_decision_committed_by_another_store_ends_the_wait(two: TwoProce
 async def test_a_decision_made_in_this_process_ends_the_wait(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
+        two.waiter.reads.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
         _decide_soon(two.waiter, run_id, "rejected"),
     )
     assert (waited["decided"], waited["decision"], waited["principal"]) == (True, "rejected", "user_bob")
@@ -85,8 +86,8 @@ async def test_a_decision_made_in_this_process_ends_the_wait(two: TwoProcesses) 
 async def test_a_decision_made_before_the_call_is_returned_at_once(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
     await two.other.resolve_gate(REVIEWER, run_id, decision="approved", step_id="parser1", gate="PAUSE_BEFORE")
-    await two.waiter.begin_step(AGENT, run_id, step_id="parser1")  # the gate is no longer under review
-    waited = await two.waiter.wait_for_decision(
+    await two.waiter.execute(AGENT, run_id, BeginStep(step_id="parser1"))  # the gate is no longer under review
+    waited = await two.waiter.reads.wait_for_decision(
         AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"
     )
     assert (waited["decided"], waited["decision"]) == (True, "approved")
@@ -94,12 +95,12 @@ async def test_a_decision_made_before_the_call_is_returned_at_once(two: TwoProce
 
 async def test_no_decision_by_the_timeout_is_decided_false(two: TwoProcesses) -> None:
     run_id = await _run(two.waiter)
-    revision = await two.waiter.run_revision(AGENT, run_id)
+    revision = await two.waiter.reads.run_revision(AGENT, run_id)
     for timeout in (0, 1):
-        waited = await two.waiter.wait_for_decision(
+        waited = await two.waiter.reads.wait_for_decision(
             AGENT, run_id, timeout_seconds=timeout, step_id="parser1", gate="PAUSE_BEFORE"
         )
-        assert waited == {
+        assert waited.wire() == {
             "decided": False,
             "runId": run_id,
             "stepId": "parser1",
@@ -113,10 +114,12 @@ async def test_a_rejection_before_a_new_review_request_does_not_answer_it(two: T
     await two.other.resolve_gate(REVIEWER, run_id, decision="rejected", step_id="parser1", gate="PAUSE_BEFORE")
     await two.waiter.request_gate(AGENT, run_id, reason="fixed the input", step_id="parser1", gate="PAUSE_BEFORE")
     assert not (
-        await two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=0, step_id="parser1", gate="PAUSE_BEFORE")
+        await two.waiter.reads.wait_for_decision(
+            AGENT, run_id, timeout_seconds=0, step_id="parser1", gate="PAUSE_BEFORE"
+        )
     )["decided"]
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
+        two.waiter.reads.wait_for_decision(AGENT, run_id, timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"),
         _decide_soon(two.other, run_id),
     )
     assert (waited["decided"], waited["decision"]) == (True, "approved")
@@ -125,7 +128,7 @@ async def test_a_rejection_before_a_new_review_request_does_not_answer_it(two: T
 async def test_a_decision_on_another_run_does_not_answer(two: TwoProcesses) -> None:
     run_id, other_run = await _run(two.waiter), await _run(two.waiter)
     waited, _ = await asyncio.gather(
-        two.waiter.wait_for_decision(AGENT, run_id, timeout_seconds=1, step_id="parser1", gate="PAUSE_BEFORE"),
+        two.waiter.reads.wait_for_decision(AGENT, run_id, timeout_seconds=1, step_id="parser1", gate="PAUSE_BEFORE"),
         _decide_soon(two.other, other_run),
     )
     assert not waited["decided"]
@@ -144,13 +147,13 @@ async def test_a_wait_no_decision_can_end_is_refused_at_once(
 ) -> None:
     run_id = await _run(two.waiter)
     with pytest.raises(WorkbenchError) as refused:
-        await two.waiter.wait_for_decision(who, run_id, step_id=step_id, gate=gate, timeout_seconds=LONG)
+        await two.waiter.reads.wait_for_decision(who, run_id, step_id=step_id, gate=gate, timeout_seconds=LONG)
     assert refused.value.code == code
 
 
 async def test_an_unknown_run_is_refused_at_once(two: TwoProcesses) -> None:
     with pytest.raises(WorkbenchError) as refused:
-        await two.waiter.wait_for_decision(
+        await two.waiter.reads.wait_for_decision(
             AGENT, "run_nope", timeout_seconds=LONG, step_id="parser1", gate="PAUSE_BEFORE"
         )
     assert refused.value.code == ErrorCode.UNKNOWN_RUN

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from workbench_mcp.commands import BeginStep, CompleteStep, EndRun, WriteArtifact
 from workbench_mcp.ledger.keys import SigningKey, jwks
 from workbench_mcp.principal import Principal
 from workbench_mcp.service import RunService
@@ -53,11 +54,11 @@ async def gated_run(service: RunService, *, complete: bool = True) -> str:
     """A job-search run: BOB approves parser1's PAUSE_BEFORE gate, ALICE runs the step; then completed."""
     run_id = str((await service.start_run(ALICE, "jobSearchWorkflow"))["runId"])
     await service.resolve_gate(BOB, run_id, step_id="parser1", gate="PAUSE_BEFORE", decision="approved")
-    await service.begin_step(ALICE, run_id, step_id="parser1")
-    await service.write_artifact(ALICE, run_id, artifact_key="draft", type_id="note", data={"n": 1})
-    await service.complete_step(ALICE, run_id, step_id="parser1")
+    await service.execute(ALICE, run_id, BeginStep(step_id="parser1"))
+    await service.execute(ALICE, run_id, WriteArtifact(artifact_key="draft", type_id="note", data={"n": 1}))
+    await service.execute(ALICE, run_id, CompleteStep(step_id="parser1"))
     if complete:
-        await service.end_run(ALICE, run_id, status="completed")
+        await service.execute(ALICE, run_id, EndRun(status="completed"))
     return run_id
 
 

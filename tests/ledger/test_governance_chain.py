@@ -16,6 +16,7 @@ import pytest
 from tests.ledger.conftest import ALICE, BOB, Ledger
 from tests.ledger.test_ledger_check import _check
 from tests.ledger.test_verify import failed_check, resigned, statement_of
+from workbench_mcp.commands import BeginStep, CompleteStep, EndRun
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.checkpoints import Heads, sign_checkpoint
@@ -49,9 +50,9 @@ async def governed_run(service: RunService) -> str:
     assert refused.value.code is ErrorCode.NOT_AUTHORIZED
     for approver in (BOB, CAROL):
         await service.resolve_gate(approver, run_id, step_id="s", gate="PAUSE_BEFORE", decision="approved")
-    await service.begin_step(ALICE, run_id, step_id="s")
-    await service.complete_step(ALICE, run_id, step_id="s")
-    await service.end_run(ALICE, run_id, status="completed")
+    await service.execute(ALICE, run_id, BeginStep(step_id="s"))
+    await service.execute(ALICE, run_id, CompleteStep(step_id="s"))
+    await service.execute(ALICE, run_id, EndRun(status="completed"))
     return run_id
 
 
@@ -128,7 +129,7 @@ async def test_governance_tampering_is_reported_with_run_and_seq(
     assert f"run {victim} " in line
     assert f" seq {seq} [governance]" in line
     with pytest.raises(WorkbenchError) as refused:  # and nothing tampered is attested
-        await service.export_attestation(BOB, victim)
+        await service.bundles.export_attestation(BOB, victim)
     assert refused.value.code is ErrorCode.LEDGER_MISMATCH
 
 
@@ -165,7 +166,7 @@ async def test_governance_rows_from_before_the_chain_are_linked_at_open(
 
 async def test_the_attestation_lists_denials_approvals_and_budget(ledger: Ledger) -> None:
     run_id = await governed_run(governed(ledger))
-    bundle, envelope = await ledger.service.export_attestation(BOB, run_id)
+    bundle, envelope = await ledger.service.bundles.export_attestation(BOB, run_id)
     keys = await ledger.jwks()
     bundle = json.loads(json.dumps(bundle))
     verify_attestation(bundle, envelope, keys_by_id(keys))

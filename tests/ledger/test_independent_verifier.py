@@ -20,7 +20,7 @@ async def _published_sslib_keys(ledger: Ledger) -> list[Key]:
 
 async def test_securesystemslib_accepts_our_attestation_and_rejects_a_modified_payload(ledger: Ledger) -> None:
     run_id = await gated_run(ledger.service)
-    _, envelope = await ledger.service.export_attestation(BOB, run_id)
+    _, envelope = await ledger.service.bundles.export_attestation(BOB, run_id)
     keys = await _published_sslib_keys(ledger)
 
     accepted = Envelope.from_dict(json.loads(json.dumps(envelope))).verify(keys, 1)

@@ -35,11 +35,11 @@ def test_a_configured_key_file_must_exist(tmp_path: Path) -> None:
 
 async def test_an_attestation_made_before_rotation_still_verifies_after_it(ledger: Ledger) -> None:
     run_id = await gated_run(ledger.service)
-    before = await ledger.service.export_attestation(BOB, run_id)
+    before = await ledger.service.bundles.export_attestation(BOB, run_id)
     old_kid = ledger.key.kid
 
     await ledger.reopen(SigningKey.generate())  # rotation: a new key signs from now on
-    after = await ledger.service.export_attestation(BOB, run_id)
+    after = await ledger.service.bundles.export_attestation(BOB, run_id)
     published = await ledger.jwks()
 
     assert [k["kid"] for k in published["keys"]] == [ledger.key.kid, old_kid]

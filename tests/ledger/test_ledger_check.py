@@ -12,6 +12,7 @@ import pytest
 
 from tests.ledger.conftest import ALICE, BOB, Ledger, gated_run
 from workbench_mcp.cli import main
+from workbench_mcp.commands import BeginStep, WriteArtifact
 from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.store_rows import last_links, read_checkpoints
 from workbench_mcp.service import RunService
@@ -192,7 +193,7 @@ async def test_a_tampered_run_is_not_attested(ledger: Ledger, edit: Edit) -> Non
         edit(conn, run_id)
     await ledger.reopen()
     with pytest.raises(WorkbenchError) as refused:
-        await ledger.service.export_attestation(BOB, run_id)
+        await ledger.service.bundles.export_attestation(BOB, run_id)
     assert refused.value.code is ErrorCode.LEDGER_MISMATCH
     with sqlite3.connect(ledger.db_path) as conn:  # nothing was signed
         reasons = [
@@ -207,9 +208,9 @@ async def test_a_replaced_run_is_relinked_with_an_import_checkpoint(
     from tests.ledger.conftest import BOB
 
     run_id = await gated_run(ledger.service, complete=False)
-    state = await ledger.service.get_run(BOB, run_id)
+    state = await ledger.service.reads.get_run(BOB, run_id)
     await ledger.service.save_serialized(BOB, run_id, state)  # REST PUT over an existing run
-    await ledger.service.export_attestation(BOB, run_id)
+    await ledger.service.bundles.export_attestation(BOB, run_id)
     with sqlite3.connect(ledger.db_path) as conn:
         payloads = [json.loads(base64.b64decode(c["payload"])) for c in read_checkpoints(conn, ("org_acme", run_id))]
     assert [p["reason"] for p in payloads] == ["import", "export"]
@@ -227,13 +228,13 @@ def _stored_links(db: Path, run_id: str) -> list[str]:
 async def _run_in_a_step(service: RunService) -> str:
     run_id = str((await service.start_run(ALICE, "jobSearchWorkflow"))["runId"])
     await service.resolve_gate(BOB, run_id, step_id="parser1", gate="PAUSE_BEFORE", decision="approved")
-    await service.begin_step(ALICE, run_id, step_id="parser1")
+    await service.execute(ALICE, run_id, BeginStep(step_id="parser1"))
     return run_id
 
 
 async def _write_through(store: SqliteRunStore, run_id: str) -> None:
     service = RunService(store)
-    await service.write_artifact(ALICE, run_id, artifact_key="draft", type_id="note", data={"n": run_id})
+    await service.execute(ALICE, run_id, WriteArtifact(artifact_key="draft", type_id="note", data={"n": run_id}))
 
 
 async def test_writes_through_two_stores_on_one_file_keep_one_chain(

@@ -25,7 +25,7 @@ Attested = tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
 @pytest.fixture
 async def attested(ledger: Ledger) -> Attested:
     run_id = await gated_run(ledger.service)
-    bundle, envelope = await ledger.service.export_attestation(BOB, run_id)
+    bundle, envelope = await ledger.service.bundles.export_attestation(BOB, run_id)
     return json.loads(json.dumps(bundle)), envelope, await ledger.jwks()
 
 
@@ -67,7 +67,7 @@ async def test_an_exported_attestation_verifies_and_describes_the_run(ledger: Le
 
 async def test_the_attested_bundle_is_the_plain_export(ledger: Ledger, attested: Attested) -> None:
     bundle, _, _ = attested
-    plain = await ledger.service.export_bundle(BOB, bundle["run"]["id"])
+    plain = await ledger.service.bundles.export_bundle(BOB, bundle["run"]["id"])
     assert json.loads(json.dumps(plain)) == bundle
 
 
@@ -179,9 +179,9 @@ def test_the_verify_command_exits_0_or_1_naming_the_check(
 async def test_attestation_needs_the_full_profile_and_a_known_run(ledger: Ledger) -> None:
     run_id = await gated_run(ledger.service, complete=False)
     with pytest.raises(WorkbenchError) as refused:
-        await ledger.service.export_attestation(BOB, run_id, profile="user")
+        await ledger.service.bundles.export_attestation(BOB, run_id, profile="user")
     assert refused.value.code is ErrorCode.INVALID_INPUT
     other_tenant = type(BOB)("org_globex", subject="user_bob")
     with pytest.raises(WorkbenchError) as missing:
-        await ledger.service.export_attestation(other_tenant, run_id)
+        await ledger.service.bundles.export_attestation(other_tenant, run_id)
     assert missing.value.code is ErrorCode.UNKNOWN_RUN

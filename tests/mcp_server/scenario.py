@@ -26,7 +26,7 @@ async def add_reference_checkpoint(
     """Give the run a pending named checkpoint, as a run made by the reference runtime arrives over REST PUT
     (its resolveCheckpoint(rejected) creates one; ours never does, D27)."""
     who = Principal(tenant, subject=tenant.removeprefix("user:"))
-    body = await service.get_run(who, run_id)
+    body = await service.reads.get_run(who, run_id)
     for step, slots in body["gateState"]:
         if step == step_id:
             slots["checkpoints"][checkpoint_id] = "pending"

@@ -111,8 +111,8 @@ async def _arguments(call: Call, name: str) -> dict[str, Any]:
 
 async def _everything_stored(service: RunService) -> list[tuple[str, int, list[Any]]]:
     """Every run of the tenant with its revision and trace, read past the tools under test."""
-    page = await service.list_runs(ALICE, limit=500)
-    runs = [await service.get_run(ALICE, meta["id"]) for meta in page.items]
+    page = await service.reads.list_runs(ALICE, limit=500)
+    runs = [await service.reads.get_run(ALICE, meta["id"]) for meta in page.items]
     return [(r["run"]["id"], r["revision"], r["trace"]) for r in runs]
 
 

@@ -45,7 +45,7 @@ class World:
 
     async def deliveries(self) -> list[dict[str, Any]]:
         """The run's `webhook_delivery` records as audit_log renders them."""
-        log = await self.service.audit_log(ALICE, self.run_id)
+        log = await self.service.reads.audit_log(ALICE, self.run_id)
         return [r for r in log["records"] if r["kind"] == "webhook_delivery"]
 
 

@@ -155,7 +155,7 @@ async def test_5xx_and_429_are_retried_with_the_same_body_and_delivery_id_until_
 
 async def test_a_receiver_that_is_down_never_blocks_notify_and_every_attempt_is_recorded(world: World) -> None:
     config = webhook(f"http://127.0.0.1:{free_port()}/hooks/workbench", max_attempts=3)
-    revision = await world.service.run_revision(ALICE, world.run_id)
+    revision = await world.service.reads.run_revision(ALICE, world.run_id)
     async with started(config, world) as notifier:
         calling = notifier.notify(world.notice())
         with pytest.raises(StopIteration):
@@ -171,7 +171,7 @@ async def test_a_receiver_that_is_down_never_blocks_notify_and_every_attempt_is_
     assert all("ConnectError" in r["detail"]["error"] for r in records)
     assert_nothing_secret_in(records, config)
     # the run is untouched: still there, at the same revision (the records sit beside the trace)
-    assert await world.service.run_revision(ALICE, world.run_id) == revision
+    assert await world.service.reads.run_revision(ALICE, world.run_id) == revision
 
 
 async def test_4xx_is_not_retried_and_a_redirect_is_not_followed(world: World) -> None:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.servers import ALL_TOOLSETS, server_config
 from workbench_mcp.auth import acting_as
+from workbench_mcp.commands import WriteArtifact
 from workbench_mcp.mcp_server.server import build_mcp_server
 from workbench_mcp.principal import Principal
 from workbench_mcp.web.app import transport_security
@@ -131,7 +132,7 @@ async def endpoints(tmp_path: Path) -> AsyncIterator[Endpoints]:
         task = asyncio.create_task(run_manager())
         await running.wait()
         run_id = (await service.start_run(WHO, "jobSearchWorkflow"))["runId"]
-        await service.write_artifact(WHO, run_id, artifact_key="k", type_id="t", data={"n": 1})
+        await service.execute(WHO, run_id, WriteArtifact(artifact_key="k", type_id="t", data={"n": 1}))
         try:
             direct, handed_on = McpEndpoint(manager), list[bytes]()
             direct._sdk = spying(direct._sdk, handed_on)

@@ -5,12 +5,11 @@ from typing import Annotated
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from workbench_mcp.auth import current_principal
+from workbench_mcp import results as o
+from workbench_mcp.commands import PatchArtifact, WriteArtifact
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
-from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 Patch = Annotated[list[a.PatchOp], Field(max_length=10_000, description="Applied in order")]
@@ -26,17 +25,8 @@ def _write_artifact(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.ArtifactWritten]:
-        result = await service.write_artifact(
-            current_principal(),
-            runId,
-            artifact_key=artifactKey,
-            type_id=typeId,
-            data=data,
-            idempotency_key=idempotencyKey,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        command = WriteArtifact(artifact_key=artifactKey, type_id=typeId, data=data, idempotency_key=idempotencyKey)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return write_artifact
 
@@ -50,16 +40,9 @@ def _patch_artifact(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.ArtifactWritten]:
-        result = await service.patch_artifact(
-            current_principal(),
-            runId,
-            artifact_key=artifactKey,
-            patch=[op.to_wire() for op in patch],
-            idempotency_key=idempotencyKey,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        ops = [op.to_wire() for op in patch]
+        command = PatchArtifact(artifact_key=artifactKey, patch=ops, idempotency_key=idempotencyKey)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return patch_artifact
 

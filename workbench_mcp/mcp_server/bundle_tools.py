@@ -5,11 +5,11 @@ from typing import Annotated
 from mcp.types import CallToolResult, TextContent
 from pydantic import Field
 
+from workbench_mcp import results as o
 from workbench_mcp.auth import current_principal
 from workbench_mcp.engine.export import Profile
 from workbench_mcp.ledger.export import ATTESTATION_META
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.tool_spec import ToolFn, read_tool
 from workbench_mcp.protocol.canonical_json import pretty_json
@@ -25,15 +25,8 @@ def _export_bundle(service: RunService) -> ToolFn:
         who = current_principal()
         if attestation:
             return await _attested(service, runId, profile)
-        if not audit:
-            bundle, text = await service.export_bundle_text(who, runId, profile=profile)
-            return tool_result(bundle, text=text)
-        # Outside the hashed members: verifiers drop unknown members before hashing (protocol 5.4).
-        bundle = await service.export_bundle(who, runId, profile=profile)
-        bundle = {**bundle, "audit": await service.audit_log(who, runId)}
-        # The text item is JSON.stringify(bundle, null, 2), as the reference's; a long run's off the loop.
-        heavy = len(bundle["trace"]) >= service.heavy_export_events
-        text = await service.offload.in_thread(pretty_json, bundle) if heavy else pretty_json(bundle)
+        log = await service.reads.audit_log(who, runId) if audit else None
+        bundle, text = await service.bundles.export_bundle_text(who, runId, profile=profile, audit=log)
         return tool_result(bundle, text=text)
 
     return export_bundle
@@ -42,7 +35,7 @@ def _export_bundle(service: RunService) -> ToolFn:
 async def _attested(service: RunService, run_id: str, profile: Profile) -> CallToolResult:
     """The unchanged bundle as structured content and first text item; the DSSE envelope as a second
     text item and in `_meta`, so the output schema stays the bundle's."""
-    bundle, envelope = await service.export_attestation(current_principal(), run_id, profile=profile)
+    bundle, envelope = await service.bundles.export_attestation(current_principal(), run_id, profile=profile)
     result = tool_result(bundle, text=pretty_json(bundle))
     result.content.append(TextContent(type="text", text=pretty_json(envelope)))
     result.meta = {ATTESTATION_META: envelope}
@@ -52,7 +45,7 @@ async def _attested(service: RunService, run_id: str, profile: Profile) -> CallT
 def _verify_run_integrity(service: RunService) -> ToolFn:
     async def verify_run_integrity(bundle: a.BundleArg) -> Annotated[CallToolResult, o.IntegrityVerdict]:
         current_principal()
-        return tool_result(await service.verify_bundle(bundle))
+        return tool_result(await service.bundles.verify_bundle(bundle))
 
     return verify_run_integrity
 
@@ -60,7 +53,7 @@ def _verify_run_integrity(service: RunService) -> ToolFn:
 def _validate_run_bundle(service: RunService) -> ToolFn:
     async def validate_run_bundle(bundle: a.BundleArg) -> Annotated[CallToolResult, o.ValidationVerdict]:
         current_principal()
-        return tool_result(await service.validate_bundle(bundle))
+        return tool_result(await service.bundles.validate_bundle(bundle))
 
     return validate_run_bundle
 

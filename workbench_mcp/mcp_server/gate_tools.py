@@ -5,12 +5,13 @@ from typing import Annotated
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from workbench_mcp import results as o
 from workbench_mcp.auth import current_principal
+from workbench_mcp.commands import RequestGate, ResolveCheckpoint
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 
@@ -48,16 +49,9 @@ def _request_gate(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.GateRequested]:
-        result = await service.request_gate(
-            current_principal(),
-            runId,
-            step_id=stepId,
-            gate=gate,
-            reason=reason,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
+        return await executed(
+            service, runId, RequestGate(step_id=stepId, gate=gate, reason=reason), expectedRevision, correlationId
         )
-        return tool_result(result)
 
     return request_gate
 
@@ -69,7 +63,7 @@ def _wait_for_decision(service: RunService) -> ToolFn:
     async def wait_for_decision(
         runId: a.RunId, stepId: a.StepId, gate: a.Gate, timeoutSeconds: WaitSeconds = 30
     ) -> Annotated[CallToolResult, o.DecisionWaited]:
-        result = await service.wait_for_decision(
+        result = await service.reads.wait_for_decision(
             current_principal(), runId, step_id=stepId, gate=gate, timeout_seconds=timeoutSeconds
         )
         return tool_result(result)
@@ -89,16 +83,8 @@ def _resolve_checkpoint(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.CheckpointResolved]:
-        result = await service.resolve_checkpoint(
-            current_principal(),
-            runId,
-            step_id=stepId,
-            checkpoint_id=checkpointId,
-            decision=decision,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        command = ResolveCheckpoint(step_id=stepId, checkpoint_id=checkpointId, decision=decision)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return resolve_checkpoint
 

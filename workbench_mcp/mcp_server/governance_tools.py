@@ -6,10 +6,10 @@ from typing import Annotated
 
 from mcp.types import CallToolResult
 
+from workbench_mcp import results as o
 from workbench_mcp.auth import current_principal
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, read_tool
 from workbench_mcp.service import RunService
@@ -17,7 +17,7 @@ from workbench_mcp.service import RunService
 
 def _audit_log(service: RunService) -> ToolFn:
     async def audit_log(runId: a.RunId) -> Annotated[CallToolResult, o.AuditLog]:
-        return tool_result(await service.audit_log(current_principal(), runId))
+        return tool_result(await service.reads.audit_log(current_principal(), runId))
 
     return audit_log
 

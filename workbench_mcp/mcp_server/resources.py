@@ -62,7 +62,7 @@ def register_resources(server: MCPServer[Any], service: RunService) -> None:
         run_id = as_lookup_id(runId)
         uri = f"runs://{run_id}"
         try:
-            _, text = await service.export_bundle_text(reader(uri), run_id)
+            _, text = await service.bundles.export_bundle_text(reader(uri), run_id)
         except WorkbenchError as exc:
             if exc.code is ErrorCode.UNKNOWN_RUN:
                 exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {run_id}")
@@ -94,7 +94,7 @@ async def list_resource_page(service: RunService, cursor: str | None) -> tuple[l
     """The caller's runs, newest first, one page at a time; the workflows and the run view come first on page one."""
     who = reader()
     try:
-        page = await service.list_runs(who, limit=RESOURCE_PAGE_SIZE, cursor=cursor)
+        page = await service.reads.list_runs(who, limit=RESOURCE_PAGE_SIZE, cursor=cursor)
     except WorkbenchError as exc:
         raise MCPError(code=INVALID_PARAMS, message=exc.message, data={"code": exc.code.value}) from None
     items: list[Resource] = []

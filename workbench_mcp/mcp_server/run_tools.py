@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from mcp.types import CallToolResult
 from pydantic import Field
 
+from workbench_mcp import results as o
 from workbench_mcp.auth import current_principal
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, read_tool
 from workbench_mcp.service import RunService
@@ -21,7 +21,7 @@ def _list_runs(service: RunService) -> ToolFn:
     async def list_runs(
         limit: a.Limit | None = None, cursor: a.Cursor | None = None
     ) -> Annotated[CallToolResult, o.RunList]:
-        page = await service.list_runs(current_principal(), limit=limit, cursor=cursor)
+        page = await service.reads.list_runs(current_principal(), limit=limit, cursor=cursor)
         body: dict[str, Any] = {"runs": page.items}
         if page.next_cursor:
             body["nextCursor"] = page.next_cursor
@@ -32,7 +32,7 @@ def _list_runs(service: RunService) -> ToolFn:
 
 def _get_run(service: RunService) -> ToolFn:
     async def get_run(runId: a.RunId) -> Annotated[CallToolResult, o.SerializedRun]:
-        return tool_result(await service.get_run(current_principal(), runId))
+        return tool_result(await service.reads.get_run(current_principal(), runId))
 
     return get_run
 
@@ -73,7 +73,7 @@ def _start_run(service: RunService) -> ToolFn:
 
 def _next_actions(service: RunService) -> ToolFn:
     async def next_actions(runId: a.RunId) -> Annotated[CallToolResult, o.NextActions]:
-        return tool_result(await service.next_actions(current_principal(), runId))
+        return tool_result(await service.reads.next_actions(current_principal(), runId))
 
     return next_actions
 

@@ -9,12 +9,11 @@ from typing import Annotated
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from workbench_mcp.auth import current_principal
+from workbench_mcp import results as o
+from workbench_mcp.commands import BeginStep, CompleteStep, EndRun, FailStep
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
-from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFactory, ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFactory, ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 FailFast = Annotated[bool, Field(description="Also fail the whole run (refused while other steps are running)")]
@@ -27,10 +26,8 @@ def _begin_step(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepResult]:
-        result = await service.begin_step(
-            current_principal(), runId, step_id=stepId, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        command = BeginStep(step_id=stepId)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return begin_step
 
@@ -42,10 +39,8 @@ def _complete_step(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepResult]:
-        result = await service.complete_step(
-            current_principal(), runId, step_id=stepId, expected_revision=expectedRevision, correlation_id=correlationId
-        )
-        return tool_result(result)
+        command = CompleteStep(step_id=stepId)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return complete_step
 
@@ -60,17 +55,8 @@ def _fail_step(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.StepFailed]:
-        result = await service.fail_step(
-            current_principal(),
-            runId,
-            step_id=stepId,
-            message=message,
-            code=code,
-            fail_fast=failFast,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        command = FailStep(step_id=stepId, message=message, code=code, fail_fast=failFast)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return fail_step
 
@@ -85,15 +71,8 @@ def _end_run(status: str) -> ToolFactory:
             expectedRevision: a.ExpectedRevision | None = None,
             correlationId: a.CorrelationId | None = None,
         ) -> Annotated[CallToolResult, o.RunEnded]:
-            result = await service.end_run(
-                current_principal(),
-                runId,
-                status=status,
-                reason=reason,
-                expected_revision=expectedRevision,
-                correlation_id=correlationId,
-            )
-            return tool_result(result)
+            command = EndRun(status=status, reason=reason)
+            return await executed(service, runId, command, expectedRevision, correlationId)
 
         end_run.__name__ = f"{'complete' if status == 'completed' else 'cancel'}_run"
         return end_run
@@ -109,16 +88,8 @@ def _fail_run(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.RunEnded]:
-        result = await service.end_run(
-            current_principal(),
-            runId,
-            status="failed",
-            reason=message,
-            code=code,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        command = EndRun(status="failed", reason=message, code=code)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return fail_run
 

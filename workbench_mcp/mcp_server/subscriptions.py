@@ -124,7 +124,7 @@ class RunListenHandler:
                     for uri, run_id in runs.items():
                         revision: int | None
                         try:
-                            revision = await self._service.run_revision(who, run_id)
+                            revision = await self._service.reads.run_revision(who, run_id)
                         except WorkbenchError as exc:
                             if exc.code is not ErrorCode.UNKNOWN_RUN:
                                 continue  # the store failed this read; the next change retries
@@ -145,7 +145,7 @@ class RunListenHandler:
         """The run's revision, or the refusal resources/read gives for the same URI (UNKNOWN_RUN, not the
         caller's tenant alike)."""
         try:
-            return await self._service.run_revision(who, run_id)
+            return await self._service.reads.run_revision(who, run_id)
         except WorkbenchError as exc:
             if exc.code is ErrorCode.UNKNOWN_RUN:
                 exc = WorkbenchError(ErrorCode.UNKNOWN_RUN, f"No run named {run_id}")

@@ -5,12 +5,11 @@ from typing import Annotated, Any, Literal
 from mcp.types import CallToolResult
 from pydantic import MISSING, Field
 
-from workbench_mcp.auth import current_principal
+from workbench_mcp import results as o
+from workbench_mcp.commands import Annotate, LogModelIo, LogToolCall, ReplaceRuleSet
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server import arguments as a
-from workbench_mcp.mcp_server import outputs as o
-from workbench_mcp.mcp_server.tool_errors import tool_result
-from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec, executed
 from workbench_mcp.service import RunService
 
 Direction = Literal["request", "response", "stream_chunk"]
@@ -41,12 +40,7 @@ def _log_model_io(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
-        result = await service.log_model_io(
-            current_principal(),
-            runId,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-            payload=_present(payload),
+        command = LogModelIo(
             direction=direction,
             step_id=stepId,
             provider=provider,
@@ -55,9 +49,10 @@ def _log_model_io(service: RunService) -> ToolFn:
             cost=cost.model_dump() if cost is not None else None,
             duration_ms=durationMs,
             summary=summary,
+            payload=_present(payload),
             detail=detail,
         )
-        return tool_result(result)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return log_model_io
 
@@ -72,17 +67,8 @@ def _log_tool_call(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
-        recorded = await service.log_tool_call(
-            current_principal(),
-            runId,
-            name=name,
-            args=_present(args),
-            result=_present(result),
-            step_id=stepId,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(recorded)
+        command = LogToolCall(name=name, args=_present(args), result=_present(result), step_id=stepId)
+        return await executed(service, runId, command, expectedRevision, correlationId)
 
     return log_tool_call
 
@@ -95,15 +81,7 @@ def _annotate(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
-        result = await service.annotate(
-            current_principal(),
-            runId,
-            text=text,
-            tags=tags,
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
-        )
-        return tool_result(result)
+        return await executed(service, runId, Annotate(text=text, tags=tags), expectedRevision, correlationId)
 
     return annotate
 
@@ -115,14 +93,9 @@ def _replace_rule_set(service: RunService) -> ToolFn:
         expectedRevision: a.ExpectedRevision | None = None,
         correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.Recorded]:
-        result = await service.replace_rule_set(
-            current_principal(),
-            runId,
-            rule_set=ruleSet.to_wire(),
-            expected_revision=expectedRevision,
-            correlation_id=correlationId,
+        return await executed(
+            service, runId, ReplaceRuleSet(rule_set=ruleSet.to_wire()), expectedRevision, correlationId
         )
-        return tool_result(result)
 
     return replace_rule_set
 

@@ -16,11 +16,13 @@ from pydantic import ValidationError
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.validation import format_issues
+from workbench_mcp.results import Result
 
 
-def tool_result(value: Mapping[str, Any], *, text: str | None = None) -> CallToolResult:
-    """Success: `structuredContent` = value; text = `JSON.stringify(value, null, 2)` like the reference."""
-    body = dict(value)
+def tool_result(value: Mapping[str, Any] | Result, *, text: str | None = None) -> CallToolResult:
+    """Success: `structuredContent` = value (a result model's members as built, workbench_mcp/results.py);
+    text = `JSON.stringify(value, null, 2)` like the reference."""
+    body = value.wire() if isinstance(value, Result) else dict(value)
     return CallToolResult(
         content=[TextContent(type="text", text=pretty_json(body) if text is None else text)],
         structured_content=body,

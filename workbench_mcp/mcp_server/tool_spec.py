@@ -19,11 +19,29 @@ from dataclasses import dataclass
 
 from mcp.types import CallToolResult, ToolAnnotations
 
+from workbench_mcp.auth import current_principal
+from workbench_mcp.commands import Command
 from workbench_mcp.config import Toolset
+from workbench_mcp.mcp_server.tool_errors import tool_result
+from workbench_mcp.results import Mutation
 from workbench_mcp.service import RunService
 
 ToolFn = Callable[..., Awaitable[CallToolResult]]
 ToolFactory = Callable[[RunService], ToolFn]
+
+
+async def executed(
+    service: RunService,
+    run_id: str,
+    command: Command[Mutation],
+    expected_revision: int | None,
+    correlation_id: str | None,
+) -> CallToolResult:
+    """A mutation tool's body: its command, built from the tool's arguments, executed for the caller."""
+    result = await service.execute(
+        current_principal(), run_id, command, expected_revision=expected_revision, correlation_id=correlation_id
+    )
+    return tool_result(result)
 
 
 @dataclass(frozen=True, slots=True)

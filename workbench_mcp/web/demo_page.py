@@ -358,10 +358,10 @@ class DemoRun:
         async with self._lock:
             if self._built is None:
                 run_id = await build_demo_run(service)
-                _, sealed = await service.export_stored_bundle(DEMO_PRINCIPAL, run_id)
+                _, sealed = await service.bundles.export_stored_bundle(DEMO_PRINCIPAL, run_id)
                 self._built = (run_id, str(sealed["integrity"]["sha256"]))
         run_id, sealed_hash = self._built
-        state, bundle = await service.export_stored_bundle(DEMO_PRINCIPAL, run_id)
+        state, bundle = await service.bundles.export_stored_bundle(DEMO_PRINCIPAL, run_id)
         return render_run_page(state, check_stored_integrity(bundle, sealed_hash))
 
 

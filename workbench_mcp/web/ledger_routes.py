@@ -40,7 +40,7 @@ def attestation_routes(service: RunService, authenticate: Callable[[ASGIApp], AS
     """`{"bundle": RunBundle, "attestation": DSSE envelope}`; the bundle is export_bundle's, unchanged."""
 
     async def attestation(request: Request) -> Response:
-        bundle, envelope = await service.export_attestation(current_principal(), run_id_of(request))
+        bundle, envelope = await service.bundles.export_attestation(current_principal(), run_id_of(request))
         return JsonBody({"bundle": bundle, "attestation": envelope})
 
     handler = _guarded(_by_method({"GET": scoped(service, attestation)}))

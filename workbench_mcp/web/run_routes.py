@@ -130,7 +130,7 @@ async def expected_revision(request: Request, service: RunService, run_id: str) 
     if len(tags) == 1 and len(wanted) == 1:
         return wanted.pop()
     try:
-        current = await service.run_revision(current_principal(), run_id)
+        current = await service.reads.run_revision(current_principal(), run_id)
     except WorkbenchError as exc:
         if exc.code is ErrorCode.UNKNOWN_RUN:
             raise PreconditionFailed(f"If-Match: run {run_id} does not exist") from None
@@ -227,7 +227,7 @@ def run_endpoints(service: RunService, *, read_only: bool = False) -> tuple[Hand
     async def list_runs(request: Request) -> Response:
         limit = list_limit(request.query_params.get("limit"))
         cursor = request.query_params.get("cursor") or None
-        page = await service.list_runs(current_principal(), limit=limit, cursor=cursor)
+        page = await service.reads.list_runs(current_principal(), limit=limit, cursor=cursor)
         headers = {}
         if page.next_cursor:
             query = ({} if limit is None else {"limit": str(limit)}) | {"cursor": page.next_cursor}
@@ -235,7 +235,7 @@ def run_endpoints(service: RunService, *, read_only: bool = False) -> tuple[Hand
         return JsonBody(page.items, headers=headers)
 
     async def get_run(request: Request) -> Response:
-        state = await service.get_run(current_principal(), run_id_of(request))
+        state = await service.reads.get_run(current_principal(), run_id_of(request))
         return JsonBody(state, headers={"ETag": etag(state["revision"])})
 
     async def put_run(request: Request) -> Response:
