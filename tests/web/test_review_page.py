@@ -88,7 +88,7 @@ async def test_the_page_shows_the_decision_and_a_form_with_the_token(service: Ru
 
 def test_the_headers_keep_the_link_secret_and_forbid_script_and_framing() -> None:
     headers = page_headers()
-    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Referrer-Policy"] == "same-origin"  # never to another origin; see review_page.py
     assert headers["Cache-Control"] == "no-store"
     csp = headers["Content-Security-Policy"]
     assert "default-src 'none'" in csp
