@@ -1,17 +1,12 @@
-"""A real SQLite-backed service (tests/mcp_server/conftest.py) and a run paused at a review."""
+"""A jobSearchWorkflow run paused at a review, with artifact history to diff (review page tests)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
-from tests.mcp_server.conftest import config, service
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.reference_workflow import JOB_SEARCH_WORKFLOW_ID
 from workbench_mcp.service import RunService
-
-__all__ = ["AGENT", "config", "paused_run", "service"]
 
 AGENT = Principal("org:acme", subject="agent-7")
 HOSTILE = '<script>alert("x")</script><img src=x onerror="alert(1)"> & \'quoted\''
@@ -45,8 +40,3 @@ async def drive_to_review(service: RunService, who: Principal = AGENT, *, extra:
     await service.complete_step(who, run_id, step_id="jobSearcher")
     await service.request_gate(who, run_id, step_id="jobSearcher", gate="PAUSE_AFTER", reason="Check the salaries")
     return run_id
-
-
-@pytest.fixture
-async def paused_run(service: RunService) -> str:
-    return await drive_to_review(service)
