@@ -76,6 +76,11 @@ class RunService:
         self._ungoverned = gatekeeper.UngovernedRuns()
         self._changes = RunWatch(store.data_version)
 
+    @property
+    def store(self) -> RunStore:
+        """For the layers above that keep rows of their own beside the runs (workbench_mcp.review)."""
+        return self._store
+
     # --- the one mutation path -------------------------------------------------------------------
 
     async def _mutate(
@@ -350,11 +355,13 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
         channel: str = "resolve_gate",
+        claim: Callable[[RunTransaction], Awaitable[None]] | None = None,
     ) -> dict[str, Any]:
         """Record a reviewer's decision. Pass expected_revision so that the first decision wins.
 
         `channel` names the surface the decision came through (the tool, or `link` / `elicitation` for the
-        human-review channels); the audit rows record it as the mutation's tool.
+        human-review channels); the audit rows record it as the mutation's tool. `claim` runs in the decision's
+        transaction once the policy allowed it (a review link's one use: both commit, or neither).
 
         Approving a gate that is already open records nothing: `changed` is false (D25). Under the run's
         pinned approval policy a decision may be refused (NOT_AUTHORIZED) or stay `pending` until the quorum."""
@@ -389,6 +396,8 @@ class RunService:
                 decide=partial(decide, tx.state),
                 channel=channel,
             )
+            if claim is not None:
+                await claim(tx)
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
         self._changes.changed((who.tenant_id, run_id))
