@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.review.conftest import AGENT, drive_to_review
+from tests.review.paused_runs import AGENT, drive_to_review
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import Principal
 from workbench_mcp.review.context import MAX_TRACE_EVENTS, decision_context, load_decision_context
 from workbench_mcp.service import RunService
 
 
-async def test_the_context_of_a_pause_after_gate(service: RunService, paused_run: str) -> None:
-    context = await load_decision_context(service, AGENT, paused_run, step_id="jobSearcher", gate="PAUSE_AFTER")
+async def test_the_context_of_a_pause_after_gate(runs: RunService) -> None:
+    paused_run = await drive_to_review(runs)
+    context = await load_decision_context(runs, AGENT, paused_run, step_id="jobSearcher", gate="PAUSE_AFTER")
 
     assert context.run_id == paused_run
     assert context.workflow_id == "jobSearchWorkflow"
@@ -60,38 +61,41 @@ async def test_the_context_of_a_pause_after_gate(service: RunService, paused_run
     assert context.trace_total > len(context.trace)
 
 
-async def test_an_explicit_reason_wins_and_earlier_decisions_are_listed(service: RunService, paused_run: str) -> None:
-    await service.resolve_gate(
+async def test_an_explicit_reason_wins_and_earlier_decisions_are_listed(runs: RunService) -> None:
+    paused_run = await drive_to_review(runs)
+    await runs.resolve_gate(
         AGENT, paused_run, step_id="jobSearcher", gate="PAUSE_AFTER", decision="rejected", note="redo"
     )
     context = await load_decision_context(
-        service, AGENT, paused_run, step_id="jobSearcher", gate="PAUSE_AFTER", reason="second look"
+        runs, AGENT, paused_run, step_id="jobSearcher", gate="PAUSE_AFTER", reason="second look"
     )
     assert context.reason == "second look"
     assert [(d.event["decision"], d.event["note"]) for d in context.decisions] == [("rejected", "redo")]
     assert context.gate_status == "pending"
 
 
-async def test_another_tenants_run_is_a_missing_run(service: RunService, paused_run: str) -> None:
+async def test_another_tenants_run_is_a_missing_run(runs: RunService) -> None:
+    paused_run = await drive_to_review(runs)
     with pytest.raises(WorkbenchError) as raised:
         await load_decision_context(
-            service, Principal("org:other", subject="agent-7"), paused_run, step_id="jobSearcher", gate="PAUSE_AFTER"
+            runs, Principal("org:other", subject="agent-7"), paused_run, step_id="jobSearcher", gate="PAUSE_AFTER"
         )
     assert raised.value.code is ErrorCode.UNKNOWN_RUN
 
 
-async def test_the_trace_shown_is_the_most_recent_and_bounded(service: RunService) -> None:
-    run_id = await drive_to_review(service)
+async def test_the_trace_shown_is_the_most_recent_and_bounded(runs: RunService) -> None:
+    run_id = await drive_to_review(runs)
     for i in range(MAX_TRACE_EVENTS + 5):
-        await service.annotate(AGENT, run_id, text=f"note {i}")
-    state = await service.get_run(AGENT, run_id)
+        await runs.annotate(AGENT, run_id, text=f"note {i}")
+    state = await runs.get_run(AGENT, run_id)
     context = decision_context(state, step_id="jobSearcher", gate="PAUSE_AFTER")
     assert len(context.trace) == MAX_TRACE_EVENTS
     assert context.trace[-1].event.get("text") == f"note {MAX_TRACE_EVENTS + 4}"
 
 
-async def test_a_first_version_and_an_unpatchable_history_have_no_diff(service: RunService, paused_run: str) -> None:
-    state = await service.get_run(AGENT, paused_run)
+async def test_a_first_version_and_an_unpatchable_history_have_no_diff(runs: RunService) -> None:
+    paused_run = await drive_to_review(runs)
+    state = await runs.get_run(AGENT, paused_run)
     # A trace whose v1 of potentialJobs was lost (a bundle from elsewhere): no diff rather than a wrong one.
     state["trace"] = [
         e

@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from tests.mcp_server.conftest import config, service
-from tests.review.conftest import AGENT, HOSTILE, drive_to_review
+from tests.review.paused_runs import AGENT, HOSTILE, drive_to_review
 from workbench_mcp.review.context import load_decision_context
 from workbench_mcp.service import RunService
 from workbench_mcp.web.review_page import (
