@@ -1,0 +1,253 @@
+"""GET/POST /review/{token} on the real app: the link authenticates, decides once as its reviewer (channel
+`link`), and every refusal is a page with its status and code that changes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.servers import running_server, server_config
+from workbench_mcp.config import RateLimitConfig, ServerConfig
+from workbench_mcp.principal import Principal
+from workbench_mcp.review import links
+from workbench_mcp.review.service import ReviewService
+from workbench_mcp.service import RunService
+from workbench_mcp.wiring import open_service
+
+TENANT = "org_review"
+AGENT = Principal(TENANT, "agent-7", frozenset({"runs:read", "runs:write"}))
+WORKFLOW = {
+    "workflow": {
+        "id": "reviewed",
+        "version": 1,
+        "title": "Reviewed <b>release</b>",
+        "steps": [
+            {"id": "draft", "gatePolicy": "PAUSE_BEFORE", "inputs": ["brief"], "outputs": ["notes"]},
+            {"id": "publish", "gatePolicy": "PAUSE_AFTER", "inputs": ["notes"]},
+        ],
+        "edges": [{"id": "e1", "from": "draft", "to": "publish"}],
+    },
+    "governance": {"approvals": {"default": {"subjects": ["rita", "sam"]}}},
+}
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> ServerConfig:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "reviewed.json").write_text(json.dumps(WORKFLOW))
+    return server_config(tmp_path, workflows_dir=folder)
+
+
+@pytest.fixture
+async def base_url(config: ServerConfig) -> AsyncIterator[str]:
+    async with running_server(config) as url:
+        yield url
+
+
+@dataclass
+class Operator:
+    """What `workbench-mcp review-link` does: the same database and link key as the server, another process."""
+
+    runs: RunService
+    key: bytes
+    base_url: str
+
+    def review(self, *, now: Callable[[], datetime] | None = None) -> ReviewService:
+        signer = links.LinkSigner(self.key, self.base_url)
+        return ReviewService(self.runs, signer) if now is None else ReviewService(self.runs, signer, now=now)
+
+    async def run_awaiting_review(self) -> str:
+        run_id: str = (await self.runs.start_run(AGENT, "reviewed"))["runId"]
+        await self.runs.write_artifact(AGENT, run_id, artifact_key="brief", type_id="brief", data={"topic": "v1"})
+        await self.runs.write_artifact(AGENT, run_id, artifact_key="brief", type_id="brief", data={"topic": "v2"})
+        return run_id
+
+    async def link(self, run_id: str, reviewer: str = "rita", **options: Any) -> str:
+        minted = await self.review(**options).mint(
+            AGENT, run_id, step_id="draft", gate="PAUSE_BEFORE", reason="Is the brief right?", reviewers=[reviewer]
+        )
+        return minted.links[reviewer].removeprefix(self.base_url)
+
+
+@pytest.fixture
+async def operator(config: ServerConfig, base_url: str) -> AsyncIterator[Operator]:
+    key, _ = links.load_or_create_key(links.default_key_path(config.db_path))
+    async with open_service(config) as runs:
+        yield Operator(runs, key, base_url)
+
+
+@pytest.fixture
+async def browser(base_url: str) -> AsyncIterator[httpx2.AsyncClient]:
+    """A client that keeps cookies, as a browser does."""
+    async with httpx2.AsyncClient(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+def _kind(response: httpx2.Response) -> tuple[int, str | None, str | None]:
+    kind = re.search(r'data-kind="([^"]+)"', response.text)
+    code = re.search(r'data-code="([^"]+)"', response.text)
+    return response.status_code, kind and kind.group(1), code and code.group(1)
+
+
+async def _open(browser: httpx2.AsyncClient, path: str) -> str:
+    page = await browser.get(path)
+    assert page.status_code == 200, page.text
+    found = CSRF.search(page.text)
+    assert found is not None
+    return found.group(1)
+
+
+async def _decisions(operator: Operator, run_id: str) -> list[tuple[str, str | None, str]]:
+    records = (await operator.runs.audit_log(AGENT, run_id))["records"]
+    return [(r["kind"], r.get("principal"), r.get("tool", "")) for r in records]
+
+
+async def test_the_page_shows_the_run_and_keeps_the_link_secret(operator: Operator, browser: httpx2.AsyncClient) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    page = await browser.get(path)
+
+    assert page.status_code == 200
+    assert page.headers["referrer-policy"] == "same-origin"
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+    cookie = page.headers["set-cookie"]
+    assert f"Path={path}" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Strict" in cookie
+    assert run_id in page.text
+    assert "Reviewed &lt;b&gt;release&lt;/b&gt;" in page.text
+    assert 'data-testid="artifact-brief"' in page.text
+    assert "Is the brief right?" in page.text
+    assert '+  &#34;topic&#34;: &#34;v2&#34;' in page.text  # the diff against v1
+
+
+async def test_approve_once_as_the_reviewer_then_the_link_is_used(
+    operator: Operator, browser: httpx2.AsyncClient
+) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    csrf = await _open(browser, path)
+
+    decided = await browser.post(path, data={"decision": "approved", "note": "Looks right", "csrf": csrf})
+    assert _kind(decided) == (200, "decided", "OK")
+    assert "Approved" in decided.text
+    assert decided.headers["cache-control"] == "no-store"
+
+    state = await operator.runs.get_run(AGENT, run_id)
+    assert dict(state["gateState"])["draft"]["before"] == "approved"
+    mutations = [r for r in (await operator.runs.audit_log(AGENT, run_id))["records"] if r["kind"] == "mutation"]
+    assert (mutations[-1]["principal"], mutations[-1]["tool"]) == ("rita", "link")
+
+    assert _kind(await browser.get(path))[:2] == (410, "used")
+    again = await browser.post(path, data={"decision": "rejected", "csrf": csrf})
+    assert _kind(again) == (410, "used", "REVIEW_LINK_USED")
+    assert dict((await operator.runs.get_run(AGENT, run_id))["gateState"])["draft"]["before"] == "approved"
+
+
+async def test_a_post_without_this_pages_token_changes_nothing(operator: Operator, browser: httpx2.AsyncClient) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    other_path = await operator.link(run_id, "sam")
+    csrf = await _open(browser, path)
+    revision = (await operator.runs.get_run(AGENT, run_id))["revision"]
+
+    no_token = await browser.post(path, data={"decision": "approved"})
+    assert _kind(no_token) == (403, "bad_form", "FORM_TOKEN_MISMATCH")
+    other_link = await browser.post(other_path, data={"decision": "approved", "csrf": csrf})  # another link's token
+    assert _kind(other_link) == (403, "bad_form", "FORM_TOKEN_MISMATCH")
+    async with httpx2.AsyncClient(base_url=str(browser.base_url), timeout=30) as no_cookie:
+        stolen = await no_cookie.post(path, data={"decision": "approved", "csrf": csrf})
+    assert _kind(stolen) == (403, "bad_form", "FORM_TOKEN_MISMATCH")
+    json_body = await browser.post(path, json={"decision": "approved", "csrf": csrf})
+    assert _kind(json_body) == (400, "bad_form", "INVALID_FORM")
+    no_note = await browser.post(path, data={"decision": "edited", "note": " ", "csrf": csrf})
+    assert _kind(no_note) == (400, "bad_form", "INVALID_FORM")
+    assert "needs a note" in no_note.text
+
+    assert (await operator.runs.get_run(AGENT, run_id))["revision"] == revision
+    assert (await browser.get(path)).status_code == 200  # the link is still unused
+
+
+async def test_a_foreign_origin_is_refused_before_the_route(operator: Operator, browser: httpx2.AsyncClient) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    csrf = await _open(browser, path)
+    refused = await browser.post(
+        path, data={"decision": "approved", "csrf": csrf}, headers={"Origin": "https://evil.example"}
+    )
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "FORBIDDEN_ORIGIN"
+    assert (await browser.get(path)).status_code == 200
+
+
+async def test_tampered_and_expired_links_are_refused(operator: Operator, browser: httpx2.AsyncClient) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    token = path.removeprefix("/review/")
+    changed = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    assert _kind(await browser.get("/review/" + changed)) == (404, "invalid", "REVIEW_LINK_INVALID")
+    assert _kind(await browser.post("/review/" + changed, data={"decision": "approved"}))[0] in (403, 404)
+    assert _kind(await browser.get("/review/not-a-token")) == (404, "invalid", "REVIEW_LINK_INVALID")
+
+    past = datetime.now(UTC) - timedelta(hours=2)
+    short = await operator.review(now=lambda: past).mint(
+        AGENT, run_id, step_id="draft", gate="PAUSE_BEFORE", reviewers=["sam"], ttl_seconds=3600
+    )
+    stale = short.links["sam"].removeprefix(operator.base_url)  # minted two hours ago for one hour
+    assert _kind(await browser.get(stale)) == (410, "expired", "REVIEW_LINK_EXPIRED")
+
+
+async def test_a_reviewer_the_policy_does_not_allow_gets_a_page_and_a_denial(
+    operator: Operator, browser: httpx2.AsyncClient
+) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id, "mallory")  # a link for someone the policy does not name
+    csrf = await _open(browser, path)
+    refused = await browser.post(path, data={"decision": "approved", "csrf": csrf})
+
+    assert _kind(refused)[:2] == (403, "not_allowed")
+    denials = [r for r in (await operator.runs.audit_log(AGENT, run_id))["records"] if r["kind"] == "denied"]
+    assert [(r["principal"], r["tool"]) for r in denials] == [("mallory", "link")]
+    assert dict((await operator.runs.get_run(AGENT, run_id))["gateState"])["draft"]["before"] == "pending"
+
+
+async def test_a_deleted_run_is_a_gone_page(operator: Operator, browser: httpx2.AsyncClient) -> None:
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    csrf = await _open(browser, path)
+    assert await operator.runs.delete_run(AGENT, run_id)
+    assert _kind(await browser.get(path)) == (410, "run_gone", "UNKNOWN_RUN")
+    assert _kind(await browser.post(path, data={"decision": "approved", "csrf": csrf})) == (
+        410,
+        "run_gone",
+        "UNKNOWN_RUN",
+    )
+
+
+async def test_the_rate_limit_applies_per_tenant_of_the_link(tmp_path: Path) -> None:
+    folder = tmp_path / "workflows"
+    folder.mkdir()
+    (folder / "reviewed.json").write_text(json.dumps(WORKFLOW))
+    config = server_config(tmp_path, workflows_dir=folder, rate_limit=RateLimitConfig(per_second=0.001, burst=2))
+    async with running_server(config) as url, open_service(config) as runs:
+        key, _ = links.load_or_create_key(links.default_key_path(config.db_path))
+        operator = Operator(runs, key, url)
+        path = await operator.link(await operator.run_awaiting_review())
+        async with httpx2.AsyncClient(base_url=url, timeout=30) as client:
+            statuses = [(await client.get(path)).status_code for _ in range(3)]
+            limited = await client.get(path)
+    assert statuses == [200, 200, 429]
+    assert _kind(limited)[:2] == (429, "rate_limited")
+    assert int(limited.headers["retry-after"]) >= 1
