@@ -163,6 +163,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     signing_key_file: Path | None = None
     """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
+    review_link_key_file: Path | None = None
+    """The review links' HMAC key (hex); None: `<db>.review-link-key`, created on first start (review/links.py)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
@@ -353,6 +355,7 @@ class Settings(BaseSettings):
     keep_alive: Seconds = Field(DEFAULT_KEEP_ALIVE_S, json_schema_extra=_flag("--keep-alive-timeout"))
     max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, json_schema_extra=_flag("--max-connections"))
     signing_key_file: Path | None = Field(None, json_schema_extra=_flag("--signing-key-file"))
+    review_link_key_file: Path | None = None
     max_artifact_payload_bytes: PositiveInt = _LIMITS.max_artifact_payload_bytes
     max_trace_events_per_run: PositiveInt = _LIMITS.max_trace_events_per_run
     max_runs_per_tenant: PositiveInt = _LIMITS.max_runs_per_tenant
@@ -448,6 +451,7 @@ class Settings(BaseSettings):
                 max_bundle_bytes=self.max_bundle_bytes,
             ),
             signing_key_file=self.signing_key_file,
+            review_link_key_file=self.review_link_key_file,
         )
 
 

@@ -26,7 +26,7 @@ from workbench_mcp.engine.hydrate import from_serialized, to_serialized
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.governance import audit, budget, gatekeeper, policy
+from workbench_mcp.governance import audit, budget, gatekeeper, policy, reviews
 from workbench_mcp.ledger.export import LedgerStore, attested_bundle
 from workbench_mcp.offload import Offloader, shared_offloader
 from workbench_mcp.principal import Principal
@@ -176,6 +176,8 @@ class RunService:
     async def next_actions(self, who: Principal, run_id: str) -> dict[str, Any]:
         state = await self._store.load_state(who.tenant_id, run_id)
         actions = readiness.next_actions(state).to_json() | {"revision": state.revision}
+        if actions["pendingGates"]:
+            reviews.annotate_reviews(actions["pendingGates"], await self._store.review_requests(who.tenant_id, run_id))
         key = (who.tenant_id, run_id)
         if key in self._ungoverned:
             return actions

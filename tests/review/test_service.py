@@ -263,3 +263,31 @@ async def test_a_link_minted_by_another_key_is_invalid(
     _, token = await _link(runs, review, kept)
     stranger = ReviewService(runs, LinkSigner.ephemeral(BASE_URL), kept, now=now)
     await _refused(ErrorCode.REVIEW_LINK_INVALID, stranger.open_link(token))
+
+
+async def test_next_actions_says_of_whom_a_review_was_requested_and_until_when(
+    runs: RunService, review: ReviewService, kept: KeptNotices, now: MovableNow
+) -> None:
+    run_id = await start(runs)
+    before = (await runs.next_actions(AGENT, run_id))["pendingGates"]
+    await review.request_review(AGENT, run_id, step_id="draft", gate="PAUSE_BEFORE", reviewers=["carol"])
+    now.advance(60)
+    await review.request_review(AGENT, run_id, step_id="draft", gate="PAUSE_BEFORE", reviewers=["bob", "mallory"])
+    await _refused(ErrorCode.NOT_AUTHORIZED, review.decide_by_link(token_of(kept.notices[-1].link), "approved"))
+    await review.decide_by_link(token_of(kept.notices[-2].link), "rejected")
+
+    pending = (await runs.next_actions(AGENT, run_id))["pendingGates"]
+
+    assert before == [{"stepId": "draft", "gate": "PAUSE_BEFORE"}]
+    assert pending == [
+        {
+            "stepId": "draft",
+            "gate": "PAUSE_BEFORE",
+            "review": {
+                "requestedAt": "2026-03-01T12:01:00.000Z",
+                "expiresAt": "2026-03-04T12:01:00.000Z",
+                "reviewers": ["bob", "mallory"],
+                "answered": ["bob"],
+            },
+        }
+    ]

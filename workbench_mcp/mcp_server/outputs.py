@@ -115,6 +115,15 @@ class GateRequested(_Mutation):
     gate: str
 
 
+class ReviewRequested(_Mutation):
+    stepId: str
+    gate: str
+    requestId: str
+    notified: list[str]
+    expiresAt: str
+    gateRequested: bool
+
+
 class DecisionWaited(_Out):
     decided: bool = Field(description="false: the timeout passed first")
     runId: str
