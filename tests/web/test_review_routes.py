@@ -112,7 +112,9 @@ async def _decisions(operator: Operator, run_id: str) -> list[tuple[str, str | N
     return [(r["kind"], r.get("principal"), r.get("tool", "")) for r in records]
 
 
-async def test_the_page_shows_the_run_and_keeps_the_link_secret(operator: Operator, browser: httpx2.AsyncClient) -> None:
+async def test_the_page_shows_the_run_and_keeps_the_link_secret(
+    operator: Operator, browser: httpx2.AsyncClient
+) -> None:
     run_id = await operator.run_awaiting_review()
     path = await operator.link(run_id)
     page = await browser.get(path)
@@ -130,7 +132,7 @@ async def test_the_page_shows_the_run_and_keeps_the_link_secret(operator: Operat
     assert "Reviewed &lt;b&gt;release&lt;/b&gt;" in page.text
     assert 'data-testid="artifact-brief"' in page.text
     assert "Is the brief right?" in page.text
-    assert '+  &#34;topic&#34;: &#34;v2&#34;' in page.text  # the diff against v1
+    assert "+  &#34;topic&#34;: &#34;v2&#34;" in page.text  # the diff against v1
 
 
 async def test_approve_once_as_the_reviewer_then_the_link_is_used(

@@ -43,8 +43,10 @@ from workbench_mcp.web.ledger_routes import attestation_routes, keys_route
 from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.network_guard import BodyDeadlineMiddleware, HostOriginMiddleware, HostPolicy
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
+from workbench_mcp.web.review_page import form_key
+from workbench_mcp.web.review_routes import review_routes
 from workbench_mcp.web.run_routes import run_routes
-from workbench_mcp.wiring import build_review, build_service, open_demo_service
+from workbench_mcp.wiring import build_review, build_service, open_demo_service, review_link_key
 
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
@@ -200,6 +202,13 @@ def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) 
         *public,
         *_mcp_routes(config, server, callers, limiter, scheduler),
         *_rest_routes(config, service, callers, limiter, scheduler),
+        # The review link authenticates these (no bearer token); the Host/Origin check and the limiter apply.
+        *review_routes(
+            review,
+            limiter,
+            csrf_key=form_key(review_link_key(config)[0]),
+            secure_cookies=config.base_url.startswith("https://"),
+        ),
     ]
     # Public: health and the discovery documents, which are CORS-open by design (any page may read them
     # anyway), hold no tenant data and are rendered from the configuration, never from the request. The

@@ -53,6 +53,12 @@ def page_headers() -> dict[str, str]:
 # --- CSRF ------------------------------------------------------------------------------------------------
 
 
+def form_key(link_key: bytes) -> bytes:
+    """The form tokens' key, derived from the review links' key: shared by every worker process like it, and
+    never the same bytes (a form token is no link MAC)."""
+    return hmac.new(link_key, b"workbench review page form tokens", hashlib.sha256).digest()
+
+
 def new_nonce() -> str:
     return secrets.token_urlsafe(24)
 

@@ -152,9 +152,13 @@ class _ReviewEndpoints:
         try:
             form = parse_decision_form(body)
         except FormProblem as exc:
-            return _notice(400, "bad_form", "The decision was not recorded", f"{str(exc).capitalize()}.", INVALID_FORM)
+            text = str(exc)
+            detail = f"{text[:1].upper()}{text[1:]}."
+            return _notice(400, "bad_form", "The decision was not recorded", detail, INVALID_FORM)
         if not form_token_ok(self.csrf_key, token, request.cookies.get(COOKIE), form.csrf):
-            detail = "The form did not come from this review page in this browser. Open the link again and decide there."
+            detail = (
+                "The form did not come from this review page in this browser. Open the link again and decide there."
+            )
             return _notice(403, "bad_form", "The decision was not recorded", detail, FORM_TOKEN_MISMATCH)
         try:
             result = await self.review.decide_by_link(token, form.decision, form.note)
