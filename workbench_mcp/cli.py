@@ -21,6 +21,7 @@ from workbench_mcp.config import (
     ConfigError,
     ServerConfig,
     Settings,
+    WebhookConfig,
     check_jwt_config,
     check_serve_config,
     is_loopback_host,
@@ -100,6 +101,15 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds an idle connection stays open between requests (default 5; WORKBENCH_KEEP_ALIVE)",
     )
     serve.add_argument(
+        "--webhook-url",
+        help='review notices are POSTed here, signed (README "Human review"; WORKBENCH_WEBHOOK_URL)',
+    )
+    serve.add_argument(
+        "--webhook-secret-file",
+        type=Path,
+        help="file holding the webhook signing secret, mode 0600 (or WORKBENCH_WEBHOOK_SECRET)",
+    )
+    serve.add_argument(
         "--max-connections",
         type=int,
         help="open connections per process; more get 503 SERVER_BUSY (default 1000; WORKBENCH_MAX_CONNECTIONS)",
@@ -168,6 +178,8 @@ def config_from(args: argparse.Namespace, env: Mapping[str, str]) -> ServerConfi
     }
     if getattr(args, "jwt_secret_file", None):
         overrides["jwt_secret"] = read_secret_file(args.jwt_secret_file)
+    if getattr(args, "webhook_secret_file", None):
+        overrides["webhook_secret"] = read_secret_file(args.webhook_secret_file, "webhook secret")
     return load(env, overrides)
 
 
@@ -212,6 +224,8 @@ def _serve(config: ServerConfig) -> int:
             _print_banner(config, dev_token, created)
         print(ledger_cli.signing_key_line(config), flush=True)
         review_link_key(config)  # created once, here, before any worker process reads it
+        if config.webhook is not None:
+            print(webhook_line(config.webhook), flush=True)
         if config.workers > 1:
             return _serve_workers(config, sock)
         app = create_app(config)
@@ -386,6 +400,13 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
         "",
     ]
     print("\n".join(lines), flush=True)
+
+
+def webhook_line(webhook: WebhookConfig) -> str:
+    """Only the webhook's origin: its path may carry a token (Slack-style URLs), and the banner is often logged."""
+    from workbench_mcp.review.webhook import origin
+
+    return f"Review webhook: notices are POSTed to {origin(webhook.url)}, signed (Workbench-Signature)"
 
 
 # --- token, stdio, verify ---------------------------------------------------------------------------

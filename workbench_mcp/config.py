@@ -47,6 +47,10 @@ DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 30.0
 DEFAULT_KEEP_ALIVE_S = 5.0
 DEFAULT_MAX_CONNECTIONS = 1000
+DEFAULT_WEBHOOK_TIMEOUT_S = 5.0
+DEFAULT_WEBHOOK_ATTEMPTS = 6
+DEFAULT_WEBHOOK_BACKOFF_S = 5.0
+DEFAULT_WEBHOOK_QUEUE = 256
 
 
 class Toolset(StrEnum):
@@ -138,6 +142,26 @@ class ConnectionLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookConfig:
+    """Where review notices are POSTed and how (README "Human review"; review/webhook.py). Only the URL and
+    the secret are settings; the rest are defaults tests shorten."""
+
+    url: str
+    secret: str = field(repr=False)
+    """HMAC-SHA256 key of the `Workbench-Signature` header, at least 32 bytes."""
+    timeout_s: float = DEFAULT_WEBHOOK_TIMEOUT_S
+    """One attempt, connect to response head; the body of the answer is never read."""
+    max_attempts: int = DEFAULT_WEBHOOK_ATTEMPTS
+    backoff_base_s: float = DEFAULT_WEBHOOK_BACKOFF_S
+    """Wait after the first failed attempt; doubled after each further one (with jitter), at most `backoff_max_s`."""
+    backoff_max_s: float = 120.0
+    queue_size: int = DEFAULT_WEBHOOK_QUEUE
+    """Deliveries held at once (waiting, retrying or in flight); beyond it the oldest is dropped, and recorded."""
+    concurrency: int = 4
+    """Requests in flight at once."""
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
@@ -165,6 +189,8 @@ class ServerConfig:
     """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
     review_link_key_file: Path | None = None
     """The review links' HMAC key (hex); None: `<db>.review-link-key`, created on first start (review/links.py)."""
+    webhook: WebhookConfig | None = None
+    """Review notices go to this webhook; None: nobody is notified (operators mint links with `review-link`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
@@ -245,8 +271,9 @@ def parse_duration(text: str, name: str) -> int:
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
-def read_secret_file(path: Path) -> str:
-    """An HS256 secret from a file that only this server's user can read or change.
+def read_secret_file(path: Path, what: str = "JWT secret") -> str:
+    """An HS256 secret (or the webhook's signing secret, `what`) from a file that only this server's user
+    can read or change.
 
     Whoever can read the secret forges tokens for every tenant, and whoever can write it chooses
     one, so a file owned by another user (root excepted: it can do anything anyway) or open to
@@ -256,19 +283,19 @@ def read_secret_file(path: Path) -> str:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
-        raise ConfigError(f"cannot read the JWT secret file {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read the {what} file {path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
-        check_private_file(path, os.fstat(fd), "JWT secret file")
+        check_private_file(path, os.fstat(fd), f"{what} file")
         raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
     if len(raw) > MAX_SECRET_FILE_BYTES:
-        raise ConfigError(f"the JWT secret file {path} is larger than {MAX_SECRET_FILE_BYTES} bytes: not a secret")
+        raise ConfigError(f"the {what} file {path} is larger than {MAX_SECRET_FILE_BYTES} bytes: not a secret")
     try:
         secret = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise ConfigError(f"the JWT secret file {path} is not UTF-8 text") from None
+        raise ConfigError(f"the {what} file {path} is not UTF-8 text") from None
     if not secret:
-        raise ConfigError(f"the JWT secret file {path} is empty: put a random secret of 32+ bytes in it")
-    check_secret_length(secret, str(path))
+        raise ConfigError(f"the {what} file {path} is empty: put a random secret of 32+ bytes in it")
+    check_secret_length(secret, str(path), what)
     return secret
 
 
@@ -286,11 +313,11 @@ def check_private_file(path: Path, info: os.stat_result, what: str) -> None:
         raise ConfigError(f"refusing the {what} {path}: mode {mode:04o} lets other users read or change it (chmod 600)")
 
 
-def check_secret_length(secret: str, source: str) -> None:
+def check_secret_length(secret: str, source: str, what: str = "HS256 secret") -> None:
     size = len(secret.encode("utf-8", "surrogateescape"))
     if size < MIN_HS256_SECRET_BYTES:
         raise ConfigError(
-            f"the HS256 secret from {source} is {size} bytes; at least {MIN_HS256_SECRET_BYTES} are required "
+            f"the {what} from {source} is {size} bytes; at least {MIN_HS256_SECRET_BYTES} are required "
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
 
@@ -356,6 +383,8 @@ class Settings(BaseSettings):
     max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, json_schema_extra=_flag("--max-connections"))
     signing_key_file: Path | None = Field(None, json_schema_extra=_flag("--signing-key-file"))
     review_link_key_file: Path | None = None
+    webhook_url: str | None = Field(None, json_schema_extra=_flag("--webhook-url"))
+    webhook_secret: str | None = Field(None, repr=False, json_schema_extra=_flag("--webhook-secret-file"))
     max_artifact_payload_bytes: PositiveInt = _LIMITS.max_artifact_payload_bytes
     max_trace_events_per_run: PositiveInt = _LIMITS.max_trace_events_per_run
     max_runs_per_tenant: PositiveInt = _LIMITS.max_runs_per_tenant
@@ -397,10 +426,32 @@ class Settings(BaseSettings):
     def _durability(cls, value: object) -> object:
         return parse_durability(value) if isinstance(value, str) else value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_webhook_url(value)
+
     @model_validator(mode="after")
     def _one_public_key(self) -> Settings:
         if self.jwt_public_key and self.jwt_public_key_file:
             raise ValueError(f"set {ENV_PREFIX}JWT_PUBLIC_KEY or {ENV_PREFIX}JWT_PUBLIC_KEY_FILE, not both")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_signed(self) -> Settings:
+        """A webhook is only ever signed: a URL without a secret is refused, not sent unsigned."""
+        if self.webhook_url and not self.webhook_secret:
+            raise ValueError(
+                f"{ENV_PREFIX}WEBHOOK_URL / --webhook-url is set but there is no signing secret: set "
+                f"{ENV_PREFIX}WEBHOOK_SECRET or --webhook-secret-file (32+ bytes, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(48))'), and give the receiver the same"
+            )
+        if self.webhook_secret:
+            try:
+                source = f"{ENV_PREFIX}WEBHOOK_SECRET / --webhook-secret-file"
+                check_secret_length(self.webhook_secret, source, "webhook secret")
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
     @classmethod
@@ -452,6 +503,11 @@ class Settings(BaseSettings):
             ),
             signing_key_file=self.signing_key_file,
             review_link_key_file=self.review_link_key_file,
+            webhook=(
+                WebhookConfig(self.webhook_url, self.webhook_secret)
+                if self.webhook_url and self.webhook_secret
+                else None
+            ),
         )
 
 
@@ -580,6 +636,20 @@ def split_host_port(text: str) -> tuple[str, int | None]:
     if not name or not all(c.isascii() and (c.isalnum() or c in "-._:") for c in name):
         raise ValueError(f"bad host name {name!r}")
     return name, port
+
+
+def check_webhook_url(url: str) -> str:
+    """The operator's webhook: an absolute http(s) URL with a host (deliveries never follow redirects)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535 or not a number
+    except ValueError as exc:
+        raise ValueError(f"not a URL ({exc}): {url!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"must be an absolute http(s) URL such as https://hooks.example.com/workbench, got {url!r}")
+    if not url.isprintable() or " " in url:
+        raise ValueError("must not contain spaces or control characters")
+    return url
 
 
 def check_rate_limit(limit: RateLimitConfig) -> None:

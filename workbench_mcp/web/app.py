@@ -33,6 +33,7 @@ from workbench_mcp.mcp_server.server import WorkbenchMCP, build_mcp_server
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.review.notice import ReviewNotifier
+from workbench_mcp.review.webhook import notifier_from, serving
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
@@ -174,6 +175,8 @@ def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) 
     if config.single_tenant is None and not config.jwt.has_key:
         raise ValueError("no JWT secret, public key or JWKS URL configured (and not in single-tenant mode)")
     service, store = build_service(config)
+    if notifier is None:
+        notifier = notifier_from(config.webhook, store)  # review notices (README "Human review")
     review = build_review(config, service, notifier)
     server = build_mcp_server(service, config.toolsets, config.read_only, review)
     demo = DemoRun()
@@ -183,7 +186,8 @@ def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) 
         # Starlette never runs a mounted app's lifespan: the session manager must be started here.
         await store.open()
         try:
-            async with server.session_manager.run(), open_demo_service() as demo_service:
+            # The notifier stops before the store closes: deliveries still held are recorded as abandoned.
+            async with serving(notifier), server.session_manager.run(), open_demo_service() as demo_service:
                 demo.attach(demo_service)
                 try:
                     yield
@@ -222,6 +226,7 @@ def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) 
     app.state.service = service
     app.state.review = review
     app.state.config = config
+    app.state.notifier = notifier
     app.state.rate_limiter = limiter
     app.state.fair_scheduler = scheduler
     return app
