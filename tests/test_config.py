@@ -18,8 +18,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 WHO = Principal("acme", "alice")
 SPELLED_OUT = {"default_scopes": "all four"}
 """Defaults the README names in words rather than printing the value."""
-NOT_SETTINGS = {"help", "version", "command", "user", "org", "ttl", "scope", "jwt_secret_file"}
-"""Flag destinations that are command arguments, not settings (`--jwt-secret-file` reads the secret's file)."""
+NOT_SETTINGS = {"help", "version", "command", "user", "org", "ttl", "scope", "jwt_secret_file", "webhook_secret_file"}
+"""Flag destinations that are command arguments, not settings (`--jwt-secret-file` and `--webhook-secret-file` read a
+secret's file)."""
 
 
 def _table() -> dict[str, tuple[str, str]]:

@@ -153,5 +153,5 @@ async def world(config: ServerConfig) -> AsyncIterator[World]:
 
 def webhook(url: str, **changes: Any) -> WebhookConfig:
     """A webhook config with test-sized waits: retries after ~10 ms, not seconds."""
-    fields: dict[str, Any] = {"backoff_base_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 5.0} | changes
-    return WebhookConfig(url, WEBHOOK_SECRET, **fields)
+    fields: dict[str, Any] = {"secret": WEBHOOK_SECRET, "backoff_base_s": 0.01, "backoff_max_s": 0.05} | changes
+    return WebhookConfig(url, **fields)

@@ -48,7 +48,8 @@ TOOLS: list[ToolSpec] = [
         "audit_log",
         "Audit log",
         "The run's audit records, oldest first: {records: [{kind, at, principal, tool, correlationId?, eventId?,"
-        " detail?}]}; kind mutation (one per trace event) or denied, approval, rejection, budget_raised, policy, webhook_delivery.",
+        " detail?}]}; kind mutation (one per trace event) or denied, approval, rejection, budget_raised, policy,"
+        " webhook_delivery.",
         _audit_log,
     ),
     ToolSpec(
