@@ -58,6 +58,7 @@ async def test_the_context_of_a_pause_after_gate(runs: RunService) -> None:
     assert steps_seen <= {"jobSearcher", ""}  # the step's own events and run-level ones only
     assert "artifact_written" in [e.type for e in context.trace]
     assert context.trace[-1].type == "human_gate_requested"
+    assert context.trace[-1].position == context.trace_total  # its place in the whole trace, 1-based
     assert context.trace_total > len(context.trace)
 
 

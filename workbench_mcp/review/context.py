@@ -79,7 +79,8 @@ class RuleSetView:
 
 @dataclass(frozen=True, slots=True)
 class TraceEntry:
-    seq: int
+    position: int
+    """1-based place of the event in the run's whole trace."""
     type: str
     ts: str
     step_id: str
@@ -164,8 +165,8 @@ def decision_context(state: dict[str, Any], *, step_id: str, gate: str, reason: 
         trace=_relevant_trace(trace, step_id),
         trace_total=len(trace),
         decisions=tuple(
-            _entry(e)
-            for e in trace
+            _entry(i, e)
+            for i, e in enumerate(trace, 1)
             if e.get("type") == "human_gate_resolved" and e.get("stepId") == step_id and e.get("gate") == gate
         ),
     )
@@ -182,9 +183,9 @@ def _requested_reason(trace: list[dict[str, Any]], step_id: str, gate: str) -> s
     return None
 
 
-def _entry(event: dict[str, Any]) -> TraceEntry:
+def _entry(position: int, event: dict[str, Any]) -> TraceEntry:
     return TraceEntry(
-        seq=int(event.get("seq", 0)),
+        position=position,
         type=str(event.get("type", "")),
         ts=str(event.get("ts", "")),
         step_id=str(event.get("stepId", "")),
@@ -195,8 +196,8 @@ def _entry(event: dict[str, Any]) -> TraceEntry:
 def _relevant_trace(trace: list[dict[str, Any]], step_id: str) -> tuple[TraceEntry, ...]:
     """The step's own events and the run-level ones (no step: rule and policy changes, run status), most
     recent MAX_TRACE_EVENTS, oldest first. Other steps' events are one click away in the bundle."""
-    relevant = [e for e in trace if e.get("stepId", step_id) == step_id]
-    return tuple(_entry(e) for e in relevant[-MAX_TRACE_EVENTS:])
+    relevant = [(i, e) for i, e in enumerate(trace, 1) if e.get("stepId", step_id) == step_id]
+    return tuple(_entry(i, e) for i, e in relevant[-MAX_TRACE_EVENTS:])
 
 
 def _rule_set(rule_set: dict[str, Any]) -> RuleSetView:

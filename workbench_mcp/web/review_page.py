@@ -128,7 +128,7 @@ def parse_decision_form(body: bytes) -> DecisionForm:
 
 @dataclass(frozen=True, slots=True)
 class _TimelineRow:
-    seq: int
+    position: int
     time: str
     css: str
     type: str
@@ -149,7 +149,7 @@ def _diff_class(line: str) -> str:
 def render_review_page(context: DecisionContext, *, reviewer: str, expires_at: str, action: str, csrf: str) -> str:
     timeline = [
         _TimelineRow(
-            e.seq, clock_time(e.ts), _EVENT_CLASS.get(e.type, "muted"), e.type, e.step_id, event_summary(e.event)
+            e.position, clock_time(e.ts), _EVENT_CLASS.get(e.type, "muted"), e.type, e.step_id, event_summary(e.event)
         )
         for e in context.trace
     ]
