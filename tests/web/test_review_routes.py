@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +19,7 @@ import httpx2
 import pytest
 
 from tests.servers import running_server, server_config
+from tests.web.chromium import Browser, find_chromium
 from workbench_mcp.config import RateLimitConfig, ServerConfig
 from workbench_mcp.principal import Principal
 from workbench_mcp.review import links
@@ -253,3 +258,93 @@ async def test_the_rate_limit_applies_per_tenant_of_the_link(tmp_path: Path) -> 
     assert statuses == [200, 200, 429]
     assert _kind(limited)[:2] == (429, "rate_limited")
     assert int(limited.headers["retry-after"]) >= 1
+
+
+# --- in a real browser ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _page_server(html: str) -> Iterator[int]:
+    """Another site: serves one page on `localhost` (a different site from 127.0.0.1 for SameSite)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+async def test_a_form_posted_from_another_site_is_refused_in_chromium(operator: Operator, base_url: str) -> None:
+    """Even with the page's form token in hand, another site cannot decide: the browser does not send the
+    SameSite=Strict nonce cookie with its POST. (Its Origin, a loopback name, passes the Host/Origin check:
+    the form token is what stops it.)"""
+    executable = find_chromium()
+    run_id = await operator.run_awaiting_review()
+    link = base_url + await operator.link(run_id)
+
+    def attack() -> dict[str, Any]:
+        with Browser(executable) as browser:
+            browser.open(link)  # the reviewer has the page open: the nonce cookie is set
+            csrf = browser.evaluate('document.querySelector("input[name=csrf]").value')
+            form = (
+                f'<form method="post" action="{link}"><input name="decision" value="approved">'
+                f'<input name="csrf" value="{csrf}"><button id="go">win a prize</button></form>'
+            )
+            with _page_server(form) as port:
+                browser.open(f"http://localhost:{port}/")
+                browser.click("#go")
+                seen: dict[str, Any] = json.loads(
+                    browser.evaluate(
+                        "JSON.stringify({kind: document.querySelector('[data-testid=notice]').dataset.kind,"
+                        " code: document.querySelector('[data-testid=notice]').dataset.code})"
+                    )
+                )
+            return seen
+
+    seen = await asyncio.to_thread(attack)
+    assert seen == {"kind": "bad_form", "code": "FORM_TOKEN_MISMATCH"}
+    assert dict((await operator.runs.get_run(AGENT, run_id))["gateState"])["draft"]["before"] == "pending"
+
+
+async def test_hostile_run_content_does_not_run_in_chromium(operator: Operator, base_url: str) -> None:
+    executable = find_chromium()
+    run_id = await operator.run_awaiting_review()
+    hostile = "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">"
+    await operator.runs.write_artifact(AGENT, run_id, artifact_key="brief", type_id="brief", data={"topic": hostile})
+    await operator.runs.annotate(AGENT, run_id, text=hostile)
+    path = await operator.review().mint(
+        AGENT, run_id, step_id="draft", gate="PAUSE_BEFORE", reason=hostile, reviewers=["rita"]
+    )
+
+    def look() -> dict[str, Any]:
+        with Browser(executable) as browser:
+            browser.open(path.links["rita"])
+            seen: dict[str, Any] = json.loads(
+                browser.evaluate(
+                    "JSON.stringify({title: document.title, scripts: document.scripts.length,"
+                    " images: document.images.length, reason: document.querySelector('[data-testid=reason]')"
+                    ".textContent})"
+                )
+            )
+            return seen
+
+    seen = await asyncio.to_thread(look)
+    assert "pwned" not in seen["title"]
+    assert (seen["scripts"], seen["images"]) == (0, 0)
+    assert seen["reason"] == hostile  # shown as the text it is
