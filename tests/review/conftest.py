@@ -51,15 +51,22 @@ class KeptNotices:
         self.notices.append(notice)
 
 
-def catalog() -> WorkflowCatalog:
-    found = WorkflowCatalog.with_builtins()
+def workflow_file(workflow_id: str = GOVERNED) -> dict[str, Any]:
+    """A workflow file's document (README "Governance"): draft (PAUSE_BEFORE) -> publish (PAUSE_AFTER); the
+    governed one lets alice and bob approve."""
     steps = [{"id": "draft", "gatePolicy": "PAUSE_BEFORE"}, {"id": "publish", "gatePolicy": "PAUSE_AFTER"}]
     edges = [{"id": "e1", "from": "draft", "to": "publish"}]
-    found.add(
-        {"id": GOVERNED, "version": 1, "steps": steps, "edges": edges},
-        governance={"approvals": {"default": {"subjects": ["alice", "bob"]}}},
-    )
-    found.add({"id": PLAIN, "version": 1, "steps": steps, "edges": edges})
+    document: dict[str, Any] = {"workflow": {"id": workflow_id, "version": 1, "steps": steps, "edges": edges}}
+    if workflow_id == GOVERNED:
+        document["governance"] = {"approvals": {"default": {"subjects": ["alice", "bob"]}}}
+    return document
+
+
+def catalog() -> WorkflowCatalog:
+    found = WorkflowCatalog.with_builtins()
+    for workflow_id in (GOVERNED, PLAIN):
+        document = workflow_file(workflow_id)
+        found.add(document["workflow"], governance=document.get("governance"))
     return found
 
 

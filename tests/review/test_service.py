@@ -245,6 +245,7 @@ async def test_expired_tampered_and_orphaned_links_fail_with_their_codes(
     await _refused(ErrorCode.REVIEW_LINK_INVALID, review.decide_by_link(flipped, "approved"))
     await _refused(ErrorCode.REVIEW_LINK_INVALID, review.open_link("not-a-token"))
     await _refused(ErrorCode.INVALID_INPUT, review.decide_by_link(token, "maybe"))
+    await _refused(ErrorCode.INVALID_INPUT, review.decide_by_link(token, "approved", "x" * 10_001))
 
     now.advance(72 * 3600)
     await _refused(ErrorCode.REVIEW_LINK_EXPIRED, review.open_link(token))

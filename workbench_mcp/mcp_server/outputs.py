@@ -115,13 +115,10 @@ class GateRequested(_Mutation):
     gate: str
 
 
+# Also stepId, gate, requestId, gateRequested: left out of the advertised schema (tools/list size budget).
 class ReviewRequested(_Mutation):
-    stepId: str
-    gate: str
-    requestId: str
     notified: list[str]
     expiresAt: str
-    gateRequested: bool
 
 
 class DecisionWaited(_Out):

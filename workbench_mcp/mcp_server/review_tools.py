@@ -11,12 +11,11 @@ from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
-from workbench_mcp.review.service import MAX_REVIEWERS, MAX_SUBJECT_CHARS, ReviewService
+from workbench_mcp.review.service import ReviewService
 
-Reviewers = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_CHARS)]],
-    Field(min_length=1, max_length=MAX_REVIEWERS, description="Subjects to ask (default: the policy's approvers)"),
-]
+# Each subject's length and their number are checked by the service (INVALID_INPUT), not advertised: tools/list
+# size budget.
+Reviewers = Annotated[list[str], Field(description="Default: the policy's approvers")]
 
 
 def _request_review(review: ReviewService) -> ToolFn:
@@ -46,9 +45,9 @@ TOOLS = [
     ToolSpec(
         "request_review",
         Toolset.STEPS,
-        "Ask reviewers to decide a gate",
-        "Notify reviewers (each gets a link of their own, never shown here) to decide a gate awaiting review; "
-        "returns who was notified and when the request expires. Then wait_for_decision.",
+        "Request a review",
+        "Notify reviewers to decide a gate awaiting review (each gets a link, never shown here); returns who and "
+        "until when. Then wait_for_decision.",
         read_only=False,
         build_review=_request_review,
         idempotent=False,

@@ -43,6 +43,8 @@ DEFAULT_TTL_SECONDS = 72 * 3600
 MAX_TTL_SECONDS = 30 * 24 * 3600
 MAX_REVIEWERS = 16
 MAX_SUBJECT_CHARS = 256
+MAX_TEXT_CHARS = 10_000
+"""A note or reason, as the MCP tools bound them."""
 REVIEWER_SCOPES: frozenset[str] = frozenset((READ, APPROVE))
 """What a link lets its reviewer do: read the run and decide the one gate it names (a policy rule that demands
 another scope, e.g. runs:admin, refuses link decisions)."""
@@ -171,6 +173,7 @@ class ReviewService:
         """Store one request per reviewer and return their links (request_review notifies them; the
         `review-link` command prints one for an operator). Checks first, so a refused call changes nothing:
         the gate must be awaiting a decision (GATE_NOT_APPLICABLE otherwise) and someone must be asked."""
+        _check_text(reason, "reason")
         ttl = self.ttl_seconds if ttl_seconds is None else ttl_seconds
         if not 0 < ttl <= MAX_TTL_SECONDS:
             raise WorkbenchError(ErrorCode.INVALID_INPUT, f"a review link lives 1 s to {MAX_TTL_SECONDS} s, not {ttl}")
@@ -253,6 +256,7 @@ class ReviewService:
         """Record the reviewer's decision and use the link, both or neither (module docstring)."""
         if decision not in DECISIONS:
             raise WorkbenchError(ErrorCode.INVALID_INPUT, f"decision must be one of {', '.join(DECISIONS)}")
+        _check_text(note, "note")
         context = await self.open_link(token)
         used_at = iso(self._now())
 
@@ -272,6 +276,11 @@ class ReviewService:
             claim=claim,
         )
         return result | {"requestId": context.request_id, "reviewer": context.reviewer, "channel": CHANNEL}
+
+
+def _check_text(text: str | None, what: str) -> None:
+    if text is not None and len(text) > MAX_TEXT_CHARS:
+        raise WorkbenchError(ErrorCode.INVALID_INPUT, f"a {what} has at most {MAX_TEXT_CHARS} characters")
 
 
 def _used(row: ReviewRequest) -> WorkbenchError:
