@@ -12,13 +12,18 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
+from mcp import Client
 from starlette.responses import Response
 
+from tests.mcp_server.scenario import caller
 from tests.review.conftest import ALICE, LINK, WEBHOOK_SECRET, World, webhook
 from tests.review.receiver import Received, running_receiver
-from tests.servers import free_port
+from tests.servers import ALL_TOOLSETS, error_code, free_port
+from workbench_mcp.auth import acting_as
 from workbench_mcp.cli import main
 from workbench_mcp.config import ServerConfig, WebhookConfig
+from workbench_mcp.mcp_server.server import build_mcp_server
+from workbench_mcp.principal import Principal
 from workbench_mcp.review.webhook import WebhookNotifier
 
 TOLERANCE_S = 300
@@ -152,10 +157,10 @@ async def test_a_receiver_that_is_down_never_blocks_notify_and_every_attempt_is_
     config = webhook(f"http://127.0.0.1:{free_port()}/hooks/workbench", max_attempts=3)
     revision = await world.service.run_revision(ALICE, world.run_id)
     async with started(config, world) as notifier:
-        await notifier.notify(world.notice())
-        # notify only enqueued: nothing was attempted yet when it returned
+        calling = notifier.notify(world.notice())
+        with pytest.raises(StopIteration):
+            calling.send(None)  # notify ran to its end in one step: it never waited for anything
         assert notifier.pending == 1
-        assert await world.deliveries() == []
         await notifier.wait_idle()
     records = await world.deliveries()
     assert [(r["detail"]["attempt"], r["detail"]["status"]) for r in records] == [
@@ -221,3 +226,22 @@ async def test_delivery_records_are_chained_like_every_governance_record(
     with pytest.raises(SystemExit) as done:
         main(["ledger", "check", "--db", str(config.db_path)])
     assert done.value.code == 0, capsys.readouterr()
+
+
+async def test_the_audit_log_tool_shows_each_attempt_and_another_tenant_sees_nothing(world: World) -> None:
+    config = webhook(f"http://127.0.0.1:{free_port()}/hooks/workbench", max_attempts=2)
+    await deliver_one(world, config)
+    server = build_mcp_server(world.service, ALL_TOOLSETS, read_only=False)
+    with acting_as(ALICE):
+        async with Client(server) as client:
+            records = (await caller(client)("audit_log", {"runId": world.run_id}))["records"]
+    deliveries = [r for r in records if r["kind"] == "webhook_delivery"]
+    assert [(r["principal"], r["tool"], r["detail"]["status"]) for r in deliveries] == [
+        ("system:webhook", "webhook", "retrying"),
+        ("system:webhook", "webhook", "failed"),
+    ]
+    assert_nothing_secret_in(records, config)
+    with acting_as(Principal("org_other", subject="mallory")):
+        async with Client(server) as client:
+            refused = await client.call_tool("audit_log", {"runId": world.run_id})
+    assert error_code(refused) == "UNKNOWN_RUN"

@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import httpx2
@@ -55,8 +55,9 @@ RECORD_TOOL = "webhook"
 MAX_ERROR_CHARS = 200
 _RECORDING = " recording"
 
-Status = str
-"""delivered | retrying | failed (gave up) | dropped (queue full) | abandoned (the server stopped first)."""
+Status = Literal["delivered", "retrying", "failed", "dropped", "abandoned"]
+"""`failed`: gave up (permanent answer or attempts exhausted); `dropped`: the queue was full; `abandoned`: the
+server stopped (or was not serving) before delivering."""
 
 
 class GovernanceSink(Protocol):
@@ -119,7 +120,8 @@ class _Delivery:
     body: bytes
     attempts: int = 0
     ending: Status | None = None
-    """Set before the task is cancelled: why it ends undelivered (dropped, abandoned)."""
+    """How it ended, set before that is recorded (and before its task is cancelled, for a drop): a delivery
+    whose final record is being written when the server stops is not also recorded as abandoned."""
 
 
 class WebhookNotifier:
@@ -218,8 +220,10 @@ class WebhookNotifier:
         while True:
             async with self._slots:
                 result = await self._attempt(delivery)
-            await self._record(delivery, result)
             if result.status != "retrying":
+                delivery.ending = result.status
+            await self._record(delivery, result)
+            if delivery.ending is not None:
                 return
             delay = backoff_s(self._config, delivery.attempts, self._jitter())
             if result.retry_after_s is not None:
