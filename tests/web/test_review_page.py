@@ -124,9 +124,10 @@ def test_the_nonce_cookie_is_strict_http_only_and_scoped_to_the_link() -> None:
         (b"decision=maybe&csrf=x", "choose approve, reject or approve with edits"),
         (b"csrf=x", "choose approve, reject or approve with edits"),
         (b"decision=edited&note=+++&csrf=x", "an approval with edits needs a note"),
-        (b"decision=approved&note=" + b"a" * 4001, "the note is longer than 4000 characters"),
+        (b"decision=approved&note=" + b"a" * 10_001, "the note is longer than 10000 characters"),
         (b"decision=approved&note=%ff%fe", "the form is not URL-encoded UTF-8"),
-        (b"a=1&" * 20_000, "the form is larger than"),
+        (b"a=1&" * 40_000, "the form is larger than"),
+        (b"a=1&" * 20, "the form has more fields than this page sends"),
     ],
 )
 def test_a_bad_form_is_refused_with_a_reason(body: bytes, problem: str) -> None:

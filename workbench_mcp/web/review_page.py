@@ -26,6 +26,7 @@ from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 from workbench_mcp.review.context import DecisionContext
+from workbench_mcp.review.service import MAX_TEXT_CHARS
 from workbench_mcp.web.demo_page import _EVENT_CLASS, _STATUS_CLASS, event_summary
 from workbench_mcp.web.pages import clock_time, render
 
@@ -35,8 +36,8 @@ CSP = (
 )
 COOKIE = "wb_review_nonce"
 COOKIE_MAX_AGE = 3600
-MAX_NOTE_CHARS = 4_000
-MAX_FORM_BYTES = 64 * 1024
+MAX_NOTE_CHARS = MAX_TEXT_CHARS  # ReviewService's limit on every review path
+MAX_FORM_BYTES = 128 * 1024  # a note of MAX_NOTE_CHARS, each character percent-encoded UTF-8 (up to 12 bytes)
 DECISIONS = ("approved", "rejected", "edited")
 
 
@@ -108,9 +109,12 @@ def parse_decision_form(body: bytes) -> DecisionForm:
     if len(body) > MAX_FORM_BYTES:
         raise FormProblem(f"the form is larger than {MAX_FORM_BYTES} bytes")
     try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=10)
-    except (UnicodeDecodeError, ValueError):
+        text = body.decode("utf-8")
+        fields = parse_qs(text, keep_blank_values=True, errors="strict", max_num_fields=10)
+    except UnicodeDecodeError:
         raise FormProblem("the form is not URL-encoded UTF-8") from None
+    except ValueError:  # max_num_fields: the page's form has three
+        raise FormProblem("the form has more fields than this page sends") from None
     decision = (fields.get("decision") or [""])[0]
     if decision not in DECISIONS:
         raise FormProblem("choose approve, reject or approve with edits")

@@ -147,7 +147,7 @@ class _ReviewEndpoints:
         body = await _bounded_body(request)
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if body is None or media != "application/x-www-form-urlencoded":
-            detail = "Send the page's form (application/x-www-form-urlencoded, at most 64 KiB)."
+            detail = f"Send the page's form (application/x-www-form-urlencoded, at most {MAX_FORM_BYTES // 1024} KiB)."
             return _notice(400, "bad_form", "The form could not be read", detail, INVALID_FORM)
         try:
             form = parse_decision_form(body)
