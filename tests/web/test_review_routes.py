@@ -348,3 +348,22 @@ async def test_hostile_run_content_does_not_run_in_chromium(operator: Operator, 
     assert "pwned" not in seen["title"]
     assert (seen["scripts"], seen["images"]) == (0, 0)
     assert seen["reason"] == hostile  # shown as the text it is
+
+
+async def test_a_gate_decided_through_another_link_shows_nothing_to_decide(
+    operator: Operator, browser: httpx2.AsyncClient
+) -> None:
+    run_id = await operator.run_awaiting_review()
+    rita, sam = await operator.link(run_id, "rita"), await operator.link(run_id, "sam")
+    sams_form = await _open(browser, sam)  # sam has the page open while rita decides
+    csrf = await _open(browser, rita)
+    assert _kind(await browser.post(rita, data={"decision": "approved", "csrf": csrf}))[:2] == (200, "decided")
+
+    late = await browser.get(sam)
+    assert _kind(late) == (409, "not_pending", "GATE_NOT_APPLICABLE")
+    assert "already open (approved at" in late.text
+    revision = (await operator.runs.get_run(AGENT, run_id))["revision"]
+    answered = await browser.post(sam, data={"decision": "approved", "csrf": sams_form})
+    assert _kind(answered)[:2] == (200, "decided")
+    assert "Nothing changed: the gate was already open" in answered.text
+    assert (await operator.runs.get_run(AGENT, run_id))["revision"] == revision

@@ -127,6 +127,12 @@ class _ReviewEndpoints:
             )
         except WorkbenchError as exc:
             return _refusal(exc, run_gone=exc.code is ErrorCode.UNKNOWN_RUN)
+        if context.gate_status == "approved":  # decided through another link or surface: nothing left to decide
+            status, kind, title = _REFUSALS[ErrorCode.GATE_NOT_APPLICABLE]
+            last = context.decisions[-1].event if context.decisions else {}
+            detail = f"The {opened.gate} gate of step {opened.step_id} is already open"
+            detail += f" ({last['decision']} at {last['ts']})." if last else "."
+            return _notice(status, kind, title, detail, ErrorCode.GATE_NOT_APPLICABLE.value)
         # Keep the nonce this browser already holds for this link: two tabs of one link both stay valid.
         nonce = request.cookies.get(COOKIE) or new_nonce()
         html = render_review_page(
@@ -166,7 +172,10 @@ class _ReviewEndpoints:
             gone = exc.code is ErrorCode.REVIEW_LINK_INVALID and self._signed_tenant(token) is not None
             return _refusal(exc, run_gone=gone or exc.code is ErrorCode.UNKNOWN_RUN)
         pending = result.get("pending")
-        if pending:
+        if not result.get("changed") and not pending and form.decision != "rejected":
+            title = "Nothing changed: the gate was already open"
+            detail = "Your approval is recorded as this link's answer; the gate had been approved before it."
+        elif pending:
             title = "Your approval is recorded; the gate waits for more approvals"
             detail = f"{len(pending['approvals'])} of {pending['quorum']} approvals so far."
         else:
