@@ -14,6 +14,8 @@ from workbench_mcp.web.review_page import (
     FormProblem,
     form_token,
     form_token_ok,
+    kept_nonce,
+    new_nonce,
     nonce_cookie,
     page_headers,
     parse_decision_form,
@@ -105,6 +107,15 @@ def test_the_form_token_is_bound_to_the_link_and_the_nonce() -> None:
     assert not form_token_ok(b"x" * 32, "link-a", "n1", token)  # another server key
     assert not form_token_ok(KEY, "link-a", None, token)  # no cookie
     assert not form_token_ok(KEY, "link-a", "n1", None)  # no form field
+
+
+def test_only_a_nonce_this_server_could_have_set_is_kept() -> None:
+    nonce = new_nonce()
+    assert kept_nonce(nonce) == nonce
+    for foreign in (None, "", "short", "x" * 31 + ";", "a" * 33, "é" * 32):
+        kept = kept_nonce(foreign)
+        assert kept != foreign
+        assert len(kept) == 32
 
 
 def test_the_nonce_cookie_is_strict_http_only_and_scoped_to_the_link() -> None:

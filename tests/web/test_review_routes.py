@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.servers import running_server, server_config
+from tests.servers import free_port, running_server, server_config
 from tests.web.chromium import Browser, find_chromium
 from workbench_mcp.config import RateLimitConfig, ServerConfig
 from workbench_mcp.principal import Principal
@@ -367,3 +367,30 @@ async def test_a_gate_decided_through_another_link_shows_nothing_to_decide(
     assert _kind(answered)[:2] == (200, "decided")
     assert "Nothing changed: the gate was already open" in answered.text
     assert (await operator.runs.get_run(AGENT, run_id))["revision"] == revision
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["x" * 5000, "v1..", "v1.e30.", "v1.%00.%00", "%C3%A9t%C3%A9", "v2.abc.def", "v1.eyJ0IjoxfQ.AAAA", "..%2e"],
+)
+async def test_garbage_tokens_are_invalid_links_never_errors(operator: Operator, token: str) -> None:
+    async with httpx2.AsyncClient(base_url=operator.base_url, timeout=30) as client:
+        page = await client.get("/review/" + token)
+        posted = await client.post("/review/" + token, data={"decision": "approved", "csrf": "x"})
+    assert _kind(page) == (404, "invalid", "REVIEW_LINK_INVALID")
+    assert posted.status_code == 403  # the form token is checked before the link is used
+
+
+async def test_a_form_from_one_replica_decides_on_another(config: ServerConfig, operator: Operator) -> None:
+    """Two servers on one database and link key (replicas, or `--workers` processes): the page from one, the
+    POST to the other. The form key derives from the shared link key, so the other accepts the form."""
+    run_id = await operator.run_awaiting_review()
+    path = await operator.link(run_id)
+    other = replace(config, port=free_port())
+    async with running_server(other) as other_url, httpx2.AsyncClient(timeout=30) as client:
+        page = await client.get(operator.base_url + path)
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        # Cookies are per host, not per port: the browser sends this one to either replica.
+        decided = await client.post(other_url + path, data={"decision": "approved", "csrf": csrf.group(1)})
+    assert _kind(decided)[:2] == (200, "decided")

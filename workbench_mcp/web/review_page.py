@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -60,8 +61,17 @@ def form_key(link_key: bytes) -> bytes:
     return hmac.new(link_key, b"workbench review page form tokens", hashlib.sha256).digest()
 
 
+_NONCE = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
 def new_nonce() -> str:
-    return secrets.token_urlsafe(24)
+    return secrets.token_urlsafe(24)  # 32 characters
+
+
+def kept_nonce(cookie: str | None) -> str:
+    """The nonce this browser already holds for the link (two tabs of one link both stay valid), if it is one
+    this server could have set; else a new one. Nothing else a request sends is echoed into Set-Cookie."""
+    return cookie if cookie is not None and _NONCE.fullmatch(cookie) else new_nonce()
 
 
 def form_token(key: bytes, link_token: str, nonce: str) -> str:

@@ -28,7 +28,7 @@ from workbench_mcp.web.review_page import (
     FormProblem,
     form_token,
     form_token_ok,
-    new_nonce,
+    kept_nonce,
     nonce_cookie,
     page_headers,
     parse_decision_form,
@@ -133,8 +133,7 @@ class _ReviewEndpoints:
             detail = f"The {opened.gate} gate of step {opened.step_id} is already open"
             detail += f" ({last['decision']} at {last['ts']})." if last else "."
             return _notice(status, kind, title, detail, ErrorCode.GATE_NOT_APPLICABLE.value)
-        # Keep the nonce this browser already holds for this link: two tabs of one link both stay valid.
-        nonce = request.cookies.get(COOKIE) or new_nonce()
+        nonce = kept_nonce(request.cookies.get(COOKIE))
         html = render_review_page(
             context,
             reviewer=opened.reviewer,
