@@ -174,10 +174,9 @@ class RunService:
         }
 
     async def next_actions(self, who: Principal, run_id: str) -> dict[str, Any]:
-        state = await self._store.load_state(who.tenant_id, run_id)
+        state, requested = await self._store.load_state_and_reviews(who.tenant_id, run_id)
         actions = readiness.next_actions(state).to_json() | {"revision": state.revision}
-        if actions["pendingGates"]:
-            reviews.annotate_reviews(actions["pendingGates"], await self._store.review_requests(who.tenant_id, run_id))
+        reviews.annotate_reviews(actions["pendingGates"], requested)
         key = (who.tenant_id, run_id)
         if key in self._ungoverned:
             return actions

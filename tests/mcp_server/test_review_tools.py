@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 
+from tests.interop.node_process import NodeOracle
 from tests.review.conftest import KeptNotices, workflow_file
 from tests.servers import error_code, mcp_client, payload, running_server, server_config, token
 from workbench_mcp.review.service import ReviewService
@@ -47,6 +48,7 @@ async def test_an_agent_token_gets_no_link_and_the_reviewer_decides_through_it(t
                 "wait_for_decision", {"runId": run_id, "stepId": "draft", "gate": "PAUSE_BEFORE", "timeoutSeconds": 5}
             )
         )
+        bundle = payload(await client.call_tool("export_bundle", {"runId": run_id, "audit": True}))
 
     assert "request_review" in listed
     assert (result["notified"], result["gateRequested"]) == (["alice", "bob"], True)
@@ -60,6 +62,15 @@ async def test_an_agent_token_gets_no_link_and_the_reviewer_decides_through_it(t
     assert pending[0]["review"]["expiresAt"] == result["expiresAt"]
     assert decided["changed"] is True
     assert (waited["decided"], waited["principal"], waited["channel"]) == (True, "bob", "link")
+    audit = [(r["kind"], r["principal"], r["tool"]) for r in bundle["audit"]["records"]]
+    assert ("review_requested", "agent_7", "request_review") in audit
+    assert set(audit[-3:]) == {("mutation", "bob", "link"), ("approval", "bob", "link"), ("gate_opened", "bob", "link")}
+    assert "/review/" not in json.dumps(bundle)
+    oracle = NodeOracle("reference_runner.mjs")
+    try:
+        assert oracle.ask({"verify": bundle}) == {"parsed": True, "verified": True, "imported": True}
+    finally:
+        oracle.close()
     key_file = tmp_path / "workbench.db.review-link-key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
 

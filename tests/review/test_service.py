@@ -10,6 +10,8 @@ import pytest
 
 from tests.review.conftest import AGENT, BASE_URL, PLAIN, TENANT, KeptNotices, MovableNow, start, token_of
 from workbench_mcp.errors import ErrorCode, WorkbenchError
+from workbench_mcp.review.links import LinkSigner
+from workbench_mcp.review.notice import ReviewNotice
 from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
 
@@ -259,8 +261,6 @@ async def test_expired_tampered_and_orphaned_links_fail_with_their_codes(
 async def test_a_link_minted_by_another_key_is_invalid(
     runs: RunService, review: ReviewService, kept: KeptNotices, now: MovableNow
 ) -> None:
-    from workbench_mcp.review.links import LinkSigner
-
     _, token = await _link(runs, review, kept)
     stranger = ReviewService(runs, LinkSigner.ephemeral(BASE_URL), kept, now=now)
     await _refused(ErrorCode.REVIEW_LINK_INVALID, stranger.open_link(token))
@@ -292,3 +292,30 @@ async def test_next_actions_says_of_whom_a_review_was_requested_and_until_when(
             },
         }
     ]
+
+
+class _BrokenForCarol:
+    """A notifier that breaks its promise never to raise, for one reviewer."""
+
+    def __init__(self) -> None:
+        self.delivered: list[str] = []
+
+    async def notify(self, notice: ReviewNotice) -> None:
+        if notice.reviewer == "carol":
+            raise OSError("queue full")
+        self.delivered.append(notice.reviewer)
+
+
+async def test_a_failing_notifier_neither_fails_the_request_nor_skips_other_reviewers(
+    runs: RunService, now: MovableNow
+) -> None:
+    notifier = _BrokenForCarol()
+    review = ReviewService(runs, LinkSigner.ephemeral(BASE_URL), notifier, now=now)
+    run_id = await start(runs)
+
+    result = await review.request_review(
+        AGENT, run_id, step_id="draft", gate="PAUSE_BEFORE", reviewers=["carol", "bob"]
+    )
+
+    assert result["notified"] == notifier.delivered == ["bob"]
+    assert [r.reviewer for r in await runs.store.review_requests(TENANT, run_id)] == ["bob", "carol"]

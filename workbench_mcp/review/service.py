@@ -16,6 +16,7 @@ reviewer, with tool `link`. So does a decision the gate no longer accepts (GATE_
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from workbench_mcp.store.run_store import (
     StoredGovernanceRecord,
 )
 
+logger = logging.getLogger(__name__)
 DEFAULT_TTL_SECONDS = 72 * 3600
 """How long a review link works unless the service is told otherwise (`review-link --ttl`)."""
 MAX_TTL_SECONDS = 30 * 24 * 3600
@@ -132,6 +134,7 @@ class ReviewService:
         minted = await self.mint(
             who, run_id, step_id=step_id, gate=gate, reason=reason, reviewers=reviewers, correlation_id=correlation_id
         )
+        notified: list[str] = []
         for reviewer, link in minted.links.items():
             notice = ReviewNotice(
                 request_id=minted.request_id,
@@ -145,14 +148,20 @@ class ReviewService:
                 link=link,
                 expires_at=minted.expires_at,
             )
-            await self.notifier.notify(notice)
+            try:
+                await self.notifier.notify(notice)
+                notified.append(reviewer)
+            except Exception as exc:
+                # A notifier only enqueues and never raises (notice.py); one that does must not fail the request,
+                # which is stored already, nor keep the other reviewers from their notices.
+                logger.error("review notice %s for %s not handed over: %r", minted.request_id, reviewer, exc)
         return {
             "ok": True,
             "runId": run_id,
             "stepId": step_id,
             "gate": gate,
             "requestId": minted.request_id,
-            "notified": list(minted.links),
+            "notified": notified,
             "expiresAt": minted.expires_at,
             "gateRequested": minted.gate_requested,
             "revision": minted.revision,

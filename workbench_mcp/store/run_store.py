@@ -210,6 +210,11 @@ class RunStore(Protocol):
         """The run's review requests, oldest first (UNKNOWN_RUN like every read). They go with the run."""
         ...
 
+    async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
+        """load_state and review_requests in ONE snapshot and one round trip (next_actions: a second read
+        doubled its latency)."""
+        ...
+
     async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:
         """One reviewer's request, None if the tenant has none with that id for that reviewer."""
         ...

@@ -489,6 +489,17 @@ def _read_governance(conn: sqlite3.Connection, key: Key) -> list[StoredGovernanc
         return governance_rows.select(conn, key)
 
 
+def _read_state_and_reviews(
+    conn: sqlite3.Connection, key: Key, cached_tag: int | None
+) -> tuple[_RunMeta, StoredState | None, list[ReviewRequest]]:
+    with _reading(conn):
+        meta = _read_meta(conn, key)
+        if meta is None:
+            raise _unknown_run(key[1])
+        stored = None if meta.state_tag == cached_tag else _read_state(conn, key, meta)
+        return meta, stored, review_rows.of_run(conn, key)
+
+
 def _read_review_requests(conn: sqlite3.Connection, key: Key) -> list[ReviewRequest]:
     with _reading(conn):
         if _read_meta(conn, key) is None:
@@ -963,6 +974,13 @@ class SqliteRunStore:
 
     async def review_requests(self, tenant_id: str, run_id: str) -> list[ReviewRequest]:
         return await self._on(self._reader, partial(_read_review_requests, key=(tenant_id, run_id)))
+
+    async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
+        key = (tenant_id, run_id)
+        cached = self._cache.peek(key)
+        read = partial(_read_state_and_reviews, key=key, cached_tag=None if cached is None else cached[0])
+        meta, stored, reviews = await self._on(self._reader, read)
+        return self._state_of(key, meta, stored, cached), reviews
 
     async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:
         read = partial(review_rows.one, tenant_id=tenant_id, request_id=request_id, reviewer=reviewer)

@@ -52,6 +52,7 @@ async def test_requests_added_in_a_transaction_without_events_are_stored_per_rev
     assert found[2] == later
     assert await store.review_request(TENANT, "rr_1", "bob") == _request(run_id, "bob")
     assert (await store.load_state(TENANT, run_id)).revision == revision  # no trace event
+    assert await store.load_state_and_reviews(TENANT, run_id) == (await store.load_state(TENANT, run_id), found)
 
 
 async def test_another_tenant_sees_no_request(store: RunStore, clock: CountingClock) -> None:
