@@ -11,6 +11,8 @@ from workbench_mcp.commands import BeginStep, CompleteStep, EndRun, RequestGate,
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.mcp_server.toolsets import all_tools
 from workbench_mcp.principal import Principal
+from workbench_mcp.review.links import LinkSigner
+from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
 from workbench_mcp.wiring import open_service
 
@@ -21,7 +23,9 @@ def _advertised(service: RunService) -> dict[str, type]:
     """Each tool's output model: the metadata of its `Annotated[CallToolResult, Model]` return annotation."""
     models = {}
     for spec in all_tools():
-        hints = typing.get_type_hints(spec.build(service), include_extras=True)
+        hints = typing.get_type_hints(
+            spec.make(service, ReviewService(service, LinkSigner.ephemeral())), include_extras=True
+        )
         models[spec.name] = hints["return"].__metadata__[0]
     return models
 
@@ -75,6 +79,7 @@ def test_the_service_itself_holds_only_mutations() -> None:
     public = {name for name in vars(RunService) if not name.startswith("_")}
     assert public == {
         "execute",
+        "store",  # for the review layer's own rows beside the runs (workbench_mcp.review)
         "request_gate",
         "start_run",
         "resolve_gate",

@@ -1,4 +1,4 @@
-"""`workbench-mcp serve | token | stdio | verify | ledger` (also `python -m workbench_mcp`).
+"""`workbench-mcp serve | token | stdio | verify | ledger | review-link` (also `python -m workbench_mcp`).
 
 Flags override `WORKBENCH_*` environment variables (workbench_mcp/config.py, README "Configuration").
 Exit codes: 0 success, 1 a bundle that does not verify, 2 a usage or configuration error.
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from workbench_mcp import __version__, ledger_cli
+from workbench_mcp import __version__, ledger_cli, review_cli
 from workbench_mcp.config import (
     ConfigError,
     ServerConfig,
@@ -140,6 +140,7 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="verify a RunBundle file offline (exit 0 valid, 1 invalid)")
     verify.add_argument("bundle", type=Path, help="path to a RunBundle JSON file")
     ledger_cli.add_arguments(verify, commands)
+    review_cli.add_arguments(commands)
     return parser
 
 
@@ -197,7 +198,7 @@ def _serve(config: ServerConfig) -> int:
     from workbench_mcp.web.app import create_app
     from workbench_mcp.web.http_protocol import uvicorn_settings
     from workbench_mcp.web.worker import tune_gc_for_serving
-    from workbench_mcp.wiring import build_catalog
+    from workbench_mcp.wiring import build_catalog, review_link_key
 
     check_serve_config(config)
     configure_logging(config.log_level)
@@ -226,6 +227,7 @@ def _serve(config: ServerConfig) -> int:
             _print_banner(config, dev_token, created)
         print(ledger_cli.signing_key_line(config), flush=True)
         print(_processes_line(config), flush=True)
+        review_link_key(config)  # created once, here, before any worker process reads it
         if config.webhook is not None:
             print(webhook_line(config.webhook), flush=True)
         if config.workers > 1:
@@ -557,6 +559,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 code = _token(args, config)
             elif args.command == "ledger":
                 code = ledger_cli.run_command(args, config)
+            elif args.command == "review-link":
+                code = review_cli.run_command(args, config, dev_tenant(config))
             else:
                 code = _stdio(config)
     except (ConfigError, WorkbenchError, OSError, ValueError) as exc:

@@ -192,6 +192,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     signing_key_file: Path | None = None
     """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
+    review_link_key_file: Path | None = None
+    """The review links' HMAC key (hex); None: `<db>.review-link-key`, created on first start (review/links.py)."""
     webhook: WebhookConfig | None = None
     """Review notices go to this webhook; None: nobody is notified (operators mint links with `review-link`)."""
 
@@ -417,6 +419,7 @@ class Settings(BaseSettings):
     keep_alive: Seconds = Field(DEFAULT_KEEP_ALIVE_S, json_schema_extra=_flag("--keep-alive-timeout"))
     max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, json_schema_extra=_flag("--max-connections"))
     signing_key_file: Path | None = Field(None, json_schema_extra=_flag("--signing-key-file"))
+    review_link_key_file: Path | None = None
     webhook_url: str | None = Field(None, json_schema_extra=_flag("--webhook-url"))
     webhook_secret: str | None = Field(None, repr=False, json_schema_extra=_flag("--webhook-secret-file"))
     max_artifact_payload_bytes: PositiveInt = _LIMITS.max_artifact_payload_bytes
@@ -541,6 +544,7 @@ class Settings(BaseSettings):
                 max_bundle_bytes=self.max_bundle_bytes,
             ),
             signing_key_file=self.signing_key_file,
+            review_link_key_file=self.review_link_key_file,
             webhook=(
                 WebhookConfig(self.webhook_url, self.webhook_secret)
                 if self.webhook_url and self.webhook_secret

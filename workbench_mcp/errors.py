@@ -42,6 +42,9 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"  # the token lacks the scope the call needs (README "Governance")
     NOT_AUTHORIZED = "NOT_AUTHORIZED"  # the run's approval policy does not let this principal decide
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"  # the run spent its budget; raise_budget resumes it
+    REVIEW_LINK_INVALID = "REVIEW_LINK_INVALID"  # not a review link this server signed (malformed or tampered)
+    REVIEW_LINK_EXPIRED = "REVIEW_LINK_EXPIRED"  # a genuine review link past its expiry
+    REVIEW_LINK_USED = "REVIEW_LINK_USED"  # a genuine review link that already recorded its decision
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -7,12 +7,13 @@ UNKNOWN_RUN, like a missing one). RunService.reads is the instance the adapters 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AbstractContextManager
 from typing import Any
 
 from workbench_mcp import results
 from workbench_mcp.engine import gates, readiness
 from workbench_mcp.engine.hydrate import to_serialized
-from workbench_mcp.governance import audit, gatekeeper
+from workbench_mcp.governance import audit, gatekeeper, reviews
 from workbench_mcp.principal import Principal
 from workbench_mcp.run_watch import RunWatch
 from workbench_mcp.settings import Limits, clamp_limit
@@ -46,8 +47,9 @@ class RunReads:
         return (await self._store.load_state(who.tenant_id, run_id)).revision
 
     async def next_actions(self, who: Principal, run_id: str) -> results.NextActions:
-        state = await self._store.load_state(who.tenant_id, run_id)
+        state, requested = await self._store.load_state_and_reviews(who.tenant_id, run_id)
         actions = readiness.next_actions(state).to_json() | {"revision": state.revision}
+        reviews.annotate_reviews(actions["pendingGates"], requested)
         key = (who.tenant_id, run_id)
         if key in self._ungoverned:
             return results.NextActions(**actions)
@@ -73,6 +75,13 @@ class RunReads:
         records = await self._store.governance_log(who.tenant_id, run_id)
         mutations = await self._store.audit_log(who.tenant_id, run_id)
         return results.AuditLog(runId=run_id, records=audit.audit_json(mutations, records))
+
+    def watching_run(
+        self, who: Principal, run_id: str, event: asyncio.Event | None = None
+    ) -> AbstractContextManager[asyncio.Event]:
+        """A context manager yielding an event set whenever the run may have changed (run_watch.py); it does not
+        check that the run exists or is the caller's: read it (run_revision) inside the block."""
+        return self._changes.watching((who.tenant_id, run_id), event)
 
     async def wait_for_decision(
         self, who: Principal, run_id: str, *, step_id: str, gate: str, timeout_seconds: float

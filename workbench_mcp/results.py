@@ -155,6 +155,12 @@ class GateRequested(Mutation):
     gate: str
 
 
+# Also stepId, gate, requestId, gateRequested: left out of the advertised schema (tools/list size budget).
+class ReviewRequested(Mutation):
+    notified: list[str]
+    expiresAt: str
+
+
 class DecisionWaited(Result):
     decided: bool = Field(description="false: the timeout passed first")
     runId: str

@@ -30,6 +30,7 @@ _WRITE_TOOLS = (
     "write_artifact",
     "patch_artifact",
     "request_gate",
+    "request_review",
     "annotate",
     "log_model_io",
     "log_tool_call",

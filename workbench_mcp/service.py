@@ -9,10 +9,9 @@ above it touches the store or the engine.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
-from contextlib import AbstractContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -70,6 +69,11 @@ class RunService:
         self.reads = RunReads(store, self.limits, self._ungoverned, self._changes)
         self.bundles = RunBundles(store, self.limits, self.offload)
         self.ledger = self.bundles.ledger
+
+    @property
+    def store(self) -> RunStore:
+        """For the layers above that keep rows of their own beside the runs (workbench_mcp.review)."""
+        return self._store
 
     # --- the one mutation path -------------------------------------------------------------------
 
@@ -136,13 +140,6 @@ class RunService:
     # raise_budget writes a governance record and no trace event; save_serialized and delete_run replace or
     # remove the whole document (REST). None is one engine decision on a loaded run, which is what a command is.
 
-    def watching_run(
-        self, who: Principal, run_id: str, event: asyncio.Event | None = None
-    ) -> AbstractContextManager[asyncio.Event]:
-        """A context manager yielding an event set whenever the run may have changed (run_watch.py); it does not
-        check that the run exists or is the caller's: read it (run_revision) inside the block."""
-        return self._changes.watching((who.tenant_id, run_id), event)
-
     async def start_run(
         self,
         who: Principal,
@@ -193,11 +190,13 @@ class RunService:
         expected_revision: int | None = None,
         correlation_id: str | None = None,
         channel: str = "resolve_gate",
+        claim: Callable[[RunTransaction], Awaitable[None]] | None = None,
     ) -> results.GateResolved:
         """Record a reviewer's decision. Pass expected_revision so that the first decision wins.
 
         `channel` names the surface the decision came through (the tool, or `link` / `elicitation` for the
-        human-review channels); the audit rows record it as the mutation's tool.
+        human-review channels); the audit rows record it as the mutation's tool. `claim` runs in the decision's
+        transaction once the policy allowed it (a review link's one use: both commit, or neither).
 
         Approving a gate that is already open records nothing: `changed` is false (D25). Under the run's
         pinned approval policy a decision may be refused (NOT_AUTHORIZED) or stay `pending` until the quorum."""
@@ -232,6 +231,8 @@ class RunService:
                 decide=partial(decide, tx.state),
                 channel=channel,
             )
+            if claim is not None:
+                await claim(tx)
             if outcome.events:
                 await tx.append(outcome.state, _checked_events(outcome), actor)
         self._changes.changed((who.tenant_id, run_id))

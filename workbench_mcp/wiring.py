@@ -10,6 +10,9 @@ from pathlib import Path
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.ledger.keys import SigningKey, default_key_path, load_key, load_or_create_key
 from workbench_mcp.offload import Offloader
+from workbench_mcp.review import links
+from workbench_mcp.review.notice import ReviewNotifier
+from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.workflows import WorkflowCatalog
@@ -38,6 +41,21 @@ def signing_key(config: ServerConfig) -> tuple[SigningKey, bool]:
     if config.signing_key_file is not None:
         return load_key(config.signing_key_file), False
     return load_or_create_key(default_key_path(config.db_path))
+
+
+def review_link_key(config: ServerConfig) -> tuple[bytes, bool]:
+    """The review links' key: the configured file (which must exist), else `<db>.review-link-key`, created on
+    first use (mode 0600). Every worker process and replica must use the same one. True when created now."""
+    if config.review_link_key_file is not None:
+        return links.read_key(config.review_link_key_file), False
+    return links.load_or_create_key(links.default_key_path(config.db_path))
+
+
+def build_review(config: ServerConfig, service: RunService, notifier: ReviewNotifier | None = None) -> ReviewService:
+    """Review requests and links (README "Human review"); without a notifier nobody is notified (NoNotifier):
+    operators hand out links minted with `workbench-mcp review-link`."""
+    key, _ = review_link_key(config)
+    return ReviewService(service, links.LinkSigner(key, config.base_url), notifier)
 
 
 @asynccontextmanager

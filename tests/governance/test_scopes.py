@@ -28,8 +28,8 @@ EXPECTED = {
     },
     WRITE: {
         "start_run", "begin_step", "complete_step", "fail_step", "complete_run", "cancel_run", "fail_run",
-        "write_artifact", "patch_artifact", "request_gate", "annotate", "log_model_io", "log_tool_call",
-        "replace_rule_set",
+        "write_artifact", "patch_artifact", "request_gate", "request_review", "annotate", "log_model_io",
+        "log_tool_call", "replace_rule_set",
     },
     APPROVE: {"resolve_gate", "resolve_checkpoint", "raise_budget"},
     ADMIN: set(),

@@ -39,6 +39,7 @@ CORE = {
 STEPS = {
     "fail_step",
     "request_gate",
+    "request_review",
     "resolve_checkpoint",
     "cancel_run",
     "fail_run",

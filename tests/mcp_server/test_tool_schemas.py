@@ -94,7 +94,10 @@ async def test_every_result_and_every_error_fits_the_advertised_output_schema(lo
         results: dict[str, list[dict[str, Any]]] = {"start_run": [started]}
         calls = run_scoped_calls(run_id)
         calls["write_artifact"] = {**calls["write_artifact"], "data": PARSER_INPUTS}
-        waits = ["wait_for_decision", "begin_step", "resolve_gate", "wait_for_decision", "begin_step", "request_gate"]
+        waits = [
+            *("request_review", "wait_for_decision", "begin_step", "resolve_gate"),
+            *("wait_for_decision", "begin_step", "request_gate"),
+        ]
         for tool in [*waits, "write_artifact", "patch_artifact"]:
             results.setdefault(tool, []).append(payload(await client.call_tool(tool, calls[tool])))
         for tool in [

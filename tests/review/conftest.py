@@ -1,9 +1,12 @@
-"""Review fixtures: a real SQLite-backed service with a started run, notices for it, webhook configs."""
+"""Review fixtures. ReviewService: a real RunService on a SQLite file, a catalog with a governed and an ungoverned
+reviewed workflow, and a ReviewService whose clock the test moves (links expire) and whose notifier keeps what it
+was handed. Webhook: a real SQLite-backed service with a started run, notices for it, webhook configs."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +15,99 @@ import pytest
 from tests.servers import server_config
 from workbench_mcp.config import ServerConfig, WebhookConfig
 from workbench_mcp.principal import Principal
+from workbench_mcp.review.links import LinkSigner
 from workbench_mcp.review.notice import ReviewNotice
+from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.wiring import build_service
+from workbench_mcp.workflows import WorkflowCatalog
+
+TENANT = "org_review"
+AGENT = Principal(TENANT, "agent_7", frozenset({"runs:read", "runs:write"}))
+BASE_URL = "https://workbench.example"
+GOVERNED = "reviewed"
+PLAIN = "plain"
+
+
+@dataclass
+class MovableNow:
+    moment: datetime = field(default_factory=lambda: datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, seconds: float) -> None:
+        self.moment += timedelta(seconds=seconds)
+
+
+@dataclass
+class KeptNotices:
+    """A ReviewNotifier that keeps every notice (the webhook notifier delivers them; that is not this layer)."""
+
+    notices: list[ReviewNotice] = field(default_factory=list)
+
+    async def notify(self, notice: ReviewNotice) -> None:
+        self.notices.append(notice)
+
+
+def workflow_file(workflow_id: str = GOVERNED) -> dict[str, Any]:
+    """A workflow file's document (README "Governance"): draft (PAUSE_BEFORE) -> publish (PAUSE_AFTER); the
+    governed one lets alice and bob approve."""
+    steps = [{"id": "draft", "gatePolicy": "PAUSE_BEFORE"}, {"id": "publish", "gatePolicy": "PAUSE_AFTER"}]
+    edges = [{"id": "e1", "from": "draft", "to": "publish"}]
+    document: dict[str, Any] = {"workflow": {"id": workflow_id, "version": 1, "steps": steps, "edges": edges}}
+    if workflow_id == GOVERNED:
+        document["governance"] = {"approvals": {"default": {"subjects": ["alice", "bob"]}}}
+    return document
+
+
+def catalog() -> WorkflowCatalog:
+    found = WorkflowCatalog.with_builtins()
+    for workflow_id in (GOVERNED, PLAIN):
+        document = workflow_file(workflow_id)
+        found.add(document["workflow"], governance=document.get("governance"))
+    return found
+
+
+@pytest.fixture
+async def runs(tmp_path: Path) -> AsyncIterator[RunService]:
+    store = SqliteRunStore(tmp_path / "workbench.db")
+    await store.open()
+    service = RunService(store, catalog=catalog())
+    try:
+        yield service
+    finally:
+        service.offload.close()
+        await store.close()
+
+
+@pytest.fixture
+def now() -> MovableNow:
+    return MovableNow()
+
+
+@pytest.fixture
+def kept() -> KeptNotices:
+    return KeptNotices()
+
+
+@pytest.fixture
+def review(runs: RunService, now: MovableNow, kept: KeptNotices) -> ReviewService:
+    return ReviewService(runs, LinkSigner.ephemeral(BASE_URL), kept, now=now)
+
+
+async def start(runs: RunService, workflow_id: str = GOVERNED) -> str:
+    run_id: str = (await runs.start_run(AGENT, workflow_id))["runId"]
+    return run_id
+
+
+def token_of(link: str) -> str:
+    assert link.startswith(BASE_URL + "/review/")
+    return link.removeprefix(BASE_URL + "/review/")
+
+
+# --- webhook ---------------------------------------------------------------------------------------------
 
 ALICE = Principal("org_acme", subject="user_alice")
 WEBHOOK_SECRET = "whsec-test-0123456789abcdefghijklmnopqrstuvwxyz"

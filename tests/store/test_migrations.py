@@ -61,6 +61,7 @@ async def test_a_v1_database_with_runs_upgrades_in_place(
         (3, "ledger"),
         (4, "governance"),
         (5, "governance_chain"),
+        (6, "review_requests"),
     ]
     assert "audit" in _tables(old_path)
     assert await upgraded.load_run(TENANT, run_id) == expected
@@ -77,7 +78,14 @@ async def test_reopening_applies_nothing_twice(open_store: StoreFactory, db_path
     await again.open()
     await again.close()
 
-    assert db_rows(db_path, "SELECT version FROM schema_migrations ORDER BY version") == [(1,), (2,), (3,), (4,), (5,)]
+    assert db_rows(db_path, "SELECT version FROM schema_migrations ORDER BY version") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+        (5,),
+        (6,),
+    ]
 
 
 async def test_a_database_newer_than_the_code_is_refused(open_store: StoreFactory, db_path: Path) -> None:
@@ -129,4 +137,5 @@ def test_bundled_migrations_are_numbered_without_gaps() -> None:
         (3, "ledger"),
         (4, "governance"),
         (5, "governance_chain"),
+        (6, "review_requests"),
     ]

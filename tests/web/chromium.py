@@ -75,6 +75,7 @@ class Browser:
         self._session: str | None = None
         self._events: list[dict[str, Any]] = []
         """Events that arrived while a command waited for its reply (`event` hands them out)."""
+        self._loads: list[dict[str, Any]] = []
 
     # --- protocol ------------------------------------------------------------------------------------
 
@@ -86,6 +87,8 @@ class Browser:
         os.write(self._to_browser, json.dumps(message).encode() + b"\0")
         while True:
             reply = self._read()
+            if reply.get("method") == "Page.loadEventFired":
+                self._loads.append(reply)  # kept for _loaded: a load may overtake the reply that caused it
             if reply.get("id") == self._next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method} failed: {reply['error']}")
@@ -126,18 +129,40 @@ class Browser:
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         self._session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         self.send("Page.enable", session=self._session)
+        self._loads.clear()
         self.send("Page.navigate", {"url": url}, session=self._session)
-        # Wait for the load event (the page has no scripts, so load means rendered).
-        while True:
-            message = self._read()
-            if message.get("method") == "Page.loadEventFired" and message.get("sessionId") == self._session:
-                return
+        self._loaded()  # the load event: the page has no scripts, so load means rendered
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=self._session)
         if "exceptionDetails" in result:
             raise RuntimeError(f"evaluation failed: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def click(self, selector: str) -> None:
+        """A real mouse click (pressed and released at the element's centre, scrolled into view first), then
+        wait for the page it navigates to to load (a form submit, a link)."""
+        box = self.evaluate(
+            f"(() => {{ const el = document.querySelector({json.dumps(selector)});"
+            " el.scrollIntoView({block: 'center'}); const r = el.getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
+        self._loads.clear()
+        for kind in ("mousePressed", "mouseReleased"):
+            event = {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1}
+            self.send("Input.dispatchMouseEvent", event, session=self._session)
+        self._loaded()
+
+    def type_into(self, selector: str, text: str) -> None:
+        """Focus the element and type `text` as keyboard input would."""
+        self.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
+        self.send("Input.insertText", {"text": text}, session=self._session)
+
+    def _loaded(self) -> None:
+        while True:
+            message = self._loads.pop(0) if self._loads else self._read()
+            if message.get("method") == "Page.loadEventFired" and message.get("sessionId") == self._session:
+                return
 
     def screenshot(self, path: Path) -> None:
         shot = self.send(

@@ -49,6 +49,8 @@ from workbench_mcp.mcp_server.toolsets import (
     offered_description,
     toolsets_flag,
 )
+from workbench_mcp.review.links import LinkSigner
+from workbench_mcp.review.service import ReviewService
 from workbench_mcp.scopes import missing_scope, tool_scope
 from workbench_mcp.service import RunService
 
@@ -272,14 +274,20 @@ def _short(value: Any) -> str | None:
 
 
 def build_mcp_server(
-    service: RunService, toolsets: Iterable[Toolset] = (Toolset.CORE,), read_only: bool = False
+    service: RunService,
+    toolsets: Iterable[Toolset] = (Toolset.CORE,),
+    read_only: bool = False,
+    review: ReviewService | None = None,
 ) -> WorkbenchMCP:
+    """`review`: the review requests' service (wiring.build_review); without one, links are signed with a key of
+    this process only and nobody is notified, which suits tests and in-process embedders."""
     server = WorkbenchMCP(service, toolsets, read_only)
     offered = enabled_tools(all_tools(), toolsets, read_only)
     names = [spec.name for spec in offered]
+    reviews = review or ReviewService(service, LinkSigner.ephemeral())
     for spec in offered:
         server.add_tool(
-            spec.build(service),
+            spec.make(service, reviews),
             name=spec.name,
             title=spec.title,
             description=offered_description(spec, names, toolsets, read_only),

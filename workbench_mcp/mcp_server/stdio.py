@@ -12,7 +12,7 @@ from workbench_mcp.auth import set_principal
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.mcp_server.server import build_mcp_server
 from workbench_mcp.principal import Principal
-from workbench_mcp.wiring import open_service
+from workbench_mcp.wiring import build_review, open_service
 
 
 def _local_user() -> str:
@@ -25,5 +25,6 @@ def _local_user() -> str:
 async def run_stdio(config: ServerConfig) -> None:
     set_principal(Principal(tenant_id=config.stdio_tenant, subject=f"stdio:{_local_user()}"))
     async with open_service(config) as service:
-        server = build_mcp_server(service, config.toolsets, config.read_only)
+        review = build_review(config, service)  # the same link key as `serve`: links minted here open there
+        server = build_mcp_server(service, config.toolsets, config.read_only, review)
         await server.run_stdio_async()

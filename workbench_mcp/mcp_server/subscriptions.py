@@ -99,7 +99,7 @@ class RunListenHandler:
             with ExitStack() as watches:
                 # Watch before the first read: a change between the two then still sets the event.
                 for run_id in runs.values():
-                    watches.enter_context(self._service.watching_run(who, run_id, changed))
+                    watches.enter_context(self._service.reads.watching_run(who, run_id, changed))
                 seen: dict[str, int | None] = {
                     uri: await self._revision(who, uri, run_id) for uri, run_id in runs.items()
                 }

@@ -24,10 +24,12 @@ from workbench_mcp.commands import Command
 from workbench_mcp.config import Toolset
 from workbench_mcp.mcp_server.tool_errors import tool_result
 from workbench_mcp.results import Mutation
+from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
 
 ToolFn = Callable[..., Awaitable[CallToolResult]]
 ToolFactory = Callable[[RunService], ToolFn]
+ReviewToolFactory = Callable[[ReviewService], ToolFn]
 
 
 async def executed(
@@ -51,10 +53,19 @@ class ToolSpec:
     title: str
     description: str
     read_only: bool
-    build: ToolFactory
+    build: ToolFactory | None = None
     """Returns the tool function bound to a service; its signature is the input schema."""
     idempotent: bool = False
     destructive: bool = False
+    build_review: ReviewToolFactory | None = None
+    """Instead of `build`, for a tool of the review layer (workbench_mcp.review), which sits above RunService."""
+
+    def make(self, service: RunService, review: ReviewService) -> ToolFn:
+        if self.build_review is not None:
+            return self.build_review(review)
+        if self.build is None:
+            raise TypeError(f"tool {self.name} has no factory")
+        return self.build(service)
 
     def annotations(self) -> ToolAnnotations:
         # No annotations.title: the tool's own `title` says it, and takes precedence in every client.

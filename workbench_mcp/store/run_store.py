@@ -59,6 +59,26 @@ class StoredGovernanceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewRequest:
+    """One reviewer's copy of one review request (README "Human review"): the row a review link points at.
+    Keyed by (tenant, request_id, reviewer); the tenant is the store call's."""
+
+    request_id: str
+    reviewer: str
+    run_id: str
+    step_id: str
+    gate: str
+    reason: str | None
+    requested_by: str
+    created_at: str
+    expires_at: str
+    """ISO-8601 UTC, like every timestamp of the protocol."""
+    used_at: str | None = None
+    """None while the link is unused."""
+    decision: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StoreLimits:
     """Quotas every store enforces, each refused with LIMIT_EXCEEDED naming the limit."""
 
@@ -102,6 +122,15 @@ class RunTransaction(Protocol):
 
     async def completer(self, step_id: str) -> str | None:
         """The principal that recorded the step's latest completion (separation of duties)."""
+        ...
+
+    def add_review_requests(self, requests: Sequence[ReviewRequest]) -> None:
+        """Stored with the commit (requests of this run; also when the operation appends no event)."""
+        ...
+
+    async def use_review_request(self, request_id: str, reviewer: str, *, decision: str, at: str) -> bool:
+        """Mark this run's review request of `reviewer` used, for `decision`, as part of this transaction: True
+        if it was unused (the mark commits or rolls back with the decision), False if missing or already used."""
         ...
 
 
@@ -175,4 +204,17 @@ class RunStore(Protocol):
 
     async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
         """One record in a transaction of its own (a refusal); kept under the run only if the tenant has it."""
+        ...
+
+    async def review_requests(self, tenant_id: str, run_id: str) -> list[ReviewRequest]:
+        """The run's review requests, oldest first (UNKNOWN_RUN like every read). They go with the run."""
+        ...
+
+    async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
+        """load_state and review_requests in ONE snapshot and one round trip (next_actions: a second read
+        doubled its latency)."""
+        ...
+
+    async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:
+        """One reviewer's request, None if the tenant has none with that id for that reviewer."""
         ...

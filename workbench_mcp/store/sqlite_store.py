@@ -59,7 +59,7 @@ from workbench_mcp.ledger import scan as ledger_scan
 from workbench_mcp.ledger import store_rows as ledger_rows
 from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
-from workbench_mcp.store import governance_rows, row_codec
+from workbench_mcp.store import governance_rows, review_rows, row_codec
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.private_files import make_database_private
 from workbench_mcp.store.row_codec import RunWrite, StoredState, WriteContext
@@ -68,6 +68,7 @@ from workbench_mcp.store.run_store import (
     AuditRecord,
     EventJson,
     GovernanceRecord,
+    ReviewRequest,
     RunPage,
     RunStore,
     StoredGovernanceRecord,
@@ -278,10 +279,12 @@ def _finish_run_tx(
     records: list[GovernanceRecord],
     at: str,
     revision: int,
+    reviews: Sequence[ReviewRequest] = (),
 ) -> None:
     try:
         # Governance rows first: the checkpoint a gate decision below signs covers them (a quorum's approvals).
         governance_rows.insert(conn, key, records, at, revision)
+        review_rows.insert(conn, key[0], reviews)
         for write in writes:
             _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
             previous_tag = write.state_tag
@@ -486,6 +489,24 @@ def _read_governance(conn: sqlite3.Connection, key: Key) -> list[StoredGovernanc
         return governance_rows.select(conn, key)
 
 
+def _read_state_and_reviews(
+    conn: sqlite3.Connection, key: Key, cached_tag: int | None
+) -> tuple[_RunMeta, StoredState | None, list[ReviewRequest]]:
+    with _reading(conn):
+        meta = _read_meta(conn, key)
+        if meta is None:
+            raise _unknown_run(key[1])
+        stored = None if meta.state_tag == cached_tag else _read_state(conn, key, meta)
+        return meta, stored, review_rows.of_run(conn, key)
+
+
+def _read_review_requests(conn: sqlite3.Connection, key: Key) -> list[ReviewRequest]:
+    with _reading(conn):
+        if _read_meta(conn, key) is None:
+            raise _unknown_run(key[1])
+        return review_rows.of_run(conn, key)
+
+
 def _read_spend_events(conn: sqlite3.Connection, key: Key) -> list[str]:
     return [row[0] for row in conn.execute(_SELECT_SPEND, key)]
 
@@ -575,6 +596,9 @@ class SqliteTransaction:
         self._read = read  # on the writer connection, inside this transaction
         self.writes: list[RunWrite] = []
         self.records: list[GovernanceRecord] = []
+        self.reviews: list[ReviewRequest] = []
+        self.used_review = False
+        """A review request was marked used: the transaction commits even without events or records."""
 
     async def governance(self) -> list[StoredGovernanceRecord]:
         rows: list[StoredGovernanceRecord] = await self._read(partial(governance_rows.select, key=self._key))
@@ -590,6 +614,20 @@ class SqliteTransaction:
     async def completer(self, step_id: str) -> str | None:
         found: str | None = await self._read(partial(governance_rows.completer, key=self._key, step_id=step_id))
         return found
+
+    def add_review_requests(self, requests: Sequence[ReviewRequest]) -> None:
+        if any(r.run_id != self._key[1] for r in requests):
+            raise WorkbenchError(ErrorCode.INTERNAL_ERROR, f"review requests must be of run {self._key[1]}")
+        self.reviews.extend(requests)
+
+    async def use_review_request(self, request_id: str, reviewer: str, *, decision: str, at: str) -> bool:
+        # Written at once, inside this BEGIN IMMEDIATE: it commits or rolls back with the rest of the block.
+        use = partial(
+            review_rows.use, key=self._key, request_id=request_id, reviewer=reviewer, decision=decision, at=at
+        )
+        used: bool = await self._read(use)
+        self.used_review = self.used_review or used
+        return used
 
     @property
     def state(self) -> RunState:
@@ -820,7 +858,7 @@ class SqliteRunStore:
             except BaseException:
                 await self._rollback_quietly(writer)
                 raise
-            if not tx.writes and not tx.records:
+            if not tx.writes and not tx.records and not tx.reviews and not tx.used_review:
                 await self._on(writer, _rollback)
                 return
             finish = partial(
@@ -831,6 +869,7 @@ class SqliteRunStore:
                 records=tx.records,
                 at=self._now(),
                 revision=tx.state.revision,
+                reviews=tx.reviews,
             )
             await self._on(writer, finish)
             self._committed()
@@ -932,6 +971,20 @@ class SqliteRunStore:
         async with self._exclusive() as writer:
             await self._write(writer, insert)
         self._committed()
+
+    async def review_requests(self, tenant_id: str, run_id: str) -> list[ReviewRequest]:
+        return await self._on(self._reader, partial(_read_review_requests, key=(tenant_id, run_id)))
+
+    async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
+        key = (tenant_id, run_id)
+        cached = self._cache.peek(key)
+        read = partial(_read_state_and_reviews, key=key, cached_tag=None if cached is None else cached[0])
+        meta, stored, reviews = await self._on(self._reader, read)
+        return self._state_of(key, meta, stored, cached), reviews
+
+    async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:
+        read = partial(review_rows.one, tenant_id=tenant_id, request_id=request_id, reviewer=reviewer)
+        return await self._on(self._reader, read)
 
     # --- ledger ------------------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from workbench_mcp.errors import ErrorCode
 from workbench_mcp.mcp_server.server import WorkbenchMCP, build_mcp_server
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
+from workbench_mcp.review.notice import ReviewNotifier
 from workbench_mcp.review.webhook import notifier_from, serving
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
@@ -43,8 +44,10 @@ from workbench_mcp.web.ledger_routes import attestation_routes, keys_route
 from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.network_guard import BodyDeadlineMiddleware, HostOriginMiddleware, HostPolicy
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
+from workbench_mcp.web.review_page import form_key
+from workbench_mcp.web.review_routes import review_routes
 from workbench_mcp.web.run_routes import run_routes
-from workbench_mcp.wiring import build_service, open_demo_service
+from workbench_mcp.wiring import build_review, build_service, open_demo_service, review_link_key
 
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
@@ -166,14 +169,17 @@ def _rest_routes(
     return [*run_routes(service, authenticate, read_only=config.read_only), *attestation_routes(service, authenticate)]
 
 
-def create_app(config: ServerConfig) -> Starlette:
-    """The whole HTTP surface. With neither a JWT key nor single-tenant mode configured, startup is refused."""
+def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) -> Starlette:
+    """The whole HTTP surface. With neither a JWT key nor single-tenant mode configured, startup is refused.
+    `notifier` delivers review requests (README "Human review"); None: nobody is notified."""
     if config.single_tenant is None and not config.jwt.has_key:
         raise ValueError("no JWT secret, public key or JWKS URL configured (and not in single-tenant mode)")
     service, store = build_service(config)
-    server = build_mcp_server(service, config.toolsets, config.read_only)
+    if notifier is None:
+        notifier = notifier_from(config.webhook, store)  # review notices (README "Human review")
+    review = build_review(config, service, notifier)
+    server = build_mcp_server(service, config.toolsets, config.read_only, review)
     demo = DemoRun()
-    notifier = notifier_from(config.webhook, store)  # review notices (README "Human review")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -200,6 +206,13 @@ def create_app(config: ServerConfig) -> Starlette:
         *public,
         *_mcp_routes(config, server, callers, limiter, scheduler),
         *_rest_routes(config, service, callers, limiter, scheduler),
+        # The review link authenticates these (no bearer token); the Host/Origin check and the limiter apply.
+        *review_routes(
+            review,
+            limiter,
+            csrf_key=form_key(review_link_key(config)[0]),
+            secure_cookies=config.base_url.startswith("https://"),
+        ),
     ]
     # Public: health and the discovery documents, which are CORS-open by design (any page may read them
     # anyway), hold no tenant data and are rendered from the configuration, never from the request. The
@@ -212,6 +225,7 @@ def create_app(config: ServerConfig) -> Starlette:
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.service = service
     app.state.mcp_server = server
+    app.state.review = review
     app.state.config = config
     app.state.notifier = notifier
     app.state.rate_limiter = limiter

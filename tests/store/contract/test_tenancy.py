@@ -35,6 +35,8 @@ READS_AND_WRITES: dict[str, Probe] = {
     "load_trace": lambda store, clock, run_id: store.load_trace(OTHER_TENANT, run_id),
     "load_run": lambda store, clock, run_id: store.load_run(OTHER_TENANT, run_id),
     "audit_log": lambda store, clock, run_id: store.audit_log(OTHER_TENANT, run_id),
+    "review_requests": lambda store, clock, run_id: store.review_requests(OTHER_TENANT, run_id),
+    "load_state_and_reviews": lambda store, clock, run_id: store.load_state_and_reviews(OTHER_TENANT, run_id),
 }
 
 
