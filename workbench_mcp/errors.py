@@ -42,6 +42,7 @@ class ErrorCode(StrEnum):
     INSUFFICIENT_SCOPE = "INSUFFICIENT_SCOPE"  # the token lacks the scope the call needs (README "Governance")
     NOT_AUTHORIZED = "NOT_AUTHORIZED"  # the run's approval policy does not let this principal decide
     BUDGET_EXCEEDED = "BUDGET_EXCEEDED"  # the run spent its budget; raise_budget resumes it
+    ELICITATION_UNAVAILABLE = "ELICITATION_UNAVAILABLE"  # the client cannot be asked mid-call (README "Human review")
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

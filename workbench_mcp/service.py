@@ -403,6 +403,13 @@ class RunService:
             **extra,
         }
 
+    async def gate_for_review(self, who: Principal, run_id: str, *, step_id: str, gate: str) -> dict[str, Any]:
+        """The serialized run, when a decision on the step's gate could land now; resolve_gate's refusal otherwise
+        (so a human is never asked about a gate their answer cannot decide)."""
+        state, trace = await self._store.load_run(who.tenant_id, run_id)
+        gates.check_awaitable(state, step_id, gate, "review the gate")
+        return to_serialized(state, trace)
+
     async def request_gate(
         self,
         who: Principal,

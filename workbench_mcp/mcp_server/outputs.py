@@ -110,6 +110,14 @@ class GateResolved(_Mutation):
     changed: bool = Field(description="false when the gate was already approved: nothing was recorded")
 
 
+class ReviewAnswered(_Mutation):
+    stepId: str
+    gate: str
+    answer: Literal["accept", "decline", "cancel"] = Field(description="What the user did with the question")
+    decision: str | None = Field(None, description="accept only: the decision recorded")
+    changed: bool
+
+
 class GateRequested(_Mutation):
     stepId: str
     gate: str

@@ -16,6 +16,7 @@ from workbench_mcp.mcp_server import (
     bundle_tools,
     gate_tools,
     governance_tools,
+    review_tools,
     run_tools,
     step_tools,
     telemetry_tools,
@@ -81,7 +82,8 @@ def offered_description(spec: ToolSpec, offered: Iterable[str], toolsets: Iterab
 def all_tools() -> list[ToolSpec]:
     """Every tool of every toolset, in registry order."""
     specs: list[ToolSpec] = []
-    for module in (run_tools, gate_tools, step_tools, artifact_tools, bundle_tools, telemetry_tools, governance_tools):
+    modules = (run_tools, gate_tools, review_tools, step_tools, artifact_tools, bundle_tools, telemetry_tools)
+    for module in (*modules, governance_tools):
         specs.extend(module.TOOLS)
     names = [s.name for s in specs]
     if len(names) != len(set(names)):

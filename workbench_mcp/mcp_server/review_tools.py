@@ -1,0 +1,106 @@
+"""ask_user_to_review: a gate decision answered by the human at the MCP client (elicitation, form mode).
+
+The SDK's `Resolve`/`Elicit` carries the question: on 2026-07-28 inside the tool call (input-required round
+trips, which a stateless server answers on any worker), on 2025-11-25 as a mid-call `elicitation/create`,
+which only a connection with a back-channel (stdio) can carry. Every other client gets ELICITATION_UNAVAILABLE
+before anything is asked; the scope check (gates:approve) runs even earlier, in WorkbenchMCP.call_tool.
+"""
+
+from contextvars import ContextVar
+from typing import Annotated, Any
+
+from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from mcp.types import CallToolResult
+from mcp_types.version import is_version_at_least
+
+from workbench_mcp.auth import current_principal
+from workbench_mcp.config import Toolset
+from workbench_mcp.mcp_server import arguments as a
+from workbench_mcp.mcp_server import outputs as o
+from workbench_mcp.mcp_server.tool_errors import tool_result
+from workbench_mcp.mcp_server.tool_spec import ToolFn, ToolSpec
+from workbench_mcp.review.elicitation import (
+    CHANNEL,
+    MODERN_VERSION,
+    ReviewForm,
+    gate_decision,
+    no_back_channel,
+    no_form_capability,
+    not_answered,
+    review_message,
+    review_subject,
+)
+from workbench_mcp.service import RunService
+
+_shown_revision: ContextVar[int | None] = ContextVar("review_shown_revision", default=None)
+"""The revision the question showed, handed from the resolver to the tool body (same task, same call): the
+decision is recorded only if the run is still at it, so nobody approves a state they did not see."""
+
+
+def require_elicitation(ctx: Context[Any, Any]) -> None:
+    """ELICITATION_UNAVAILABLE unless this request can carry a form question to the user.
+
+    Checked here, before the SDK would: its own checks answer a missing capability with a JSON-RPC error and a
+    missing back-channel with NoBackChannelError (an INTERNAL_ERROR result), and agents need a tool error."""
+    version = ctx.protocol_version
+    in_call = version is not None and is_version_at_least(version, MODERN_VERSION)
+    if not in_call and not ctx.session.can_send_request:
+        raise no_back_channel(version)
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    # A bare `elicitation: {}` (the shape before modes existed) means form support, as in the SDK.
+    if elicitation is None or (elicitation.form is None and elicitation.url is not None):
+        raise no_form_capability()
+
+
+def _ask_user_to_review(service: RunService) -> ToolFn:
+    async def ask_reviewer(ctx: Context[Any, Any], runId: str, stepId: str, gate: str) -> Elicit[ReviewForm]:
+        require_elicitation(ctx)
+        run = await service.gate_for_review(current_principal(), runId, step_id=stepId, gate=gate)
+        subject = review_subject(run, stepId, gate)
+        _shown_revision.set(subject.revision)
+        return Elicit(review_message(subject), ReviewForm)
+
+    async def ask_user_to_review(
+        runId: a.RunId,
+        stepId: a.StepId,
+        gate: a.Gate,
+        answer: Annotated[ElicitationResult[ReviewForm], Resolve(ask_reviewer)],
+    ) -> Annotated[CallToolResult, o.ReviewAnswered]:
+        shown = _shown_revision.get()
+        if not isinstance(answer, AcceptedElicitation):
+            return tool_result(not_answered(runId, stepId, gate, answer.action, shown or 0))
+        decision, note = gate_decision(answer.data)
+        result = await service.resolve_gate(
+            current_principal(),
+            runId,
+            step_id=stepId,
+            gate=gate,
+            decision=decision,
+            note=note,
+            expected_revision=shown,
+            channel=CHANNEL,
+        )
+        return tool_result({**result, "answer": "accept"})
+
+    return ask_user_to_review
+
+
+TOOLS = [
+    ToolSpec(
+        "ask_user_to_review",
+        Toolset.STEPS,
+        "Ask the user to decide a gate",
+        "Ask the human at this MCP client (elicitation form: approve, reject or edit, with a note) to decide a gate "
+        "under review; their answer is recorded as their decision (channel elicitation), under the run's approval "
+        "policy. decline or cancel records nothing (answer says which). Errors: ELICITATION_UNAVAILABLE (this client "
+        "cannot be asked: a 2025-11-25 client over HTTP, or no elicitation support), GATE_NOT_APPLICABLE, "
+        "REVISION_CONFLICT (the run changed while the user read the question).",
+        read_only=False,
+        build=_ask_user_to_review,
+        idempotent=False,
+        destructive=False,
+    ),
+]
