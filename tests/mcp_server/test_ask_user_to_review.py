@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
-from mcp.types import ElicitRequestParams, ElicitResult, ErrorData
+from mcp.types import ElicitRequest, ElicitRequestParams, ElicitResult, ErrorData, InputRequiredResult
 
+from tests.mcp_server.test_stdio import stdio_params
 from tests.servers import ALL_TOOLSETS, error_code, mcp_client, payload, running_server, server_config, token
 from workbench_mcp.scopes import APPROVE, READ, WRITE
 
@@ -234,3 +235,54 @@ async def test_the_runs_approval_policy_applies(url: str) -> None:
             ("gate_opened", "reviewer-2", "elicitation"),
         ]
         assert records[-1]["detail"]["approvers"] == ["reviewer-1", "reviewer-2"]
+
+
+@pytest.mark.parametrize(("mode", "version"), [("legacy", "2025-11-25"), ("auto", MODERN)])
+async def test_stdio_asks_mid_call_or_in_the_call(tmp_path: Path, mode: str, version: str) -> None:
+    """stdio keeps a session, so a 2025-11-25 client is asked with a mid-call elicitation/create; a 2026-07-28
+    one through input-required round trips. The decision is the stdio operator's."""
+    human = Human(ElicitResult(action="decline"), accept("reject", "not yet"))
+    params = stdio_params(tmp_path, "--tenant", "acme", "--toolsets", "core,steps")
+    async with Client(params, mode=mode, elicitation_callback=human) as client:
+        assert client.protocol_version == version
+        gate = await pending_parser_gate(client)
+        declined = await ok(client, "ask_user_to_review", gate)
+        assert (declined["answer"], declined["changed"]) == ("decline", False)
+        rejected = await ok(client, "ask_user_to_review", gate)
+        assert (rejected["answer"], rejected["decision"], rejected["changed"]) == ("accept", "rejected", True)
+        assert len(human.questions) == 2
+        assert "parser1" in human.questions[0].message
+        principal, channel = (await mutations(client, gate["runId"]))[-1]
+    assert principal.startswith("stdio:")
+    assert channel == "elicitation"
+
+
+async def test_the_second_round_trip_may_land_on_another_process(tmp_path: Path) -> None:
+    """`serve --workers N`: two servers on one database (as the workers are) share the requestState key, so
+    the answer sent to the other one is accepted; the SDK's default per-process key refused it (-32602)."""
+    db = tmp_path / "shared.db"
+    first, second = (server_config(tmp_path, db_path=db, workflows_dir=EXAMPLES) for _ in range(2))
+    human = Human(accept("approve", "ok"))
+    async with (
+        running_server(first) as base1,
+        running_server(second) as base2,
+        mcp_client(base1 + "/api/mcp", token("agent", ORG, scopes=[READ, WRITE])) as agent,
+        mcp_client(base1 + "/api/mcp", token("carol", ORG), mode=MODERN, elicitation_callback=human) as here,
+        mcp_client(base2 + "/api/mcp", token("carol", ORG), mode=MODERN, elicitation_callback=human) as there,
+    ):
+        gate = await pending_parser_gate(agent)
+        asked = await here.session.call_tool("ask_user_to_review", gate, allow_input_required=True)
+        assert isinstance(asked, InputRequiredResult)
+        assert asked.input_requests is not None
+        assert asked.request_state is not None
+        ((key, request),) = asked.input_requests.items()
+        assert isinstance(request, ElicitRequest)
+        assert "parser1" in request.params.message
+        answered = await there.session.call_tool(
+            "ask_user_to_review",
+            gate,
+            input_responses={key: accept("approve", "ok")},
+            request_state=asked.request_state,
+        )
+        assert (payload(answered)["decision"], payload(answered)["changed"]) == ("approved", True)
+        assert (await mutations(agent, gate["runId"]))[-1] == ("carol", "elicitation")

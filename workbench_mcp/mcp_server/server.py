@@ -17,6 +17,7 @@ from mcp.server import MCPServer
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
 from mcp.types import Tool as MCPTool
@@ -124,7 +125,13 @@ def server_instructions(toolsets: Iterable[Toolset], read_only: bool) -> str:
 class WorkbenchMCP(MCPServer[Any]):
     """MCPServer with protocol-coded errors for every tool failure, per-tenant resource pages and audit logging."""
 
-    def __init__(self, service: RunService, toolsets: Iterable[Toolset] = (), read_only: bool = False) -> None:
+    def __init__(
+        self,
+        service: RunService,
+        toolsets: Iterable[Toolset] = (),
+        read_only: bool = False,
+        state_key: bytes | None = None,
+    ) -> None:
         self._service = service
         self._toolsets = with_core(toolsets)
         self._read_only = read_only
@@ -135,6 +142,8 @@ class WorkbenchMCP(MCPServer[Any]):
             version=__version__,  # the package's; the protocol version lives in the card and bundles
             instructions=server_instructions(self._toolsets, read_only),
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
+            # None: the SDK's per-process key, enough for one process (stdio, tests); HTTP passes a shared one.
+            request_state_security=None if state_key is None else RequestStateSecurity(keys=[state_key]),
         )
 
     async def run_stdio_async(self) -> None:
@@ -250,9 +259,14 @@ def _short(value: Any) -> str | None:
 
 
 def build_mcp_server(
-    service: RunService, toolsets: Iterable[Toolset] = (Toolset.CORE,), read_only: bool = False
+    service: RunService,
+    toolsets: Iterable[Toolset] = (Toolset.CORE,),
+    read_only: bool = False,
+    state_key: bytes | None = None,
 ) -> WorkbenchMCP:
-    server = WorkbenchMCP(service, toolsets, read_only)
+    """`state_key` seals the requestState of 2026-07-28 round trips (wiring.request_state_key); processes that
+    serve the same clients must share it."""
+    server = WorkbenchMCP(service, toolsets, read_only, state_key)
     offered = enabled_tools(all_tools(), toolsets, read_only)
     names = [spec.name for spec in offered]
     for spec in offered:

@@ -43,7 +43,7 @@ from workbench_mcp.web.mcp_endpoint import McpEndpoint
 from workbench_mcp.web.network_guard import BodyDeadlineMiddleware, HostOriginMiddleware, HostPolicy
 from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.run_routes import run_routes
-from workbench_mcp.wiring import build_service, open_demo_service
+from workbench_mcp.wiring import build_service, open_demo_service, request_state_key
 
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
@@ -170,7 +170,7 @@ def create_app(config: ServerConfig) -> Starlette:
     if config.single_tenant is None and not config.jwt.has_key:
         raise ValueError("no JWT secret, public key or JWKS URL configured (and not in single-tenant mode)")
     service, store = build_service(config)
-    server = build_mcp_server(service, config.toolsets, config.read_only)
+    server = build_mcp_server(service, config.toolsets, config.read_only, request_state_key(config))
     demo = DemoRun()
 
     @asynccontextmanager
