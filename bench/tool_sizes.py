@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from workbench_mcp.auth import acting_as
 from workbench_mcp.config import DEFAULT_TOOLSETS, ServerConfig, Toolset
@@ -29,7 +31,14 @@ CONFIGS: dict[str, tuple[frozenset[Toolset], bool]] = {
     "all": (frozenset(Toolset), False),
     "default --read-only": (DEFAULT_TOOLSETS, True),
     "all --read-only": (frozenset(Toolset), True),
+    "all, client elicits": (frozenset(Toolset), False),
 }
+"""The targeted rows list tools as a client without elicitation sees them (most do: every 2025-11-25 client over
+our stateless HTTP); a client that can be asked also gets the tools that ask (ToolSpec.asks_user)."""
+
+
+async def _decline(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    return ElicitResult(action="decline")
 
 
 def _size(value: Any) -> int:
@@ -43,7 +52,8 @@ async def measure() -> dict[str, dict[str, int]]:
             for label, (toolsets, read_only) in CONFIGS.items():
                 server = build_mcp_server(service, toolsets, read_only)
                 with acting_as(Principal("user:bench", subject="bench")):
-                    async with Client(server) as client:
+                    callback = _decline if label.endswith("client elicits") else None
+                    async with Client(server, elicitation_callback=callback) as client:
                         result = await client.list_tools()
                         instructions = client.instructions or ""
                 tools = [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in result.tools]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.session import ElicitationFnT
 
 from tests.servers import ALL_TOOLSETS, mcp_client, running_server, server_config, token
 from workbench_mcp.auth import acting_as
@@ -51,7 +52,8 @@ async def service(config: ServerConfig) -> AsyncIterator[RunService]:
 
 @pytest.fixture
 def local_client(service: RunService) -> ClientFactory:
-    """`local_client(tenant, toolsets=..., read_only=...)`: in-process client acting as `tenant`."""
+    """`local_client(tenant, toolsets=..., read_only=..., elicitation_callback=...)`: in-process client acting as
+    `tenant` (a callback declares elicitation, so the tools that ask the user are listed too)."""
 
     @asynccontextmanager
     async def factory(
@@ -59,10 +61,11 @@ def local_client(service: RunService) -> ClientFactory:
         toolsets: frozenset[Toolset] = ALL_TOOLSETS,
         read_only: bool = False,
         mode: str = "auto",
+        elicitation_callback: ElicitationFnT | None = None,
     ) -> AsyncIterator[Client]:
         server: WorkbenchMCP = build_mcp_server(service, toolsets, read_only)
         with acting_as(Principal(tenant, subject=tenant.removeprefix("user:"))):
-            async with Client(server, mode=mode) as client:
+            async with Client(server, mode=mode, elicitation_callback=elicitation_callback) as client:
                 yield client
 
     return factory

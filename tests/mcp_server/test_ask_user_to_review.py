@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from mcp import Client
 from mcp.client.context import ClientRequestContext
@@ -286,3 +287,35 @@ async def test_the_second_round_trip_may_land_on_another_process(tmp_path: Path)
         )
         assert (payload(answered)["decision"], payload(answered)["changed"]) == ("approved", True)
         assert (await mutations(agent, gate["runId"]))[-1] == ("carol", "elicitation")
+
+
+async def test_tools_list_offers_it_only_to_clients_that_can_be_asked(url: str) -> None:
+    bearer = token("carol", ORG)
+    async with (
+        mcp_client(url, bearer, mode=MODERN, elicitation_callback=Human()) as asks,
+        mcp_client(url, bearer, mode=MODERN) as plain,
+        mcp_client(url, bearer, mode="legacy", elicitation_callback=Human()) as old,  # no back-channel
+    ):
+        listed = {t.name: t for t in (await asks.list_tools()).tools}
+        assert "ask_user_to_review" not in {t.name for t in (await plain.list_tools()).tools}
+        assert "ask_user_to_review" not in {t.name for t in (await old.list_tools()).tools}
+    tool = listed["ask_user_to_review"]
+    assert tool.input_schema["required"] == ["runId", "stepId", "gate"]
+    assert tool.annotations is not None
+    assert (tool.annotations.read_only_hint, tool.annotations.destructive_hint) == (False, False)
+
+
+async def test_every_answer_and_error_fits_the_advertised_output_schema(url: str) -> None:
+    human = Human(ElicitResult(action="cancel"), accept("approve"))
+    async with (
+        mcp_client(url, token("agent", ORG, scopes=[READ, WRITE])) as agent,
+        mcp_client(url, token("carol", ORG), mode=MODERN, elicitation_callback=human) as reviewer,
+    ):
+        schema = {t.name: t for t in (await reviewer.list_tools()).tools}["ask_user_to_review"].output_schema
+        gate = await pending_parser_gate(agent)
+        bodies = [payload(await reviewer.call_tool("ask_user_to_review", gate)) for _ in range(2)]
+        bodies.append(payload(await reviewer.call_tool("ask_user_to_review", {**gate, "runId": "run_nope"})))
+        bodies.append(payload(await agent.call_tool("ask_user_to_review", gate)))
+    assert [b.get("answer", b.get("code")) for b in bodies] == ["cancel", "accept", "UNKNOWN_RUN", "INSUFFICIENT_SCOPE"]
+    for body in bodies:
+        jsonschema.validate(body, schema or {})

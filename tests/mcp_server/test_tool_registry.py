@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mcp.client.context import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.mcp_server.conftest import ClientFactory
 from tests.mcp_server.scenario import Call, caller
@@ -44,6 +46,7 @@ STEPS = {
     "fail_run",
     "raise_budget",
     "wait_for_decision",
+    "ask_user_to_review",
 }
 TELEMETRY = {"log_model_io", "log_tool_call", "annotate", "patch_artifact", "replace_rule_set"}
 READ = {
@@ -119,7 +122,7 @@ async def _everything_stored(service: RunService) -> list[tuple[str, int, list[A
 async def test_every_tool_states_its_hints_truthfully(local_client: ClientFactory, service: RunService) -> None:
     """Read-only tools change nothing; a second call of an idempotent tool changes nothing more.
     The hints come from the live tools/list, so a tool that gains or loses a hint is checked by what it does."""
-    async with local_client() as client:
+    async with local_client(elicitation_callback=_never_asked) as client:
         tools = (await client.list_tools()).tools
         call = caller(client)
         assert {t.name for t in tools} == CORE | STEPS | TELEMETRY
@@ -172,13 +175,17 @@ async def test_every_tool_has_an_output_schema_and_typed_inputs(local_client: Cl
     assert tools["get_run"].input_schema["properties"]["runId"]["minLength"] == 1
 
 
+async def _never_asked(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    raise AssertionError("listing tools asks nobody")
+
+
 def _dump(tools: list[Any]) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
 async def test_tools_list_matches_the_reviewed_snapshot(local_client: ClientFactory) -> None:
     """Descriptors are reviewed like code (D10): refresh with UPDATE_SNAPSHOTS=1 and read the diff."""
-    async with local_client(toolsets=ALL_TOOLSETS) as client:
+    async with local_client(toolsets=ALL_TOOLSETS, elicitation_callback=_never_asked) as client:
         current = _dump((await client.list_tools()).tools)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)

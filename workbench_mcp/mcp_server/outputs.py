@@ -110,11 +110,10 @@ class GateResolved(_Mutation):
     changed: bool = Field(description="false when the gate was already approved: nothing was recorded")
 
 
-class ReviewAnswered(_Mutation):
+class ReviewAnswered(_Mutation):  # accept adds resolve_gate's members (decision, pending, approvers)
     stepId: str
     gate: str
-    answer: Literal["accept", "decline", "cancel"] = Field(description="What the user did with the question")
-    decision: str | None = Field(None, description="accept only: the decision recorded")
+    answer: Literal["accept", "decline", "cancel"]
     changed: bool
 
 

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from mcp.server.elicitation import AcceptedElicitation, ElicitationResult
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.resolve import Elicit, Resolve
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, ClientCapabilities
 from mcp_types.version import is_version_at_least
 
 from workbench_mcp.auth import current_principal
 from workbench_mcp.config import Toolset
+from workbench_mcp.errors import WorkbenchError
 from workbench_mcp.mcp_server import arguments as a
 from workbench_mcp.mcp_server import outputs as o
 from workbench_mcp.mcp_server.tool_errors import tool_result
@@ -39,25 +40,28 @@ _shown_revision: ContextVar[int | None] = ContextVar("review_shown_revision", de
 decision is recorded only if the run is still at it, so nobody approves a state they did not see."""
 
 
-def require_elicitation(ctx: Context[Any, Any]) -> None:
-    """ELICITATION_UNAVAILABLE unless this request can carry a form question to the user.
+def elicitation_refusal(
+    protocol_version: str | None, can_send_request: bool, capabilities: ClientCapabilities | None
+) -> WorkbenchError | None:
+    """ELICITATION_UNAVAILABLE unless a request like this can carry a form question to the user, else None.
 
-    Checked here, before the SDK would: its own checks answer a missing capability with a JSON-RPC error and a
-    missing back-channel with NoBackChannelError (an INTERNAL_ERROR result), and agents need a tool error."""
-    version = ctx.protocol_version
-    in_call = version is not None and is_version_at_least(version, MODERN_VERSION)
-    if not in_call and not ctx.session.can_send_request:
-        raise no_back_channel(version)
-    capabilities = ctx.client_capabilities
+    Checked before the SDK would: its own checks answer a missing capability with a JSON-RPC error and a missing
+    back-channel with NoBackChannelError (an INTERNAL_ERROR result), and agents need a tool error."""
+    in_call = protocol_version is not None and is_version_at_least(protocol_version, MODERN_VERSION)
+    if not in_call and not can_send_request:
+        return no_back_channel(protocol_version)
     elicitation = capabilities.elicitation if capabilities is not None else None
     # A bare `elicitation: {}` (the shape before modes existed) means form support, as in the SDK.
     if elicitation is None or (elicitation.form is None and elicitation.url is not None):
-        raise no_form_capability()
+        return no_form_capability()
+    return None
 
 
 def _ask_user_to_review(service: RunService) -> ToolFn:
     async def ask_reviewer(ctx: Context[Any, Any], runId: str, stepId: str, gate: str) -> Elicit[ReviewForm]:
-        require_elicitation(ctx)
+        refusal = elicitation_refusal(ctx.protocol_version, ctx.session.can_send_request, ctx.client_capabilities)
+        if refusal is not None:
+            raise refusal
         run = await service.gate_for_review(current_principal(), runId, step_id=stepId, gate=gate)
         subject = review_subject(run, stepId, gate)
         _shown_revision.set(subject.revision)
@@ -92,15 +96,14 @@ TOOLS = [
     ToolSpec(
         "ask_user_to_review",
         Toolset.STEPS,
-        "Ask the user to decide a gate",
-        "Ask the human at this MCP client (elicitation form: approve, reject or edit, with a note) to decide a gate "
-        "under review; their answer is recorded as their decision (channel elicitation), under the run's approval "
-        "policy. decline or cancel records nothing (answer says which). Errors: ELICITATION_UNAVAILABLE (this client "
-        "cannot be asked: a 2025-11-25 client over HTTP, or no elicitation support), GATE_NOT_APPLICABLE, "
-        "REVISION_CONFLICT (the run changed while the user read the question).",
+        "Ask the user to review a gate",
+        "Ask the user at this client (MCP elicitation) to approve, reject or edit a gate under review; their answer is "
+        "recorded as their decision, decline records nothing. Errors: ELICITATION_UNAVAILABLE (client cannot be "
+        "asked), GATE_NOT_APPLICABLE.",
         read_only=False,
         build=_ask_user_to_review,
         idempotent=False,
         destructive=False,
+        asks_user=True,
     ),
 ]

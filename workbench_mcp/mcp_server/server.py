@@ -19,7 +19,13 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp.types import (
+    CallToolResult,
+    InputRequiredResult,
+    ListResourcesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+)
 from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
@@ -29,6 +35,7 @@ from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import schemas
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
+from workbench_mcp.mcp_server.review_tools import elicitation_refusal
 from workbench_mcp.mcp_server.stdio_wire import stdio_wire
 from workbench_mcp.mcp_server.tool_errors import (
     error_code_of,
@@ -136,6 +143,7 @@ class WorkbenchMCP(MCPServer[Any]):
         self._toolsets = with_core(toolsets)
         self._read_only = read_only
         self._registry = {spec.name: spec for spec in all_tools()}
+        self._asks_user = {spec.name for spec in all_tools() if spec.asks_user}
         super().__init__(
             SERVER_NAME,
             title="workbench-mcp",
@@ -192,6 +200,15 @@ class WorkbenchMCP(MCPServer[Any]):
         except WorkbenchError:
             return tools
         return [tool for tool in tools if tool_scope(tool.name) in held]
+
+    async def _handle_list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        tools = await self.list_tools()
+        session = ctx.session
+        if elicitation_refusal(ctx.protocol_version, session.can_send_request, session.client_capabilities):
+            tools = [tool for tool in tools if tool.name not in self._asks_user]
+        return ListToolsResult(tools=tools)
 
     def _failure(self, name: str, exc: ToolError) -> CallToolResult:
         cause = exc.__cause__
