@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
+from mcp.client.context import ClientRequestContext
 from mcp.client.session import ElicitationFnT
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.servers import ALL_TOOLSETS, mcp_client, running_server, server_config, token
 from workbench_mcp.auth import acting_as
@@ -19,6 +21,12 @@ from workbench_mcp.service import RunService
 from workbench_mcp.wiring import open_service
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+async def never_asked(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    """An elicitation callback for tests whose calls must never reach the user (it declares the capability, so
+    ask_user_to_review is listed and callable)."""
+    raise AssertionError(f"the user was asked: {params.message}")
 
 
 @pytest.fixture
@@ -37,9 +45,13 @@ def http_client(base_url: str) -> ClientFactory:
     """`http_client(user="alice", org=None)`: the official client on /api/mcp with that user's token."""
 
     def factory(
-        user: str = "alice", org: str | None = None, path: str = "/api/mcp", mode: str = "auto"
+        user: str = "alice",
+        org: str | None = None,
+        path: str = "/api/mcp",
+        mode: str = "auto",
+        elicitation_callback: ElicitationFnT | None = None,
     ) -> AbstractAsyncContextManager[Client]:
-        return mcp_client(base_url + path, token(user, org), mode=mode)
+        return mcp_client(base_url + path, token(user, org), mode=mode, elicitation_callback=elicitation_callback)
 
     return factory
 

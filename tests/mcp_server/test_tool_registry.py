@@ -8,10 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp.client.context import ClientRequestContext
-from mcp.types import ElicitRequestParams, ElicitResult
 
-from tests.mcp_server.conftest import ClientFactory
+from tests.mcp_server.conftest import ClientFactory, never_asked
 from tests.mcp_server.scenario import Call, caller
 from tests.mcp_server.tool_calls import run_scoped_calls
 from tests.servers import ALL_TOOLSETS
@@ -122,7 +120,7 @@ async def _everything_stored(service: RunService) -> list[tuple[str, int, list[A
 async def test_every_tool_states_its_hints_truthfully(local_client: ClientFactory, service: RunService) -> None:
     """Read-only tools change nothing; a second call of an idempotent tool changes nothing more.
     The hints come from the live tools/list, so a tool that gains or loses a hint is checked by what it does."""
-    async with local_client(elicitation_callback=_never_asked) as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         tools = (await client.list_tools()).tools
         call = caller(client)
         assert {t.name for t in tools} == CORE | STEPS | TELEMETRY
@@ -175,17 +173,13 @@ async def test_every_tool_has_an_output_schema_and_typed_inputs(local_client: Cl
     assert tools["get_run"].input_schema["properties"]["runId"]["minLength"] == 1
 
 
-async def _never_asked(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
-    raise AssertionError("listing tools asks nobody")
-
-
 def _dump(tools: list[Any]) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]
 
 
 async def test_tools_list_matches_the_reviewed_snapshot(local_client: ClientFactory) -> None:
     """Descriptors are reviewed like code (D10): refresh with UPDATE_SNAPSHOTS=1 and read the diff."""
-    async with local_client(toolsets=ALL_TOOLSETS, elicitation_callback=_never_asked) as client:
+    async with local_client(toolsets=ALL_TOOLSETS, elicitation_callback=never_asked) as client:
         current = _dump((await client.list_tools()).tools)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)

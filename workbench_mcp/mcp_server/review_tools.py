@@ -32,6 +32,7 @@ from workbench_mcp.review.elicitation import (
     not_answered,
     review_message,
     review_subject,
+    revision_moved,
 )
 from workbench_mcp.service import RunService
 
@@ -58,12 +59,16 @@ def elicitation_refusal(
 
 
 def _ask_user_to_review(service: RunService) -> ToolFn:
-    async def ask_reviewer(ctx: Context[Any, Any], runId: str, stepId: str, gate: str) -> Elicit[ReviewForm]:
+    async def ask_reviewer(
+        ctx: Context[Any, Any], runId: str, stepId: str, gate: str, expectedRevision: int | None
+    ) -> Elicit[ReviewForm]:
         refusal = elicitation_refusal(ctx.protocol_version, ctx.session.can_send_request, ctx.client_capabilities)
         if refusal is not None:
             raise refusal
         run = await service.gate_for_review(current_principal(), runId, step_id=stepId, gate=gate)
         subject = review_subject(run, stepId, gate)
+        if expectedRevision is not None and expectedRevision != subject.revision:
+            raise revision_moved(runId, expectedRevision, subject.revision)
         _shown_revision.set(subject.revision)
         return Elicit(review_message(subject), ReviewForm)
 
@@ -72,6 +77,8 @@ def _ask_user_to_review(service: RunService) -> ToolFn:
         stepId: a.StepId,
         gate: a.Gate,
         answer: Annotated[ElicitationResult[ReviewForm], Resolve(ask_reviewer)],
+        expectedRevision: a.ExpectedRevision | None = None,
+        correlationId: a.CorrelationId | None = None,
     ) -> Annotated[CallToolResult, o.ReviewAnswered]:
         shown = _shown_revision.get()
         if not isinstance(answer, AcceptedElicitation):
@@ -85,6 +92,7 @@ def _ask_user_to_review(service: RunService) -> ToolFn:
             decision=decision,
             note=note,
             expected_revision=shown,
+            correlation_id=correlationId,
             channel=CHANNEL,
         )
         return tool_result({**result, "answer": "accept"})

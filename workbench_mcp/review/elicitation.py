@@ -179,3 +179,10 @@ def no_form_capability() -> WorkbenchError:
         "This client did not declare form elicitation, so its user cannot be asked; nothing was asked or recorded."
         f" Use {ALTERNATIVES}.",
     )
+
+
+def revision_moved(run_id: str, expected: int, actual: int) -> WorkbenchError:
+    """expectedRevision no longer holds: refused before anything is asked (the store's wording)."""
+    return WorkbenchError(
+        ErrorCode.REVISION_CONFLICT, f"run {run_id} is at revision {actual}, not the expected revision {expected}"
+    )
