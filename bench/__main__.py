@@ -14,6 +14,7 @@ COMMANDS = {
     "slow": "bench.slow_clients",
     "governance": "bench.governance_overhead",
     "wait": "bench.wait_latency",
+    "elicit": "bench.elicit_workers",
 }
 
 
