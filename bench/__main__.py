@@ -17,6 +17,7 @@ COMMANDS = {
     "call_cost": "bench.call_cost",
     "listen": "bench.listen_latency",
     "webhook": "bench.webhook_delivery",
+    "elicit": "bench.elicit_workers",
 }
 
 

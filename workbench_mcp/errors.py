@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     REVIEW_LINK_INVALID = "REVIEW_LINK_INVALID"  # not a review link this server signed (malformed or tampered)
     REVIEW_LINK_EXPIRED = "REVIEW_LINK_EXPIRED"  # a genuine review link past its expiry
     REVIEW_LINK_USED = "REVIEW_LINK_USED"  # a genuine review link that already recorded its decision
+    ELICITATION_UNAVAILABLE = "ELICITATION_UNAVAILABLE"  # the client cannot be asked mid-call (README "Human review")
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

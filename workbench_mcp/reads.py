@@ -46,6 +46,13 @@ class RunReads:
         """The run's current revision (UNKNOWN_RUN if the tenant has no such run)."""
         return (await self._store.load_state(who.tenant_id, run_id)).revision
 
+    async def gate_for_review(self, who: Principal, run_id: str, *, step_id: str, gate: str) -> dict[str, Any]:
+        """The serialized run, when a decision on the step's gate could land now; resolve_gate's refusal otherwise
+        (so a human is never asked about a gate their answer cannot decide)."""
+        state, trace = await self._store.load_run(who.tenant_id, run_id)
+        gates.check_awaitable(state, step_id, gate, "review the gate")
+        return to_serialized(state, trace)
+
     async def next_actions(self, who: Principal, run_id: str) -> results.NextActions:
         state, requested = await self._store.load_state_and_reviews(who.tenant_id, run_id)
         actions = readiness.next_actions(state).to_json() | {"revision": state.revision}

@@ -150,6 +150,13 @@ class GateResolved(Mutation):
     changed: bool = Field(description="false when the gate was already approved: nothing was recorded")
 
 
+class ReviewAnswered(Mutation):  # accept adds resolve_gate's members (decision, pending, approvers)
+    stepId: str
+    gate: str
+    answer: Literal["accept", "decline", "cancel"]
+    changed: bool
+
+
 class GateRequested(Mutation):
     stepId: str
     gate: str

@@ -36,7 +36,7 @@ _WRITE_TOOLS = (
     "log_tool_call",
     "replace_rule_set",
 )
-_APPROVE_TOOLS = ("resolve_gate", "resolve_checkpoint", "raise_budget")
+_APPROVE_TOOLS = ("resolve_gate", "resolve_checkpoint", "raise_budget", "ask_user_to_review")
 
 TOOL_SCOPES: MappingProxyType[str, str] = MappingProxyType(
     dict.fromkeys(_WRITE_TOOLS, WRITE) | dict.fromkeys(_APPROVE_TOOLS, APPROVE)

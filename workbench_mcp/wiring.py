@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.ledger.keys import SigningKey, default_key_path, load_key, load_or_create_key
 from workbench_mcp.offload import Offloader
@@ -56,6 +59,18 @@ def build_review(config: ServerConfig, service: RunService, notifier: ReviewNoti
     operators hand out links minted with `workbench-mcp review-link`."""
     key, _ = review_link_key(config)
     return ReviewService(service, links.LinkSigner(key, config.base_url), notifier)
+
+
+REQUEST_STATE_KDF_INFO = b"workbench-mcp/request-state/v1"
+
+
+def request_state_key(config: ServerConfig) -> bytes:
+    """The key sealing 2026-07-28 `requestState` (the SDK's default is per process): derived from the ledger key,
+    which every worker of `serve --workers N` loads from the same file (created before they start), so the
+    second round trip of an elicitation may land on any worker. HKDF with its own label: knowing this key tells
+    nothing about the signing key."""
+    seed = signing_key(config)[0].private_key.private_bytes_raw()
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=REQUEST_STATE_KDF_INFO).derive(seed)
 
 
 @asynccontextmanager

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from mcp.client.context import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.mcp_server.tool_calls import run_scoped_calls
 from tests.servers import ALL_TOOLSETS, error_code, mcp_client, payload, running_server, server_config, token
@@ -31,7 +33,7 @@ EXPECTED = {
         "write_artifact", "patch_artifact", "request_gate", "request_review", "annotate", "log_model_io",
         "log_tool_call", "replace_rule_set",
     },
-    APPROVE: {"resolve_gate", "resolve_checkpoint", "raise_budget"},
+    APPROVE: {"resolve_gate", "resolve_checkpoint", "raise_budget", "ask_user_to_review"},
     ADMIN: set(),
 }  # fmt: skip
 
@@ -58,6 +60,10 @@ def tool_arguments(run_id: str) -> dict[str, dict[str, Any]]:
     return calls
 
 
+async def decline(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    return ElicitResult(action="decline")
+
+
 def test_the_table_covers_every_tool() -> None:
     names = {spec.name for spec in all_tools()}
     assert set().union(*EXPECTED.values()) == names
@@ -71,7 +77,8 @@ async def test_every_tool_is_allowed_exactly_where_the_table_says(
 ) -> None:
     async with mcp_client(base_url + "/api/mcp", scoped(*ALL_SCOPES)) as operator:
         run_id = payload(await operator.call_tool("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
-        async with mcp_client(base_url + "/api/mcp", scoped(*scopes)) as client:
+        # A client that can be asked (and declines), so ask_user_to_review is listed where the scope allows it.
+        async with mcp_client(base_url + "/api/mcp", scoped(*scopes), elicitation_callback=decline) as client:
             listed = {tool.name for tool in (await client.list_tools()).tools}
             allowed = set().union(*(EXPECTED[s] for s in scopes))
             assert listed == allowed  # tools/list shows only what the token may call

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.mcp_server.conftest import ClientFactory
+from tests.mcp_server.conftest import ClientFactory, never_asked
 from tests.mcp_server.scenario import caller
 from tests.mcp_server.tool_calls import run_scoped_calls
 from tests.servers import error_code, payload
 from workbench_mcp.mcp_server.schemas import JSON_VALUE
 
-STEP_TOOLS = ("resolve_gate", "begin_step", "complete_step", "fail_step", "request_gate", "resolve_checkpoint")
+STEP_TOOLS = (
+    "resolve_gate",
+    "begin_step",
+    "complete_step",
+    "fail_step",
+    "request_gate",
+    "resolve_checkpoint",
+    "ask_user_to_review",
+)
 
 
 def base_calls(run_id: str) -> dict[str, dict[str, Any]]:
@@ -55,7 +63,7 @@ def wrong_values(prop: dict[str, Any]) -> list[Any]:
 
 
 async def test_every_tool_rejects_schema_violations_with_invalid_input(local_client: ClientFactory) -> None:
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         run_id = (await caller(client)("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         before = await caller(client)("get_run", {"runId": run_id})
         tools = (await client.list_tools()).tools
@@ -81,7 +89,7 @@ async def test_every_tool_rejects_schema_violations_with_invalid_input(local_cli
 
 
 async def test_unknown_run_step_workflow_and_tool(local_client: ClientFactory) -> None:
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         call = caller(client)
         run_id = (await call("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         before = await call("get_run", {"runId": run_id})
@@ -106,7 +114,7 @@ async def test_unknown_run_step_workflow_and_tool(local_client: ClientFactory) -
 async def test_codes_the_instructions_promise_for_every_run_changing_tool(local_client: ClientFactory) -> None:
     """The instructions say once, for every tool that changes a run, what its descriptions no longer repeat: a stale
     expectedRevision is REVISION_CONFLICT and a run that is not running INVALID_STATE_TRANSITION."""
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         call = caller(client)
         writes = [
             t.name for t in (await client.list_tools()).tools if "expectedRevision" in t.input_schema["properties"]
@@ -118,13 +126,13 @@ async def test_codes_the_instructions_promise_for_every_run_changing_tool(local_
         ended = await call("get_run", {"runId": run_id})
         closed = {t: error_code(await client.call_tool(t, calls[t])) for t in writes}
         assert await call("get_run", {"runId": run_id}) == ended
-    assert len(writes) == 16
+    assert len(writes) == 17
     assert stale == dict.fromkeys(writes, "REVISION_CONFLICT")
     assert closed == dict.fromkeys(writes, "INVALID_STATE_TRANSITION")
 
 
 async def test_refused_operations_change_nothing(local_client: ClientFactory) -> None:
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         call = caller(client)
         run_id = (await call("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         await call(
@@ -150,7 +158,7 @@ async def test_refused_operations_change_nothing(local_client: ClientFactory) ->
 
 
 async def test_validate_reports_a_verdict_and_verify_an_error(local_client: ClientFactory) -> None:
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         verdict = payload(await client.call_tool("validate_run_bundle", {"bundle": {"protocolVersion": "1.0.0"}}))
         unparseable = await client.call_tool("verify_run_integrity", {"bundle": {"run": {}}})
         wrong_version = await client.call_tool("verify_run_integrity", {"bundle": {"protocolVersion": "0.9"}})
@@ -160,7 +168,7 @@ async def test_validate_reports_a_verdict_and_verify_an_error(local_client: Clie
 
 
 async def test_error_results_never_leak_internals(local_client: ClientFactory) -> None:
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         result = await client.call_tool("get_run", {"runId": 42, "extra": "x" * 5000})
         text = result.content[0].text  # type: ignore[union-attr]
     assert error_code(result) == "INVALID_INPUT"
@@ -170,7 +178,7 @@ async def test_error_results_never_leak_internals(local_client: ClientFactory) -
 
 async def test_large_arguments_are_refused_not_stored(local_client: ClientFactory) -> None:
     """A multi-megabyte string in a bounded field never reaches the service."""
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         run_id = (await caller(client)("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         huge = "n" * 3_000_000
         result = await client.call_tool(

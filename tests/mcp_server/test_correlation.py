@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from mcp.client.context import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.mcp_server.conftest import ClientFactory
 from tests.mcp_server.scenario import add_reference_checkpoint, caller
@@ -22,9 +24,13 @@ PREREQUISITES: dict[str, list[tuple[str, dict[str, Any]]]] = {
 }
 
 
+async def approve(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    return ElicitResult(action="accept", content={"decision": "approve"})
+
+
 @pytest.mark.parametrize("tool", MUTATING)
 async def test_mutating_tool_stamps_correlation_id(local_client: ClientFactory, service: RunService, tool: str) -> None:
-    async with local_client() as client:
+    async with local_client(elicitation_callback=approve) as client:  # ask_user_to_review's user approves
         call = caller(client)
         run_id = (await call("start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
         for setup_tool, arguments in PREREQUISITES.get(tool, []):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from tests.mcp_server.conftest import ClientFactory
+from tests.mcp_server.conftest import ClientFactory, never_asked
 from tests.mcp_server.scenario import caller
 from tests.mcp_server.tool_calls import run_scoped_calls
 from tests.servers import error_code, payload
@@ -18,7 +18,7 @@ async def test_tenant_b_cannot_touch_tenant_a_runs(http_client: ClientFactory) -
         await call_a("write_artifact", {"runId": run_id, "artifactKey": "k", "typeId": "t", "data": {"v": 1}})
         before = await call_a("get_run", {"runId": run_id})
 
-    async with http_client("bob", org="org_b") as bob:
+    async with http_client("bob", org="org_b", elicitation_callback=never_asked) as bob:
         for tool, arguments in run_scoped_calls(run_id).items():
             result = await bob.call_tool(tool, arguments)
             assert error_code(result) == "UNKNOWN_RUN", tool

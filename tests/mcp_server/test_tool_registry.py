@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.mcp_server.conftest import ClientFactory
+from tests.mcp_server.conftest import ClientFactory, never_asked
 from tests.mcp_server.scenario import Call, caller
 from tests.mcp_server.tool_calls import run_scoped_calls
 from tests.servers import ALL_TOOLSETS
@@ -45,6 +45,7 @@ STEPS = {
     "fail_run",
     "raise_budget",
     "wait_for_decision",
+    "ask_user_to_review",
 }
 TELEMETRY = {"log_model_io", "log_tool_call", "annotate", "patch_artifact", "replace_rule_set"}
 READ = {
@@ -120,7 +121,7 @@ async def _everything_stored(service: RunService) -> list[tuple[str, int, list[A
 async def test_every_tool_states_its_hints_truthfully(local_client: ClientFactory, service: RunService) -> None:
     """Read-only tools change nothing; a second call of an idempotent tool changes nothing more.
     The hints come from the live tools/list, so a tool that gains or loses a hint is checked by what it does."""
-    async with local_client() as client:
+    async with local_client(elicitation_callback=never_asked) as client:
         tools = (await client.list_tools()).tools
         call = caller(client)
         assert {t.name for t in tools} == CORE | STEPS | TELEMETRY
@@ -179,7 +180,7 @@ def _dump(tools: list[Any]) -> list[dict[str, Any]]:
 
 async def test_tools_list_matches_the_reviewed_snapshot(local_client: ClientFactory) -> None:
     """Descriptors are reviewed like code (D10): refresh with UPDATE_SNAPSHOTS=1 and read the diff."""
-    async with local_client(toolsets=ALL_TOOLSETS) as client:
+    async with local_client(toolsets=ALL_TOOLSETS, elicitation_callback=never_asked) as client:
         current = _dump((await client.list_tools()).tools)
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         SNAPSHOT.parent.mkdir(exist_ok=True)

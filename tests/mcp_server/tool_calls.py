@@ -26,6 +26,7 @@ def run_scoped_calls(run_id: str) -> dict[str, dict[str, Any]]:
         "fail_step": {"runId": run_id, "stepId": "parser1", "message": "boom"},
         "request_gate": {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE"},
         "request_review": {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "reviewers": ["bob"]},
+        "ask_user_to_review": {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE"},
         "wait_for_decision": {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "timeoutSeconds": 0},
         "resolve_checkpoint": {"runId": run_id, "stepId": "parser1", "checkpointId": "cp", "decision": "approved"},
         "complete_run": {"runId": run_id},

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mcp.client.context import ClientRequestContext
+from mcp.types import ElicitRequestParams, ElicitResult
 
 from tests.servers import mcp_client, running_server, server_config, token
 from workbench_mcp import __version__
@@ -56,9 +58,14 @@ async def test_every_discovery_document_is_public(base_url: str) -> None:
         assert response.content, path
 
 
+async def _decline(context: ClientRequestContext, params: ElicitRequestParams) -> ElicitResult:
+    return ElicitResult(action="decline")
+
+
 async def test_mcp_json_lists_exactly_the_live_tools_with_their_real_descriptions(base_url: str) -> None:
     descriptor = (await get(base_url, "/.well-known/mcp.json")).json()
-    async with mcp_client(base_url + "/api/mcp", token("alice")) as client:
+    # A client that can be asked (elicitation) is offered every tool, ask_user_to_review included.
+    async with mcp_client(base_url + "/api/mcp", token("alice"), elicitation_callback=_decline) as client:
         tools = (await client.list_tools()).tools
     assert descriptor["tools"] == [{"name": t.name, "description": t.description} for t in tools]
     assert {"verify_run_integrity", "validate_run_bundle", "begin_step", "log_model_io"} <= {t.name for t in tools}

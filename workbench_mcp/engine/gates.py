@@ -216,9 +216,10 @@ def _no_checkpoint_message(state: RunState, step_id: str, checkpoint_id: str) ->
     return f"{text} (next_actions lists the checkpoints that are; gates are resolved with resolve_gate)"
 
 
-def check_awaitable(state: RunState, step_id: str, gate: str) -> None:
-    """A gate one may wait on is one a decision could still land on: the codes resolve_gate would give."""
-    require_running(state, "wait for decision")
+def check_awaitable(state: RunState, step_id: str, gate: str, action: str = "wait for decision") -> None:
+    """A gate one may wait on (or ask a human about) is one a decision could still land on: the codes
+    resolve_gate would give."""
+    require_running(state, action)
     _check_gate_decision(state, require_step(state, step_id), gate)
 
 

@@ -18,8 +18,15 @@ from mcp.server._otel import OpenTelemetryMiddleware
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp.server.request_state import RequestStateSecurity
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, InputRequiredResult, ListResourcesResult, PaginatedRequestParams
+from mcp.types import (
+    CallToolResult,
+    InputRequiredResult,
+    ListResourcesResult,
+    ListToolsResult,
+    PaginatedRequestParams,
+)
 from mcp.types import Tool as MCPTool
 from mcp_types import SubscriptionsListenRequestParams
 from opentelemetry import trace
@@ -30,6 +37,7 @@ from workbench_mcp.auth import current_principal
 from workbench_mcp.config import Toolset, with_core
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import schemas
+from workbench_mcp.mcp_server.elicitation_tools import elicitation_refusal
 from workbench_mcp.mcp_server.resources import list_resource_page, register_resources
 from workbench_mcp.mcp_server.run_view import run_view_apps, view_meta
 from workbench_mcp.mcp_server.stdio_wire import stdio_wire
@@ -138,11 +146,18 @@ def tracing_configured() -> bool:
 class WorkbenchMCP(MCPServer[Any]):
     """MCPServer with protocol-coded errors for every tool failure, per-tenant resource pages and audit logging."""
 
-    def __init__(self, service: RunService, toolsets: Iterable[Toolset] = (), read_only: bool = False) -> None:
+    def __init__(
+        self,
+        service: RunService,
+        toolsets: Iterable[Toolset] = (),
+        read_only: bool = False,
+        state_key: bytes | None = None,
+    ) -> None:
         self._service = service
         self._toolsets = with_core(toolsets)
         self._read_only = read_only
         self._registry = {spec.name: spec for spec in all_tools()}
+        self._asks_user = {spec.name for spec in all_tools() if spec.asks_user}
         super().__init__(
             SERVER_NAME,
             title="workbench-mcp",
@@ -151,6 +166,8 @@ class WorkbenchMCP(MCPServer[Any]):
             log_level="WARNING",  # the CLI configures logging; this only matters if nothing else did
             subscriptions=False,  # served below, tenant-scoped (the SDK's bus knows no tenants)
             extensions=[run_view_apps()],
+            # None: the SDK's per-process key, enough for one process (stdio, tests); HTTP passes a shared one.
+            request_state_security=None if state_key is None else RequestStateSecurity(keys=[state_key]),
         )
         self.listen_handler = RunListenHandler(service)
         self._lowlevel_server.add_request_handler(
@@ -207,6 +224,15 @@ class WorkbenchMCP(MCPServer[Any]):
         except WorkbenchError:
             return tools
         return [tool for tool in tools if tool_scope(tool.name) in held]
+
+    async def _handle_list_tools(
+        self, ctx: ServerRequestContext[Any], params: PaginatedRequestParams | None
+    ) -> ListToolsResult:
+        tools = await self.list_tools()
+        session = ctx.session
+        if elicitation_refusal(ctx.protocol_version, session.can_send_request, session.client_capabilities):
+            tools = [tool for tool in tools if tool.name not in self._asks_user]
+        return ListToolsResult(tools=tools)
 
     def _failure(self, name: str, exc: ToolError) -> CallToolResult:
         cause = exc.__cause__
@@ -278,10 +304,13 @@ def build_mcp_server(
     toolsets: Iterable[Toolset] = (Toolset.CORE,),
     read_only: bool = False,
     review: ReviewService | None = None,
+    state_key: bytes | None = None,
 ) -> WorkbenchMCP:
     """`review`: the review requests' service (wiring.build_review); without one, links are signed with a key of
-    this process only and nobody is notified, which suits tests and in-process embedders."""
-    server = WorkbenchMCP(service, toolsets, read_only)
+    this process only and nobody is notified, which suits tests and in-process embedders. `state_key` seals the
+    requestState of 2026-07-28 round trips (wiring.request_state_key); processes that serve the same clients
+    must share it."""
+    server = WorkbenchMCP(service, toolsets, read_only, state_key)
     offered = enabled_tools(all_tools(), toolsets, read_only)
     names = [spec.name for spec in offered]
     reviews = review or ReviewService(service, LinkSigner.ephemeral())

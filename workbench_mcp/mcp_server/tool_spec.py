@@ -57,6 +57,9 @@ class ToolSpec:
     """Returns the tool function bound to a service; its signature is the input schema."""
     idempotent: bool = False
     destructive: bool = False
+    asks_user: bool = False
+    """Needs a client that can be asked mid-call (elicitation): tools/list leaves it out for clients that cannot
+    (calling it anyway answers ELICITATION_UNAVAILABLE), as it leaves out what the token's scopes do not allow."""
     build_review: ReviewToolFactory | None = None
     """Instead of `build`, for a tool of the review layer (workbench_mcp.review), which sits above RunService."""
 

@@ -14,6 +14,7 @@ from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.mcp_server import (
     artifact_tools,
     bundle_tools,
+    elicitation_tools,
     gate_tools,
     governance_tools,
     review_tools,
@@ -82,7 +83,16 @@ def offered_description(spec: ToolSpec, offered: Iterable[str], toolsets: Iterab
 def all_tools() -> list[ToolSpec]:
     """Every tool of every toolset, in registry order."""
     specs: list[ToolSpec] = []
-    modules = (run_tools, gate_tools, review_tools, step_tools, artifact_tools, bundle_tools, telemetry_tools)
+    modules = (
+        run_tools,
+        gate_tools,
+        review_tools,
+        elicitation_tools,
+        step_tools,
+        artifact_tools,
+        bundle_tools,
+        telemetry_tools,
+    )
     for module in (*modules, governance_tools):
         specs.extend(module.TOOLS)
     names = [s.name for s in specs]

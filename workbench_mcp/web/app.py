@@ -47,7 +47,7 @@ from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.review_page import form_key
 from workbench_mcp.web.review_routes import review_routes
 from workbench_mcp.web.run_routes import run_routes
-from workbench_mcp.wiring import build_review, build_service, open_demo_service, review_link_key
+from workbench_mcp.wiring import build_review, build_service, open_demo_service, request_state_key, review_link_key
 
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
@@ -178,7 +178,7 @@ def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) 
     if notifier is None:
         notifier = notifier_from(config.webhook, store)  # review notices (README "Human review")
     review = build_review(config, service, notifier)
-    server = build_mcp_server(service, config.toolsets, config.read_only, review)
+    server = build_mcp_server(service, config.toolsets, config.read_only, review, request_state_key(config))
     demo = DemoRun()
 
     @asynccontextmanager
