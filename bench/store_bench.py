@@ -3,6 +3,7 @@
     python bench/store_bench.py            # about a minute on a 2-core machine
     python bench/store_bench.py --quick    # smaller samples, for a smoke run
     python bench/store_bench.py --ledger   # only the signed ledger's cost (~30 s)
+    python bench/store_bench.py --writers  # only committed writes/s, sequential vs 8 concurrent writers (~10 s)
 
 A "write" is what the service does for write_artifact: open the run's transaction, let the engine
 decide, append, commit. Every write carries an idempotency key, so the idempotency map grows with
@@ -213,6 +214,42 @@ async def throughput(folder: Path, writes: int, durability: Durability) -> float
         await store.close()
 
 
+async def concurrent_throughput(folder: Path, writers: int, writes: int) -> tuple[float, float]:
+    """Committed writes/s of one writer, then of `writers` concurrent writers, each on a run of its own
+    (a write is acknowledged once its commit returned, as for `throughput`); same store, same chain."""
+    store = SqliteRunStore(folder / f"writers-{writers}.db")
+    await store.open()
+    try:
+        clock = SystemClock()
+        runs = [await new_run(store, clock) for _ in range(writers)]
+        drivers = [Writer(store, clock) for _ in runs]
+
+        async def drive(writer: Writer, run_id: str, count: int) -> None:
+            for _ in range(count):
+                await writer.write(run_id)
+
+        await asyncio.gather(*(drive(w, r, 20) for w, r in zip(drivers, runs, strict=True)))  # warm-up
+        began = time.perf_counter()
+        await drive(drivers[0], runs[0], writes)
+        sequential = writes / (time.perf_counter() - began)
+        each = writes // writers
+        began = time.perf_counter()
+        await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+        concurrent = each * writers / (time.perf_counter() - began)
+    finally:
+        await store.close()
+    return sequential, concurrent
+
+
+def writers_rows(sequential: float, concurrent: float, writers: int) -> list[list[str]]:
+    ratio = concurrent / sequential
+    return [
+        ["committed writes/s, 1 writer", f"{sequential:,.0f}/s", "", ""],
+        [f"committed writes/s, {writers} concurrent writers (one run each)", f"{concurrent:,.0f}/s",
+         ">= 3x 1 writer", f"{ratio:.2f}x {verdict(ratio >= 3)}"],
+    ]  # fmt: skip
+
+
 async def listing(folder: Path, runs: int, samples: int) -> tuple[float, float]:
     path = folder / "listing.db"
     store = SqliteRunStore(path)
@@ -253,7 +290,14 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples for a smoke run")
     parser.add_argument("--ledger", action="store_true", help="only the signed ledger's cost")
+    parser.add_argument("--writers", action="store_true", help="only writes/s, 1 writer vs 8 concurrent writers")
     args = parser.parse_args()
+    if args.writers:
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            sequential, concurrent = await concurrent_throughput(Path(tmp), 8, 2_000)
+        print_table(["writers", "result", "target", "ratio"], writers_rows(sequential, concurrent, 8))
+        print(f"\nload average {os.getloadavg()[0]:.1f}")
+        return
     if args.ledger:
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
             print_table(["ledger", "result", "target", "ratio"], await ledger_cost(Path(tmp), 6, 300))
@@ -268,6 +312,7 @@ async def main() -> None:
         plain = await write_latency(folder, lengths, samples, keyed=False)
         normal = await throughput(folder, writes, "normal")
         full = await throughput(folder, writes // 3, "full")
+        sequential, concurrent = await concurrent_throughput(folder, 8, writes)
         first_page, deep_page = await listing(folder, runs, samples)
         export_s, export_text_s = await export_latency(folder, 5 if args.quick else 15)
         ledger_rows = await ledger_cost(folder, 3 if args.quick else 6, 300)
@@ -292,7 +337,7 @@ async def main() -> None:
         ["export of a 10k-event run (load + bundle + hash) p50", ms(export_s), "<= 0.5 s", verdict(export_s <= 0.5)],
         ["  ... plus its pretty JSON text (what export_bundle returns)", ms(export_text_s), "", ""],
     ]  # fmt: skip
-    print_table(["measure", "result", "target", ""], rows)
+    print_table(["measure", "result", "target", ""], [*rows, *writers_rows(sequential, concurrent, 8)])
     print("\nSigned ledger:\n")
     print_table(["ledger", "result", "target", "ratio"], ledger_rows)
     print(

@@ -1,0 +1,297 @@
+"""Group commit for SqliteRunStore: concurrent writes share one SQLite transaction and one COMMIT.
+
+Before, every write took the store's one write lock for its whole transaction (BEGIN IMMEDIATE, read,
+the caller's engine decision, write, COMMIT), so eight concurrent writers queued for eight commits and the
+SQLite thread sat idle while each engine decided. Now a write joins the open *group*: one BEGIN
+IMMEDIATE that the group's writes share, each write inside a savepoint of its own, and one COMMIT once
+no member is still working. Writes to different runs overlap (one decides while another's rows go in);
+writes to the same run queue on that run's lock, in arrival order, and may join the same group.
+
+What stays as it was:
+- A write is acknowledged only after the COMMIT that holds it has returned (`member` waits for it);
+  the durability mode (PRAGMA synchronous) is the connection's, untouched here.
+- Per-run order and revision checks: the run's lock is held from the read of its row to its write,
+  and a write reads (inside the group's transaction) every earlier write of the group.
+- One failing write fails alone: its savepoint is rolled back, the group commits the others. Should
+  SQLite itself roll the whole transaction back (I/O error, full disk), every write of the group
+  that was not yet committed fails, and nothing of it was acknowledged.
+- A group is one write transaction: another process waits for it on the busy timeout as before. A
+  group admits at most GROUP_MAX_WRITES writes, and none once it is GROUP_MAX_AGE_S old.
+
+The savepoint of a write opens and closes within one hop to the SQLite thread, so savepoints never
+nest or interleave; reads of a write (its run row, governance rows) run in other hops and change
+nothing. Thread-side state (`_open`) is touched only on the writer thread, loop-side state only on
+the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from workbench_mcp.errors import ErrorCode, WorkbenchError
+
+T = TypeVar("T")
+Key = tuple[str, str]
+Job = Callable[[sqlite3.Connection], Any]
+
+GROUP_MAX_WRITES = 64
+GROUP_MAX_AGE_S = 0.02
+"""A group stops admitting writes past this age, so a steady stream of writers still commits (and
+another process gets its turn at the database) every few tens of milliseconds."""
+
+_SAVEPOINT = "SAVEPOINT w"
+_RELEASE = "RELEASE w"
+_ROLLBACK_TO = "ROLLBACK TO w"
+
+
+@dataclass(eq=False)
+class _Group:
+    number: int
+    done: asyncio.Future[None]
+    began: float
+    members: int = 0
+    """Admitted and not finished yet."""
+    admitted: int = 0
+    writes: int = 0
+    closed: bool = False
+    committing: bool = False
+
+
+@dataclass(eq=False)
+class _RunLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
+class GroupLost(Exception):
+    """SQLite rolled the group's transaction back on its own; writes of the group not committed fail."""
+
+
+class WriteGroups:
+    """The store's write side: `member(key)` admits one write to the open group.
+
+    `submit(job)` runs `job(conn)` on the writer thread (the store's `_on`, which also turns driver errors
+    into WorkbenchErrors); `begin(conn)` opens a transaction there (file check, BEGIN IMMEDIATE);
+    `convert(exc)` turns a driver error caught inside a job into the store's error; `committed(writes)` is
+    told after each successful COMMIT."""
+
+    def __init__(
+        self,
+        *,
+        submit: Callable[[Job], Awaitable[Any]],
+        begin: Callable[[sqlite3.Connection], None],
+        convert: Callable[[BaseException], BaseException],
+        committed: Callable[[int], None],
+        wait_s: float,
+    ) -> None:
+        self._submit = submit
+        self._begin = begin
+        self._convert = convert
+        self._committed = committed
+        self._wait_s = wait_s
+        self._current: _Group | None = None
+        self._numbers = 0
+        self._locks: dict[Key, _RunLock] = {}
+        self._commits: set[asyncio.Task[Any]] = set()
+        self._open: int | None = None  # writer thread only: the group whose transaction is open
+
+    # --- the event loop's side ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def member(self, key: Key) -> AsyncIterator[Member]:
+        """One write to run `key`: its run's turn and a place in a group; on a clean exit, waits for the
+        group's COMMIT. STORAGE_UNAVAILABLE if neither comes within the busy timeout."""
+        entry = self._locks.get(key)
+        if entry is None:
+            entry = self._locks[key] = _RunLock()
+        entry.users += 1
+        group: _Group | None = None
+        try:
+            try:
+                async with asyncio.timeout(self._wait_s):
+                    await entry.lock.acquire()
+                    try:
+                        group = await self._join()
+                    except BaseException:
+                        entry.lock.release()
+                        raise
+            except TimeoutError:
+                raise WorkbenchError(
+                    ErrorCode.STORAGE_UNAVAILABLE, "the run store is busy (too many queued writes); try again"
+                ) from None
+            member = Member(self, group)
+            try:
+                yield member
+            finally:
+                entry.lock.release()  # the run's next write may join this same group
+                self._leave(group)
+            await self._acknowledged(group)
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._locks[key]
+
+    async def close(self) -> None:
+        """Wait for commits under way (their writers wait for them too)."""
+        while self._commits:
+            await asyncio.wait(list(self._commits))
+
+    async def _join(self) -> _Group:
+        while True:
+            group = self._current
+            if group is None:
+                self._numbers += 1
+                loop = asyncio.get_running_loop()
+                group = self._current = _Group(self._numbers, loop.create_future(), time.monotonic())
+                group.done.add_done_callback(_retrieve)
+            young = group.admitted == 0 or time.monotonic() - group.began < GROUP_MAX_AGE_S
+            if not group.closed and young and group.admitted < GROUP_MAX_WRITES:
+                group.members += 1
+                group.admitted += 1
+                return group
+            group.closed = True
+            await asyncio.wait([group.done])  # its outcome is its members' business
+
+    def _leave(self, group: _Group) -> None:
+        group.members -= 1
+        if group.members == 0 and not group.committing:
+            self._start_commit(group, partial(self._commit_job, number=group.number))
+
+    def _start_commit(self, group: _Group, job: Job) -> asyncio.Task[Any]:
+        group.closed = group.committing = True
+        task = asyncio.ensure_future(self._submit(job))
+        self._commits.add(task)
+        task.add_done_callback(partial(self._settle, group))
+        return task
+
+    def _settle(self, group: _Group, task: asyncio.Task[Any]) -> None:
+        self._commits.discard(task)
+        if self._current is group:
+            self._current = None
+        if task.cancelled():
+            failure: BaseException | None = WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the commit was cancelled")
+        else:
+            failure = task.exception()
+            if failure is None:
+                outcome = task.result()
+                failure = outcome[2] if isinstance(outcome, tuple) else None
+        if failure is None:
+            group.done.set_result(None)
+            self._committed(group.writes)
+        else:
+            group.done.set_exception(self._convert(failure))
+
+    async def _acknowledged(self, group: _Group) -> None:
+        await asyncio.wait([group.done])
+        failure = group.done.exception()
+        if failure is not None:  # a fresh error per writer: they share the group's outcome, not its traceback
+            if isinstance(failure, WorkbenchError):
+                raise WorkbenchError(failure.code, failure.message) from failure
+            raise failure
+
+    # --- the writer thread's side ---------------------------------------------------------------------
+
+    def _enter(self, conn: sqlite3.Connection, number: int) -> None:
+        if self._open != number:
+            if conn.in_transaction:  # what a failed group left
+                conn.execute("ROLLBACK")
+            self._open = None
+            self._begin(conn)
+            self._open = number
+        elif not conn.in_transaction:
+            raise GroupLost
+
+    def _read_job(self, conn: sqlite3.Connection, number: int, fn: Job) -> Any:
+        self._enter(conn, number)
+        return fn(conn)
+
+    def _write_job(
+        self, conn: sqlite3.Connection, number: int, fn: Job, commit: bool
+    ) -> tuple[Any, BaseException | None, BaseException | None]:
+        """(fn's result, fn's own error, the commit's error): a failed write rolls back to its savepoint
+        and the group still commits the writes before it."""
+        self._enter(conn, number)
+        result, own = None, None
+        try:
+            result = _in_savepoint(conn, fn)
+        except Exception as exc:
+            own = exc
+        failed = None
+        if commit:
+            try:
+                self._commit_job(conn, number)
+            except Exception as exc:
+                failed = exc
+        return result, own, failed
+
+    def _commit_job(self, conn: sqlite3.Connection, number: int) -> None:
+        if self._open != number:  # nobody in the group reached the database
+            return
+        self._open = None
+        if not conn.in_transaction:
+            raise GroupLost
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+class Member:
+    """One write's place in a group: `read` hops, then at most one `write` hop."""
+
+    def __init__(self, groups: WriteGroups, group: _Group) -> None:
+        self._groups = groups
+        self._group = group
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(conn)` inside the group's transaction; it must change nothing."""
+        try:
+            result: T = await self._groups._submit(partial(self._groups._read_job, number=self._group.number, fn=fn))
+        except GroupLost as exc:
+            raise self._groups._convert(exc) from None
+        return result
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`fn(conn)` inside a savepoint of the group's transaction. The last member still working commits
+        the group in the same hop. The caller waits for the commit when it leaves `member`."""
+        groups, group = self._groups, self._group
+        group.writes += 1
+        last = group.members == 1 and not group.committing
+        job = partial(groups._write_job, number=group.number, fn=fn, commit=last)
+        # A task, so that the hop's outcome reaches the group even if this writer is cancelled meanwhile.
+        task = groups._start_commit(group, job) if last else asyncio.ensure_future(groups._submit(job))
+        try:
+            result, own, _ = await asyncio.shield(task)
+        except GroupLost as exc:
+            raise groups._convert(exc) from None
+        if own is not None:
+            raise groups._convert(own)
+        value: T = result
+        return value
+
+
+def _in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute(_SAVEPOINT)
+    try:
+        result = fn(conn)
+    except BaseException:
+        if conn.in_transaction:  # else SQLite already rolled the whole transaction back
+            conn.execute(_ROLLBACK_TO)
+            conn.execute(_RELEASE)
+        raise
+    conn.execute(_RELEASE)
+    return result
+
+
+def _retrieve(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # a group nobody waits for (all its writers cancelled) logs no warning
