@@ -20,8 +20,15 @@ What stays as it was:
 
 The savepoint of a write opens and closes within one hop to the SQLite thread, so savepoints never
 nest or interleave; reads of a write (its run row, governance rows) run in other hops and change
-nothing. Thread-side state (`_open`) is touched only on the writer thread, loop-side state only on
-the event loop.
+nothing. Thread-side state (`_open`, `_version`, `_epoch`) is touched only on the writer thread,
+loop-side state only on the event loop.
+
+Epochs. Each hop costs a thread switch (and a GIL hand-over); a write's first hop only reads its run row
+to check the cached state. The group's BEGIN reads `PRAGMA data_version`, which changes exactly when
+another connection (another process, another store, a tool) has committed. While it stays the same from
+group to group, nobody but this store wrote since, so what this store's own writes left (its per-run
+`epoch`-stamped entries) is still the stored truth and a write may skip that read: `Member.trusts`. Any
+change, and any group that did not commit, starts a new epoch, so every older entry is distrusted.
 """
 
 from __future__ import annotations
@@ -55,13 +62,17 @@ _ROLLBACK_TO = "ROLLBACK TO w"
 class _Group:
     number: int
     done: asyncio.Future[None]
-    began: float
+    formed: float
     members: int = 0
     """Admitted and not finished yet."""
     admitted: int = 0
     writes: int = 0
     closed: bool = False
     committing: bool = False
+    epoch: int | None = None
+    """The epoch its transaction began in, once `began` is done."""
+    began: asyncio.Future[int] | None = None
+    """The group's first hop, sent as it is formed: BEGIN IMMEDIATE and the epoch check."""
 
 
 @dataclass(eq=False)
@@ -101,6 +112,8 @@ class WriteGroups:
         self._locks: dict[Key, _RunLock] = {}
         self._commits: set[asyncio.Task[Any]] = set()
         self._open: int | None = None  # writer thread only: the group whose transaction is open
+        self._version: int | None = None  # writer thread only: data_version at the last BEGIN (None: untrusted)
+        self._epoch = 0  # writer thread only
 
     # --- the event loop's side ---------------------------------------------------------------------
 
@@ -151,7 +164,9 @@ class WriteGroups:
                 loop = asyncio.get_running_loop()
                 group = self._current = _Group(self._numbers, loop.create_future(), time.monotonic())
                 group.done.add_done_callback(_retrieve)
-            young = group.admitted == 0 or time.monotonic() - group.began < GROUP_MAX_AGE_S
+                group.began = asyncio.ensure_future(self._submit(partial(self._begin_job, number=group.number)))
+                group.began.add_done_callback(_retrieve)
+            young = group.admitted == 0 or time.monotonic() - group.formed < GROUP_MAX_AGE_S
             if not group.closed and young and group.admitted < GROUP_MAX_WRITES:
                 group.members += 1
                 group.admitted += 1
@@ -198,26 +213,37 @@ class WriteGroups:
 
     # --- the writer thread's side ---------------------------------------------------------------------
 
-    def _enter(self, conn: sqlite3.Connection, number: int) -> None:
+    def _enter(self, conn: sqlite3.Connection, number: int) -> int:
+        """Begin the group's transaction at its first hop; the epoch it runs in."""
         if self._open != number:
             if conn.in_transaction:  # what a failed group left
                 conn.execute("ROLLBACK")
+                self._version = None
             self._open = None
             self._begin(conn)
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._epoch += 1
+                self._version = version
             self._open = number
         elif not conn.in_transaction:
+            self._version = None
             raise GroupLost
+        return self._epoch
 
-    def _read_job(self, conn: sqlite3.Connection, number: int, fn: Job) -> Any:
-        self._enter(conn, number)
-        return fn(conn)
+    def _begin_job(self, conn: sqlite3.Connection, number: int) -> int:
+        return self._enter(conn, number)
+
+    def _read_job(self, conn: sqlite3.Connection, number: int, fn: Job) -> tuple[int, Any]:
+        epoch = self._enter(conn, number)
+        return epoch, fn(conn)
 
     def _write_job(
         self, conn: sqlite3.Connection, number: int, fn: Job, commit: bool
-    ) -> tuple[Any, BaseException | None, BaseException | None]:
-        """(fn's result, fn's own error, the commit's error): a failed write rolls back to its savepoint
-        and the group still commits the writes before it."""
-        self._enter(conn, number)
+    ) -> tuple[Any, BaseException | None, BaseException | None, int]:
+        """(fn's result, fn's own error, the commit's error, the epoch): a failed write rolls back to its
+        savepoint and the group still commits the writes before it."""
+        epoch = self._enter(conn, number)
         result, own = None, None
         try:
             result = _in_savepoint(conn, fn)
@@ -229,17 +255,19 @@ class WriteGroups:
                 self._commit_job(conn, number)
             except Exception as exc:
                 failed = exc
-        return result, own, failed
+        return result, own, failed, epoch
 
     def _commit_job(self, conn: sqlite3.Connection, number: int) -> None:
         if self._open != number:  # nobody in the group reached the database
             return
         self._open = None
         if not conn.in_transaction:
+            self._version = None
             raise GroupLost
         try:
             conn.execute("COMMIT")
         except BaseException:
+            self._version = None
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
@@ -251,18 +279,49 @@ class Member:
     def __init__(self, groups: WriteGroups, group: _Group) -> None:
         self._groups = groups
         self._group = group
+        self.epoch: int | None = None
+        """The epoch of the group's transaction, once a hop of this write came back."""
+
+    def trusts(self, epoch: int) -> bool:
+        """Whether what this store wrote or read in `epoch` is still what is stored (module docstring);
+        after `ready`."""
+        return self._group.epoch is not None and self._group.epoch == epoch
+
+    async def ready(self) -> None:
+        """Wait for the group's transaction to begin (its first hop, shared by the group's writes); a failure
+        to begin (the busy timeout, a lost file) fails every write of the group."""
+        began = self._group.began
+        if began is None:
+            raise RuntimeError("a group always begins")
+        try:
+            epoch = await asyncio.shield(began)
+        except WorkbenchError as exc:
+            raise WorkbenchError(exc.code, exc.message) from exc
+        except GroupLost as exc:
+            raise self._groups._convert(exc) from None
+        self._came_back(epoch)
+
+    def _came_back(self, epoch: int) -> None:
+        self.epoch = epoch
+        if self._group.epoch is None:
+            self._group.epoch = epoch
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(conn)` inside the group's transaction; it must change nothing."""
+        await self.ready()
         try:
-            result: T = await self._groups._submit(partial(self._groups._read_job, number=self._group.number, fn=fn))
+            job = partial(self._groups._read_job, number=self._group.number, fn=fn)
+            epoch, result = await self._groups._submit(job)
         except GroupLost as exc:
             raise self._groups._convert(exc) from None
-        return result
+        self._came_back(epoch)
+        value: T = result
+        return value
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(conn)` inside a savepoint of the group's transaction. The last member still working commits
         the group in the same hop. The caller waits for the commit when it leaves `member`."""
+        await self.ready()
         groups, group = self._groups, self._group
         group.writes += 1
         last = group.members == 1 and not group.committing
@@ -270,9 +329,10 @@ class Member:
         # A task, so that the hop's outcome reaches the group even if this writer is cancelled meanwhile.
         task = groups._start_commit(group, job) if last else asyncio.ensure_future(groups._submit(job))
         try:
-            result, own, _ = await asyncio.shield(task)
+            result, own, _, epoch = await asyncio.shield(task)
         except GroupLost as exc:
             raise groups._convert(exc) from None
+        self._came_back(epoch)
         if own is not None:
             raise groups._convert(own)
         value: T = result
@@ -292,6 +352,6 @@ def _in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T
     return result
 
 
-def _retrieve(future: asyncio.Future[None]) -> None:
+def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()  # a group nobody waits for (all its writers cancelled) logs no warning

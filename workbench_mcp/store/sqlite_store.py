@@ -74,7 +74,7 @@ from workbench_mcp.store.run_store import (
     StoreLimits,
 )
 from workbench_mcp.store.schema import bundled_migrations, migrate
-from workbench_mcp.store.sqlite_group import GroupLost, WriteGroups
+from workbench_mcp.store.sqlite_group import GroupLost, Member, WriteGroups
 from workbench_mcp.store.sqlite_thread import ConnectionClosed, SqliteThread
 
 T = TypeVar("T")
@@ -527,6 +527,14 @@ class _StateCache:
             self._entries.pop(key, None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    epoch: int
+    tag: int
+    state: RunState
+    trace_length: int
+
+
 class SqliteTransaction:
     """One open `BEGIN IMMEDIATE` on one run. Appends are encoded at once (so limits and bad
     values fail inside the caller's block) and written, with the commit, when the block exits."""
@@ -615,6 +623,9 @@ class SqliteRunStore:
         self._now = now
         self._cache = _StateCache(cache_size)
         self._heads = HeadsCache(cache_size)  # the ledger's chain heads, checked against the same row tag
+        # Per run, what this store's last write (or read in a write) of it left, stamped with its epoch
+        # (sqlite_group.py); written on the event loop by writers only, unlike `_cache`, which readers fill.
+        self._latest: LRUCache[Key, _Latest] | None = LRUCache(cache_size) if cache_size > 0 else None
         self._groups = WriteGroups(
             submit=self._on_writer,
             begin=self._begin_group,
@@ -771,15 +782,22 @@ class SqliteRunStore:
     ) -> AsyncIterator[SqliteTransaction]:
         key = (tenant_id, run_id)
         async with self._groups.member(key) as member:
-            cached = self._cache.peek(key)
-            open_tx = partial(
-                _open_run_tx,
-                key=key,
-                expected_revision=expected_revision,
-                cached_tag=None if cached is None else cached[0],
-            )
-            meta, stored = await member.read(open_tx)
-            state = self._state_of(key, meta, stored, cached)
+            await member.ready()
+            known = None if self._latest is None else self._latest.get(key)
+            if known is not None and member.trusts(known.epoch) and expected_revision in (None, known.state.revision):
+                # Nobody else committed since this store last wrote or read the run (sqlite_group.py): no hop.
+                meta, state = _RunMeta(known.state.revision, known.trace_length, known.tag), known.state
+            else:
+                cached = self._cache.peek(key)
+                open_tx = partial(
+                    _open_run_tx,
+                    key=key,
+                    expected_revision=expected_revision,
+                    cached_tag=None if cached is None else cached[0],
+                )
+                meta, stored = await member.read(open_tx)
+                state = self._state_of(key, meta, stored, cached)
+                self._remember(key, member, meta.state_tag, state, meta.trace_length)
             tx = SqliteTransaction(key, meta, state, self._write_context, member.read)
             yield tx  # a failure in the caller's block leaves nothing to undo: its writes are not sent yet
             if not tx.writes and not tx.records:
@@ -798,6 +816,12 @@ class SqliteRunStore:
                 # Before the commit, so that the run's next write in this group finds it; the tag is new and
                 # random, so should the commit fail, no row ever carries it and the entry never matches.
                 self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+                self._remember(key, member, tx.writes[-1].state_tag, tx.state, tx.writes[-1].trace_length)
+
+    def _remember(self, key: Key, member: Member, tag: int, state: RunState, trace_length: int) -> None:
+        """What the run's row holds as of this write's group, for the run's next write (`_latest`)."""
+        if self._latest is not None and member.epoch is not None:
+            self._latest[key] = _Latest(member.epoch, tag, state, trace_length)
 
     async def create_run(
         self,
@@ -816,6 +840,8 @@ class SqliteRunStore:
         create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits, records=governance)
         async with self._groups.member(key) as member:
             earlier = await member.write(create)
+            if earlier is None:
+                self._remember(key, member, write.state_tag, state, write.trace_length)
         if earlier is not None:
             return earlier
         self._cache.put(key, write.state_tag, state)
@@ -837,6 +863,7 @@ class SqliteRunStore:
         replace = partial(_replace, key=key, write=write, expected_revision=expected_revision, limits=self.limits)
         async with self._groups.member(key) as member:
             await member.write(replace)
+            self._remember(key, member, write.state_tag, state, write.trace_length)
         self._cache.put(key, write.state_tag, state)
 
     async def delete_run(self, tenant_id: str, run_id: str, *, expected_revision: int | None = None) -> bool:
@@ -845,6 +872,8 @@ class SqliteRunStore:
         key = (tenant_id, run_id)
         async with self._groups.member(key) as member:
             self._cache.drop(key)
+            if self._latest is not None:
+                self._latest.pop(key, None)
             return await member.write(partial(_delete, key=key, expected_revision=expected_revision))
 
     # --- reads ---------------------------------------------------------------------------------------
