@@ -129,11 +129,13 @@ class WriteGroups:
         try:
             try:
                 async with asyncio.timeout(self._wait_s):
-                    await entry.lock.acquire()
+                    # The group first, then the run's turn: a write queued behind another of its run keeps
+                    # the group open until it is in, so the run's queued writes share the commit.
+                    group = await self._join()
                     try:
-                        group = await self._join()
+                        await entry.lock.acquire()
                     except BaseException:
-                        entry.lock.release()
+                        self._leave(group)
                         raise
             except TimeoutError:
                 raise WorkbenchError(
