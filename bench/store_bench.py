@@ -4,6 +4,7 @@
     python bench/store_bench.py --quick    # smaller samples, for a smoke run
     python bench/store_bench.py --ledger   # only the signed ledger's cost (~30 s)
     python bench/store_bench.py --writers  # only committed writes/s, sequential vs 8 concurrent writers (~10 s)
+    python bench/store_bench.py --breakdown  # where a write's time goes, 1 writer and 8 writers (~15 s)
 
 A "write" is what the service does for write_artifact: open the run's transaction, let the engine
 decide, append, commit. Every write carries an idempotency key, so the idempotency map grows with
@@ -250,6 +251,96 @@ def writers_rows(sequential: float, concurrent: float, writers: int) -> list[lis
     ]  # fmt: skip
 
 
+class Sections:
+    """Time spent in named store functions (wrapped in place: this is a bench, never the server)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        if not hasattr(owner, name):
+            return  # that version of the store has no such function
+        original = getattr(owner, name)
+        seconds = self.seconds
+        seconds.setdefault(label, 0.0)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[label] += time.perf_counter() - began
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+async def breakdown(folder: Path, writers: int, writes: int) -> list[list[str]]:
+    """Per write, in microseconds: the sections of `writes` chained writes by `writers` concurrent
+    writers (one run each). "SQLite" parts run on the store's thread; "hops and asyncio" is the wall time
+    per write the sections do not explain (thread hand-overs, waiting for the GIL, the event loop)."""
+    from workbench_mcp.ledger import store_rows
+    from workbench_mcp.store import row_codec, sqlite_store
+
+    try:
+        from workbench_mcp.store import sqlite_group
+    except ImportError:  # before group commit
+        sqlite_group = None
+    store = SqliteRunStore(folder / f"breakdown-{writers}.db", signer=SigningKey.generate())
+    await store.open()
+    sections = Sections()
+    try:
+        clock = SystemClock()
+        runs = [await new_run(store, clock) for _ in range(writers)]
+        drivers = [Writer(store, clock) for _ in runs]
+
+        async def drive(writer: Writer, run_id: str, count: int) -> None:
+            for _ in range(count):
+                await writer.write(run_id)
+
+        await asyncio.gather(*(drive(w, r, 50) for w, r in zip(drivers, runs, strict=True)))
+        sections.wrap(row_codec, "append_write", "encode (rows, event JSON)")
+        sections.wrap(store_rows, "link_rows", "chain hash (link_rows)")
+        sections.wrap(sqlite_store, "_write_rows", "rows")
+        sections.wrap(sqlite_store, "_open_run_tx", "SQLite: read the run row")
+        sections.wrap(sqlite_store, "_begin_immediate", "SQLite: BEGIN IMMEDIATE")
+        sections.wrap(sqlite_store, "_finish_run_tx", "finish")
+        if sqlite_group is not None:
+            sections.wrap(sqlite_group.WriteGroups, "_commit_job", "SQLite: COMMIT")
+        for driver in drivers:
+            driver.engine_seconds = 0.0
+        each = writes // writers
+        cpu, began = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    finally:
+        sections.restore()
+        await store.close()
+    total = each * writers
+    t = {k: v / total * 1e6 for k, v in sections.seconds.items()}
+    t["engine (write_artifact, event validation)"] = sum(d.engine_seconds for d in drivers) / total * 1e6
+    t["SQLite: statements"] = t.pop("rows") - t["chain hash (link_rows)"]
+    finish = t.pop("finish")
+    if "SQLite: COMMIT" not in t:  # before group commit the COMMIT ran at the end of _finish_run_tx
+        t["SQLite: COMMIT"] = finish - t["SQLite: statements"] - t["chain hash (link_rows)"]
+    explained = sum(t.values())
+    order = [
+        "engine (write_artifact, event validation)", "encode (rows, event JSON)", "chain hash (link_rows)",
+        "SQLite: BEGIN IMMEDIATE", "SQLite: read the run row", "SQLite: statements", "SQLite: COMMIT",
+    ]  # fmt: skip
+    rows = [[name, f"{t.get(name, 0.0):.0f}"] for name in order]
+    rows.append(["hops, asyncio, waiting (wall minus the above)", f"{wall / total * 1e6 - explained:.0f}"])
+    rows.append(["wall time per write", f"{wall / total * 1e6:.0f}"])
+    rows.append(["process CPU per write (both threads)", f"{cpu / total * 1e6:.0f}"])
+    rows.append(["committed writes/s", f"{total / wall:,.0f}"])
+    return rows
+
+
 async def listing(folder: Path, runs: int, samples: int) -> tuple[float, float]:
     path = folder / "listing.db"
     store = SqliteRunStore(path)
@@ -291,7 +382,16 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller samples for a smoke run")
     parser.add_argument("--ledger", action="store_true", help="only the signed ledger's cost")
     parser.add_argument("--writers", action="store_true", help="only writes/s, 1 writer vs 8 concurrent writers")
+    parser.add_argument("--breakdown", action="store_true", help="where a write's time goes, 1 and 8 writers")
     args = parser.parse_args()
+    if args.breakdown:
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            one = await breakdown(Path(tmp), 1, 2_000)
+            eight = await breakdown(Path(tmp), 8, 2_000)
+        rows = [[a[0], a[1], b[1]] for a, b in zip(one, eight, strict=True)]
+        print_table(["per write (us)", "1 writer", "8 writers"], rows)
+        print(f"\nload average {os.getloadavg()[0]:.1f}")
+        return
     if args.writers:
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
             sequential, concurrent = await concurrent_throughput(Path(tmp), 8, 2_000)
