@@ -215,11 +215,15 @@ async def throughput(folder: Path, writes: int, durability: Durability) -> float
         await store.close()
 
 
-async def concurrent_throughput(folder: Path, writers: int, writes: int) -> tuple[float, float]:
-    """Committed writes/s of one writer, then of `writers` concurrent writers, each on a run of its own
-    (a write is acknowledged once its commit returned, as for `throughput`); same store, same chain."""
+async def concurrent_throughput(folder: Path, writers: int, writes: int, rounds: int = 5) -> dict[str, float]:
+    """Committed writes/s of one writer and of `writers` concurrent writers, each on a run of its own (a
+    write is acknowledged once its commit returned, as for `throughput`); same store, same chain. The two
+    alternate in `rounds` blocks, the order swapped each round, so drift in the host's load hits both
+    alike; process CPU per write (both threads) is printed too, as the host's other load barely moves it."""
     store = SqliteRunStore(folder / f"writers-{writers}.db")
     await store.open()
+    wall = {"one": 0.0, "many": 0.0}
+    cpu = {"one": 0.0, "many": 0.0}
     try:
         clock = SystemClock()
         runs = [await new_run(store, clock) for _ in range(writers)]
@@ -230,24 +234,36 @@ async def concurrent_throughput(folder: Path, writers: int, writes: int) -> tupl
                 await writer.write(run_id)
 
         await asyncio.gather(*(drive(w, r, 20) for w, r in zip(drivers, runs, strict=True)))  # warm-up
-        began = time.perf_counter()
-        await drive(drivers[0], runs[0], writes)
-        sequential = writes / (time.perf_counter() - began)
-        each = writes // writers
-        began = time.perf_counter()
-        await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
-        concurrent = each * writers / (time.perf_counter() - began)
+        each = writes // rounds // writers
+        block = each * writers  # the same number of writes in both kinds of block
+        order = ["one", "many"]
+        for _ in range(rounds):
+            order.reverse()
+            for kind in order:
+                began, used = time.perf_counter(), time.process_time()
+                if kind == "one":
+                    await drive(drivers[0], runs[0], block)
+                else:
+                    await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+                wall[kind] += time.perf_counter() - began
+                cpu[kind] += time.process_time() - used
     finally:
         await store.close()
-    return sequential, concurrent
+    total = block * rounds
+    return {
+        "one": total / wall["one"], "many": total / wall["many"],
+        "one_cpu": cpu["one"] / total, "many_cpu": cpu["many"] / total,
+    }  # fmt: skip
 
 
-def writers_rows(sequential: float, concurrent: float, writers: int) -> list[list[str]]:
-    ratio = concurrent / sequential
+def writers_rows(result: dict[str, float], writers: int) -> list[list[str]]:
+    ratio = result["many"] / result["one"]
     return [
-        ["committed writes/s, 1 writer", f"{sequential:,.0f}/s", "", ""],
-        [f"committed writes/s, {writers} concurrent writers (one run each)", f"{concurrent:,.0f}/s",
+        ["committed writes/s, 1 writer", f"{result['one']:,.0f}/s", "", ""],
+        [f"committed writes/s, {writers} concurrent writers (one run each)", f"{result['many']:,.0f}/s",
          ">= 3x 1 writer", f"{ratio:.2f}x {verdict(ratio >= 3)}"],
+        ["process CPU per write, 1 writer / 8 writers", f"{ms(result['one_cpu'])} / {ms(result['many_cpu'])}", "",
+         f"{result['one_cpu'] / result['many_cpu']:.2f}x"],
     ]  # fmt: skip
 
 
@@ -394,8 +410,8 @@ async def main() -> None:
         return
     if args.writers:
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
-            sequential, concurrent = await concurrent_throughput(Path(tmp), 8, 2_000)
-        print_table(["writers", "result", "target", "ratio"], writers_rows(sequential, concurrent, 8))
+            result = await concurrent_throughput(Path(tmp), 8, 2_000)
+        print_table(["writers", "result", "target", "ratio"], writers_rows(result, 8))
         print(f"\nload average {os.getloadavg()[0]:.1f}")
         return
     if args.ledger:
@@ -412,7 +428,7 @@ async def main() -> None:
         plain = await write_latency(folder, lengths, samples, keyed=False)
         normal = await throughput(folder, writes, "normal")
         full = await throughput(folder, writes // 3, "full")
-        sequential, concurrent = await concurrent_throughput(folder, 8, writes)
+        writers = await concurrent_throughput(folder, 8, writes)
         first_page, deep_page = await listing(folder, runs, samples)
         export_s, export_text_s = await export_latency(folder, 5 if args.quick else 15)
         ledger_rows = await ledger_cost(folder, 3 if args.quick else 6, 300)
@@ -437,7 +453,7 @@ async def main() -> None:
         ["export of a 10k-event run (load + bundle + hash) p50", ms(export_s), "<= 0.5 s", verdict(export_s <= 0.5)],
         ["  ... plus its pretty JSON text (what export_bundle returns)", ms(export_text_s), "", ""],
     ]  # fmt: skip
-    print_table(["measure", "result", "target", ""], [*rows, *writers_rows(sequential, concurrent, 8)])
+    print_table(["measure", "result", "target", ""], [*rows, *writers_rows(writers, 8)])
     print("\nSigned ledger:\n")
     print_table(["ledger", "result", "target", "ratio"], ledger_rows)
     print(

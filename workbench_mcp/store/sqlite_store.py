@@ -1,17 +1,21 @@
 """SqliteRunStore: the RunStore on one SQLite file, each connection on a thread of its own.
 
-Connections. One write connection, guarded by an asyncio.Lock (SQLite has one writer anyway),
-opens every mutation with `BEGIN IMMEDIATE`: another process's writer waits on the busy timeout
-instead of failing, and the revision read inside that transaction is the one the write is
-checked against. Reads use a second connection; under WAL they see the last committed state
-and never a partial operation. A third connection checkpoints the WAL in the background every
-CHECKPOINT_EVERY commits: inside a commit, as SQLite does by default, the checkpoint's fsync
-stalled that write for milliseconds and cut sustained throughput by about half (measured).
+Connections. One write connection; its transactions are shared by concurrent writes (group commit,
+sqlite_group.py): a group opens with `BEGIN IMMEDIATE` (another process's writer waits on the busy
+timeout instead of failing), each write goes in inside a savepoint of its own, and one COMMIT ends the
+group; a write is acknowledged only after that COMMIT. Writes to one run queue on that run's lock, and
+the revision a write is checked against is read inside the group's transaction. Reads use a second
+connection; under WAL they see the last committed state and never a partial operation. A third
+connection checkpoints the WAL in the background every CHECKPOINT_EVERY committed writes: inside a
+commit, as SQLite does by default, the checkpoint's fsync stalled that write for milliseconds and cut
+sustained throughput by about half (measured).
 
 Thread hops. Each connection lives on its own thread (sqlite_thread.py) and every call to it
 costs a hop (~85 us on this machine); a write made of BEGIN, a read and six statements would
 spend most of its time hopping. So a whole transaction body runs as ONE function on that thread:
-a mutation is two hops (begin and read the run row; write and commit), a read is one.
+a write is at most three hops (the group's BEGIN, shared; the read of its run row, skipped while no
+other connection committed since this store last wrote the run; its rows, with the group's COMMIT if
+it is the group's last), a read is one.
 
 Cache. Per store, `(tenant, run) -> (state_tag, RunState)`. Every write gives the run row a new
 random `state_tag`, read inside the transaction, so a cached state is used only if nothing,
