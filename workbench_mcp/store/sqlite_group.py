@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -88,15 +88,15 @@ class GroupLost(Exception):
 class WriteGroups:
     """The store's write side: `member(key)` admits one write to the open group.
 
-    `submit(job)` runs `job(conn)` on the writer thread (the store's `_on`, which also turns driver errors
-    into WorkbenchErrors); `begin(conn)` opens a transaction there (file check, BEGIN IMMEDIATE);
-    `convert(exc)` turns a driver error caught inside a job into the store's error; `committed(writes)` is
-    told after each successful COMMIT."""
+    `submit(job)` queues `job(conn)` for the writer thread now and returns the future of its outcome (a
+    plain future, not a task: no extra turn of the event loop per hop); `begin(conn)` opens a transaction
+    there (file check, BEGIN IMMEDIATE); `convert(exc)` turns a driver error from a job into the store's
+    error; `committed(writes)` is told after each successful COMMIT."""
 
     def __init__(
         self,
         *,
-        submit: Callable[[Job], Awaitable[Any]],
+        submit: Callable[[Job], asyncio.Future[Any]],
         begin: Callable[[sqlite3.Connection], None],
         convert: Callable[[BaseException], BaseException],
         committed: Callable[[int], None],
@@ -110,7 +110,7 @@ class WriteGroups:
         self._current: _Group | None = None
         self._numbers = 0
         self._locks: dict[Key, _RunLock] = {}
-        self._commits: set[asyncio.Task[Any]] = set()
+        self._commits: set[asyncio.Future[Any]] = set()
         self._open: int | None = None  # writer thread only: the group whose transaction is open
         self._version: int | None = None  # writer thread only: data_version at the last BEGIN (None: untrusted)
         self._epoch = 0  # writer thread only
@@ -125,22 +125,14 @@ class WriteGroups:
         if entry is None:
             entry = self._locks[key] = _RunLock()
         entry.users += 1
-        group: _Group | None = None
         try:
-            try:
-                async with asyncio.timeout(self._wait_s):
-                    # The group first, then the run's turn: a write queued behind another of its run keeps
-                    # the group open until it is in, so the run's queued writes share the commit.
-                    group = await self._join()
-                    try:
-                        await entry.lock.acquire()
-                    except BaseException:
-                        self._leave(group)
-                        raise
-            except TimeoutError:
-                raise WorkbenchError(
-                    ErrorCode.STORAGE_UNAVAILABLE, "the run store is busy (too many queued writes); try again"
-                ) from None
+            # The group first, then the run's turn: a write queued behind another of its run keeps the
+            # group open until it is in, so the run's queued writes share the commit.
+            group = self._join_now()
+            if group is None or entry.lock.locked():
+                group = await self._wait_for_turn(entry, group)
+            else:
+                await entry.lock.acquire()  # free: returns at once
             member = Member(self, group)
             try:
                 yield member
@@ -158,47 +150,76 @@ class WriteGroups:
         while self._commits:
             await asyncio.wait(list(self._commits))
 
-    async def _join(self) -> _Group:
-        while True:
-            group = self._current
-            if group is None:
-                self._numbers += 1
-                loop = asyncio.get_running_loop()
-                group = self._current = _Group(self._numbers, loop.create_future(), time.monotonic())
-                group.done.add_done_callback(_retrieve)
-                group.began = asyncio.ensure_future(self._submit(partial(self._begin_job, number=group.number)))
-                group.began.add_done_callback(_retrieve)
-            young = group.admitted == 0 or time.monotonic() - group.formed < GROUP_MAX_AGE_S
-            if not group.closed and young and group.admitted < GROUP_MAX_WRITES:
-                group.members += 1
-                group.admitted += 1
-                return group
-            group.closed = True
-            await asyncio.wait([group.done])  # its outcome is its members' business
+    async def _wait_for_turn(self, entry: _RunLock, group: _Group | None) -> _Group:
+        """The slow way in: a closed group to wait out, or the run's lock to queue for (bounded)."""
+        try:
+            async with asyncio.timeout(self._wait_s):
+                while group is None:
+                    current = self._current
+                    if current is not None:
+                        await asyncio.wait([current.done])  # its outcome is its members' business
+                    group = self._join_now()
+                try:
+                    await entry.lock.acquire()
+                except BaseException:
+                    self._leave(group)
+                    raise
+        except TimeoutError:
+            raise WorkbenchError(
+                ErrorCode.STORAGE_UNAVAILABLE, "the run store is busy (too many queued writes); try again"
+            ) from None
+        return group
+
+    def _join_now(self) -> _Group | None:
+        """A place in the open group (one is formed if none is), or None while a closed one finishes."""
+        group = self._current
+        if group is None:
+            loop = asyncio.get_running_loop()
+            began = self._submit(partial(self._begin_job, number=self._numbers + 1))
+            began.add_done_callback(_retrieve)
+            self._numbers += 1
+            group = self._current = _Group(self._numbers, loop.create_future(), time.monotonic(), began=began)
+            group.done.add_done_callback(_retrieve)
+        young = group.admitted == 0 or time.monotonic() - group.formed < GROUP_MAX_AGE_S
+        if not group.closed and young and group.admitted < GROUP_MAX_WRITES:
+            group.members += 1
+            group.admitted += 1
+            return group
+        group.closed = True
+        return None
 
     def _leave(self, group: _Group) -> None:
         group.members -= 1
         if group.members == 0 and not group.committing:
             self._start_commit(group, partial(self._commit_job, number=group.number))
 
-    def _start_commit(self, group: _Group, job: Job) -> asyncio.Task[Any]:
+    def _start_commit(self, group: _Group, job: Job) -> asyncio.Future[Any]:
         group.closed = group.committing = True
-        task = asyncio.ensure_future(self._submit(job))
-        self._commits.add(task)
-        task.add_done_callback(partial(self._settle, group))
-        return task
+        try:
+            future = self._submit(job)
+        except BaseException as exc:  # the store closed: nothing will commit
+            self._settle_with(group, exc)
+            raise
+        self._commits.add(future)
+        future.add_done_callback(partial(self._settle, group))
+        return future
 
-    def _settle(self, group: _Group, task: asyncio.Task[Any]) -> None:
-        self._commits.discard(task)
-        if self._current is group:
-            self._current = None
-        if task.cancelled():
+    def _settle(self, group: _Group, future: asyncio.Future[Any]) -> None:
+        self._commits.discard(future)
+        if future.cancelled():
             failure: BaseException | None = WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the commit was cancelled")
         else:
-            failure = task.exception()
+            failure = future.exception()
             if failure is None:
-                outcome = task.result()
+                outcome = future.result()
                 failure = outcome[2] if isinstance(outcome, tuple) else None
+        self._settle_with(group, failure)
+
+    def _settle_with(self, group: _Group, failure: BaseException | None) -> None:
+        if self._current is group:
+            self._current = None
+        if group.done.done():
+            return
         if failure is None:
             group.done.set_result(None)
             self._committed(group.writes)
@@ -206,7 +227,8 @@ class WriteGroups:
             group.done.set_exception(self._convert(failure))
 
     async def _acknowledged(self, group: _Group) -> None:
-        await asyncio.wait([group.done])
+        if not group.done.done():  # else the write's own hop committed the group
+            await asyncio.wait([group.done])
         failure = group.done.exception()
         if failure is not None:  # a fresh error per writer: they share the group's outcome, not its traceback
             if isinstance(failure, WorkbenchError):
@@ -295,13 +317,15 @@ class Member:
         began = self._group.began
         if began is None:
             raise RuntimeError("a group always begins")
-        try:
-            epoch = await asyncio.shield(began)
-        except WorkbenchError as exc:
-            raise WorkbenchError(exc.code, exc.message) from exc
-        except GroupLost as exc:
-            raise self._groups._convert(exc) from None
-        self._came_back(epoch)
+        if not began.done():
+            await asyncio.wait([began])
+        failure = began.exception()
+        if failure is not None:  # shared by the group's writes: a fresh error each
+            failed = self._groups._convert(failure)
+            if isinstance(failed, WorkbenchError):
+                raise WorkbenchError(failed.code, failed.message) from failure
+            raise failed
+        self._came_back(began.result())
 
     def _came_back(self, epoch: int) -> None:
         self.epoch = epoch
@@ -313,8 +337,8 @@ class Member:
         await self.ready()
         try:
             job = partial(self._groups._read_job, number=self._group.number, fn=fn)
-            epoch, result = await self._groups._submit(job)
-        except GroupLost as exc:
+            epoch, result = await asyncio.shield(self._groups._submit(job))
+        except Exception as exc:
             raise self._groups._convert(exc) from None
         self._came_back(epoch)
         value: T = result
@@ -328,11 +352,11 @@ class Member:
         group.writes += 1
         last = group.members == 1 and not group.committing
         job = partial(groups._write_job, number=group.number, fn=fn, commit=last)
-        # A task, so that the hop's outcome reaches the group even if this writer is cancelled meanwhile.
-        task = groups._start_commit(group, job) if last else asyncio.ensure_future(groups._submit(job))
+        # Shielded: the hop's outcome reaches the group even if this writer is cancelled meanwhile.
+        future = groups._start_commit(group, job) if last else groups._submit(job)
         try:
-            result, own, _, epoch = await asyncio.shield(task)
-        except GroupLost as exc:
+            result, own, _, epoch = await asyncio.shield(future)
+        except Exception as exc:
             raise groups._convert(exc) from None
         self._came_back(epoch)
         if own is not None:

@@ -631,7 +631,7 @@ class SqliteRunStore:
         # (sqlite_group.py); written on the event loop by writers only, unlike `_cache`, which readers fill.
         self._latest: LRUCache[Key, _Latest] | None = LRUCache(cache_size) if cache_size > 0 else None
         self._groups = WriteGroups(
-            submit=self._on_writer,
+            submit=self._submit_writer,
             begin=self._begin_group,
             convert=self._converted,
             committed=self._committed,
@@ -749,6 +749,8 @@ class SqliteRunStore:
         """A failure caught inside a writer-thread job, as the store reports it (like `_on`)."""
         if isinstance(exc, sqlite3.Error):
             return _storage_error(exc)
+        if isinstance(exc, ConnectionClosed):
+            return WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed")
         if isinstance(exc, GroupLost):
             return WorkbenchError(
                 ErrorCode.STORAGE_UNAVAILABLE,
@@ -756,8 +758,17 @@ class SqliteRunStore:
             )
         return exc
 
-    async def _on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._on(self._writer, fn)
+    def _submit_writer(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue `fn(conn)` on the write connection's thread; its future carries the driver's own errors
+        (the groups convert them with `_converted`)."""
+        if self._writer is None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
+        if self._lost is not None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, self._lost)
+        try:
+            return self._writer.submit(fn)
+        except ConnectionClosed as exc:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed") from exc
 
     def _committed(self, writes: int) -> None:
         """Checkpoint the WAL every CHECKPOINT_EVERY committed writes, on a connection of its own: SQLite
