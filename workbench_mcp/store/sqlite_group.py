@@ -34,6 +34,7 @@ change, and any group that did not commit, starts a new epoch, so every older en
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -71,7 +72,7 @@ class _Group:
     committing: bool = False
     epoch: int | None = None
     """The epoch its transaction began in, once `began` is done."""
-    began: asyncio.Future[int] | None = None
+    began: asyncio.Future[tuple[int, None] | tuple[None, Exception]] | None = None
     """The group's first hop, sent as it is formed: BEGIN IMMEDIATE and the epoch check."""
 
 
@@ -176,10 +177,8 @@ class WriteGroups:
         if group is None:
             loop = asyncio.get_running_loop()
             began = self._submit(partial(self._begin_job, number=self._numbers + 1))
-            began.add_done_callback(_retrieve)
             self._numbers += 1
             group = self._current = _Group(self._numbers, loop.create_future(), time.monotonic(), began=began)
-            group.done.add_done_callback(_retrieve)
         young = group.admitted == 0 or time.monotonic() - group.formed < GROUP_MAX_AGE_S
         if not group.closed and young and group.admitted < GROUP_MAX_WRITES:
             group.members += 1
@@ -225,10 +224,12 @@ class WriteGroups:
             self._committed(group.writes)
         else:
             group.done.set_exception(self._convert(failure))
+            group.done.exception()  # retrieved: a group whose writers all went away logs no warning
 
     async def _acknowledged(self, group: _Group) -> None:
         if not group.done.done():  # else the write's own hop committed the group
-            await asyncio.wait([group.done])
+            with contextlib.suppress(Exception):  # read below
+                await asyncio.shield(group.done)
         failure = group.done.exception()
         if failure is not None:  # a fresh error per writer: they share the group's outcome, not its traceback
             if isinstance(failure, WorkbenchError):
@@ -255,8 +256,13 @@ class WriteGroups:
             raise GroupLost
         return self._epoch
 
-    def _begin_job(self, conn: sqlite3.Connection, number: int) -> int:
-        return self._enter(conn, number)
+    def _begin_job(self, conn: sqlite3.Connection, number: int) -> tuple[int, None] | tuple[None, Exception]:
+        """(epoch, None) or (None, why not): a value either way, so that a group whose writers all went away
+        leaves no unretrieved exception behind."""
+        try:
+            return self._enter(conn, number), None
+        except Exception as exc:
+            return None, exc
 
     def _read_job(self, conn: sqlite3.Connection, number: int, fn: Job) -> tuple[int, Any]:
         epoch = self._enter(conn, number)
@@ -318,14 +324,20 @@ class Member:
         if began is None:
             raise RuntimeError("a group always begins")
         if not began.done():
-            await asyncio.wait([began])
-        failure = began.exception()
+            with contextlib.suppress(Exception):  # read below
+                await asyncio.shield(began)
+        try:
+            epoch, failure = began.result()
+        except Exception as exc:  # the connection closed under the queued job
+            epoch, failure = None, exc
         if failure is not None:  # shared by the group's writes: a fresh error each
             failed = self._groups._convert(failure)
             if isinstance(failed, WorkbenchError):
                 raise WorkbenchError(failed.code, failed.message) from failure
             raise failed
-        self._came_back(began.result())
+        if epoch is None:
+            raise RuntimeError("a group that began has an epoch")
+        self._came_back(epoch)
 
     def _came_back(self, epoch: int) -> None:
         self.epoch = epoch
@@ -376,8 +388,3 @@ def _in_savepoint(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T
         raise
     conn.execute(_RELEASE)
     return result
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # a group nobody waits for (all its writers cancelled) logs no warning
