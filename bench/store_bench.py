@@ -36,7 +36,7 @@ from workbench_mcp.ledger.export import attested_bundle
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
-from workbench_mcp.store.run_store import Actor
+from workbench_mcp.store.run_store import Actor, GovernanceRecord
 from workbench_mcp.store.sqlite_store import Durability, SqliteRunStore
 from workbench_mcp.system_clock import SystemClock
 
@@ -195,6 +195,32 @@ async def ledger_cost(folder: Path, rounds: int, writes: int) -> list[list[str]]
         ["attest a 10k-event run: check rows, sign checkpoint, read (p50)", ms(median(export_s)), "", ""],
         ["attest a 10k-event run: all, with bundle and statement (p50)", ms(median(attest_s)), "", ""],
     ]  # fmt: skip
+
+
+async def governance_cost(folder: Path, sizes: list[int], samples: int) -> list[list[str]]:
+    """p50 of recording one governance record (a refusal: its own transaction, chained to the run's
+    governance rows) on runs that already hold `size` such rows; the chain's link reads the run's row
+    count and last link, so a growing run is the case to watch."""
+    store = SqliteRunStore(folder / "governance.db", signer=SigningKey.generate())
+    await store.open()
+    record = GovernanceRecord(kind="denial", principal="bench", tool="write_artifact", detail={"reason": "bench"})
+    rows = []
+    try:
+        runs = {size: await new_run(store, SystemClock()) for size in sizes}
+        for size, run_id in runs.items():
+            for _ in range(size):
+                await store.record_governance(TENANT, run_id, record)
+        took: dict[int, list[float]] = {size: [] for size in sizes}
+        for _ in range(samples):
+            for size, run_id in runs.items():
+                began = time.perf_counter()
+                await store.record_governance(TENANT, run_id, record)
+                took[size].append(time.perf_counter() - began)
+        for size in sizes:
+            rows.append([f"record_governance p50, run with {size:,} governance rows", ms(median(took[size])), "", ""])
+    finally:
+        await store.close()
+    return rows
 
 
 def ms(seconds: float) -> str:
@@ -416,7 +442,8 @@ async def main() -> None:
         return
     if args.ledger:
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
-            print_table(["ledger", "result", "target", "ratio"], await ledger_cost(Path(tmp), 6, 300))
+            rows = [*await ledger_cost(Path(tmp), 6, 300), *await governance_cost(Path(tmp), [10, 1_000], 200)]
+            print_table(["ledger", "result", "target", "ratio"], rows)
         return
     samples, writes, runs = (100, 500, 20_000) if args.quick else (400, 3_000, 100_000)
     lengths = [10, 1_000, 10_000]
@@ -432,6 +459,7 @@ async def main() -> None:
         first_page, deep_page = await listing(folder, runs, samples)
         export_s, export_text_s = await export_latency(folder, 5 if args.quick else 15)
         ledger_rows = await ledger_cost(folder, 3 if args.quick else 6, 300)
+        ledger_rows += await governance_cost(folder, [10, 1_000], 100 if args.quick else 200)
 
     print("Write latency p50 (one write_artifact = transaction + engine + commit):\n")
     print_table(
