@@ -73,7 +73,8 @@ class _Group:
     epoch: int | None = None
     """The epoch its transaction began in, once `began` is done."""
     began: asyncio.Future[tuple[int, None] | tuple[None, Exception]] | None = None
-    """The group's first hop, sent as it is formed: BEGIN IMMEDIATE and the epoch check."""
+    """The hop a write that reads first waits for: BEGIN IMMEDIATE (unless a hop before it began the
+    group) and the epoch check."""
 
 
 @dataclass(eq=False)
@@ -175,10 +176,8 @@ class WriteGroups:
         """A place in the open group (one is formed if none is), or None while a closed one finishes."""
         group = self._current
         if group is None:
-            loop = asyncio.get_running_loop()
-            began = self._submit(partial(self._begin_job, number=self._numbers + 1))
             self._numbers += 1
-            group = self._current = _Group(self._numbers, loop.create_future(), time.monotonic(), began=began)
+            group = self._current = _Group(self._numbers, asyncio.get_running_loop().create_future(), time.monotonic())
         young = group.admitted == 0 or time.monotonic() - group.formed < GROUP_MAX_AGE_S
         if not group.closed and young and group.admitted < GROUP_MAX_WRITES:
             group.members += 1
@@ -318,11 +317,13 @@ class Member:
         return self._group.epoch is not None and self._group.epoch == epoch
 
     async def ready(self) -> None:
-        """Wait for the group's transaction to begin (its first hop, shared by the group's writes); a failure
-        to begin (the busy timeout, a lost file) fails every write of the group."""
+        """Wait for the group's transaction to begin (a hop, shared by the group's writes that need it); a
+        failure to begin (the busy timeout, a lost file) fails every write of the group. A write that only
+        writes (create, replace, delete, a governance record) skips this: its own hop begins the group."""
         began = self._group.began
         if began is None:
-            raise RuntimeError("a group always begins")
+            begin = partial(self._groups._begin_job, number=self._group.number)
+            began = self._group.began = self._groups._submit(begin)
         if not began.done():
             with contextlib.suppress(Exception):  # read below
                 await asyncio.shield(began)
@@ -359,7 +360,6 @@ class Member:
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(conn)` inside a savepoint of the group's transaction. The last member still working commits
         the group in the same hop. The caller waits for the commit when it leaves `member`."""
-        await self.ready()
         groups, group = self._groups, self._group
         group.writes += 1
         last = group.members == 1 and not group.committing
