@@ -110,10 +110,12 @@ def link_rows(
     """Link a write's rows before they are inserted.
 
     `events` rows are (seq, event id, type, event JSON) and `event_values` the same events as values
-    (hashing those saves parsing the text back); `audit` rows are AUDIT_COLUMNS. `whole_run`: the rows
-    are the run's whole trace (create or import), so the chains start over. `tags`: the run row's tag
-    before this write (None: unknown) and the one it writes; with `cache`, the previous links come from
-    the heads the write that left that tag cached, else from the rows (two primary-key reads)."""
+    (hashing those saves parsing the text back; the JSON must be `row_codec.dump_json` of the value,
+    which `chain.event_link` reads to tell whether orjson may write the canonical JSON); `audit` rows
+    are AUDIT_COLUMNS. `whole_run`: the rows are the run's whole trace (create or import), so the chains
+    start over. `tags`: the run row's tag before this write (None: unknown) and the one it writes; with
+    `cache`, the previous links come from the heads the write that left that tag cached, else from the
+    rows (two primary-key reads)."""
     event_seq = events[0][0] - 1 if events else 0
     audit_seq = audit[0][0] - 1 if audit else 0
     known = None if whole_run or cache is None or tags is None else cache.get(key, tags[0])
@@ -132,7 +134,7 @@ def link_rows(
     reasons: list[Reason] = []
     linked_events: list[Row] = []
     for row, event in zip(events, event_values, strict=True):
-        event_head = chain.link(event_head, event)
+        event_head = chain.event_link(event_head, event, row[3])
         linked_events.append((*row, event_head))
         reason = reason_for(event)
         if reason is not None:
