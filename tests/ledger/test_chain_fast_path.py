@@ -14,6 +14,7 @@ from tests.ledger.conftest import ALICE, Ledger
 from workbench_mcp.commands import WriteArtifact
 from workbench_mcp.errors import WorkbenchError
 from workbench_mcp.ledger import chain
+from workbench_mcp.ledger.store_rows import AUDIT_COLUMNS, audit_row_link
 from workbench_mcp.protocol.canonical_json import MAX_SAFE_INTEGER, canonical_json
 from workbench_mcp.store.row_codec import dump_json
 
@@ -116,3 +117,22 @@ async def test_stored_links_of_unusual_events_are_the_canonical_chain(ledger: Le
             row[0] for row in conn.execute("SELECT link FROM trace_events WHERE run_id = ? ORDER BY seq", (run_id,))
         ]
     assert stored == chain.links(trace)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        (7, "evt_1", "user_bob", "write_artifact", None, "2026-01-01T00:00:00.000Z"),
+        (7, "evt_1", "user_bob", "write_artifact", "corr-9", "2026-01-01T00:00:00.000Z"),
+        (1, "", "ünïcødé 😀 \ud83d\ude00", "tab\tnew\nline\u001f\u2028", '"\\', "2026-01-01T00:00:00.000Z"),
+        (2, "evt_1", "lone \ud800 surrogate", "x", None, "t"),
+        (MAX_SAFE_INTEGER + 1, "evt_1", "p", "x", None, "t"),
+        (3, "evt_1", None, None, None, "t"),
+        (3, "evt_1", "p", "x", 12, "t"),
+    ],
+)
+def test_the_fast_audit_row_link_is_the_canonical_one(row: tuple[Any, ...]) -> None:
+    columns = dict(zip(AUDIT_COLUMNS, row, strict=True))
+    assert _link_or_error(PREVIOUS, row, audit_row_link) == _link_or_error(
+        PREVIOUS, chain.audit_record(columns), chain.link
+    )
