@@ -43,12 +43,15 @@ def _plain(stored: str) -> bool:
     writes "5", "0"); any other float is in [1e-4, 2^52) and not integral, where orjson, Python and
     JavaScript write the same shortest digits. A key beyond U+FFFF (or a lone surrogate) shows as
     "\\udXXX": there orjson's code-point order is not JavaScript's UTF-16 order. A match inside a
-    string only costs the exact path; substring tests beat one regex over the text by ~2x."""
-    if ".0," in stored or ".0}" in stored or ".0]" in stored or "e+" in stored or "\\ud" in stored:
+    string only costs the exact path."""
+    # '+' and '\\' are rare, and memchr finds one char fast; a regex with a literal prefix (".0", "e-")
+    # scans faster than `in` with a 3-character needle. Together ~0.8 us for a 600-byte event.
+    if ("+" in stored and "e+" in stored) or ("\\" in stored and "\\ud" in stored):
         return False
-    return _NEGATIVE_EXPONENT.search(stored) is None
+    return _INTEGRAL_FLOAT.search(stored) is None and _NEGATIVE_EXPONENT.search(stored) is None
 
 
+_INTEGRAL_FLOAT = re.compile(r"\.0[,\]}]")
 # Python writes 2 or 3 exponent digits; a UUID's "...e-4f3a-" never matches (hex follows, then "-").
 _NEGATIVE_EXPONENT = re.compile(r"e-[0-9]{2,3}[,\]}]")
 
