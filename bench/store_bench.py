@@ -160,13 +160,18 @@ async def attest_cost(signed: SqliteRunStore, writer: Writer, run_id: str) -> tu
     return export_s, await timed(3, attest)
 
 
-async def ledger_cost(folder: Path, rounds: int, writes: int, *, attest: bool = True) -> list[list[str]]:
+async def ledger_cost(
+    folder: Path, rounds: int, writes: int, *, attest: bool = True, plain_first: bool = False
+) -> list[list[str]]:
     """The hash chain's cost on the write path (the same writes, chain on vs off, interleaved) and the
-    time to attest a 10k-event run."""
+    time to attest a 10k-event run. `plain_first`: open the store without the chain first (which store
+    is opened first is the one thing the interleaving does not swap)."""
     stores = {
         "chain": SqliteRunStore(folder / "ledger-on.db", signer=SigningKey.generate()),
         "plain": SqliteRunStore(folder / "ledger-off.db", chain=False),
     }
+    if plain_first:
+        stores = {"plain": stores["plain"], "chain": stores["chain"]}
     from workbench_mcp.ledger import store_rows
 
     hashing = Sections(clock=time.thread_time)  # CPU of the chain's own work, on the store's thread
@@ -250,12 +255,13 @@ async def governance_cost(folder: Path, sizes: list[int], samples: int) -> list[
 
 
 async def chain_runs(count: int) -> None:
-    """`count` runs of the chain on / off comparison (fresh stores each), then the median of each ratio:
-    on this shared host one run's ratio moves by several per cent, the median of a few much less."""
+    """`count` runs of the chain on / off comparison (fresh stores each, opened in turns in either order),
+    then the median of each ratio: on this shared host one run's ratio moves by several per cent (an A/A
+    run of two plain stores too), the median of a few much less."""
     ratios: list[list[float]] = []
     for i in range(count):
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
-            rows = await ledger_cost(Path(tmp), 3, 300, attest=False)
+            rows = await ledger_cost(Path(tmp), 3, 300, attest=False, plain_first=i % 2 == 1)
         ratios.append([float(row[3].split("x")[0]) for row in rows])
         print(f"run {i + 1}: " + "; ".join(f"{row[0]} {row[1]} = {row[3]}" for row in rows))
     names = ["write p50", "writes/s (slower by)", "process CPU per write", "hashing share"]
