@@ -7,16 +7,20 @@ O(rows written), never O(trace), and no extra page per commit.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.checkpoints import Heads, Reason, reason_for, sign_checkpoint
 from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
+from workbench_mcp.protocol.canonical_json import MAX_SAFE_INTEGER
 
 Key = tuple[str, str]
 Row = tuple[Any, ...]
@@ -110,10 +114,12 @@ def link_rows(
     """Link a write's rows before they are inserted.
 
     `events` rows are (seq, event id, type, event JSON) and `event_values` the same events as values
-    (hashing those saves parsing the text back); `audit` rows are AUDIT_COLUMNS. `whole_run`: the rows
-    are the run's whole trace (create or import), so the chains start over. `tags`: the run row's tag
-    before this write (None: unknown) and the one it writes; with `cache`, the previous links come from
-    the heads the write that left that tag cached, else from the rows (two primary-key reads)."""
+    (hashing those saves parsing the text back; the JSON must be `row_codec.dump_json` of the value,
+    which `chain.event_link` reads to tell whether orjson may write the canonical JSON); `audit` rows
+    are AUDIT_COLUMNS. `whole_run`: the rows are the run's whole trace (create or import), so the chains
+    start over. `tags`: the run row's tag before this write (None: unknown) and the one it writes; with
+    `cache`, the previous links come from the heads the write that left that tag cached, else from the
+    rows (two primary-key reads)."""
     event_seq = events[0][0] - 1 if events else 0
     audit_seq = audit[0][0] - 1 if audit else 0
     known = None if whole_run or cache is None or tags is None else cache.get(key, tags[0])
@@ -132,20 +138,53 @@ def link_rows(
     reasons: list[Reason] = []
     linked_events: list[Row] = []
     for row, event in zip(events, event_values, strict=True):
-        event_head = chain.link(event_head, event)
+        event_head = chain.event_link(event_head, event, row[3])
         linked_events.append((*row, event_head))
         reason = reason_for(event)
         if reason is not None:
             reasons.append(reason)
     linked_audit: list[Row] = []
     for row in audit:
-        audit_head = chain.audit_link(audit_head, dict(zip(AUDIT_COLUMNS, row, strict=True)))
+        audit_head = audit_row_link(audit_head, row)
         linked_audit.append((*row, audit_head))
     heads = Heads(events[-1][0] if events else event_seq, event_head, audit[-1][0] if audit else audit_seq, audit_head)
     if cache is not None and tags is not None and events and audit:
         # Put before the commit: should it fail, the row keeps its old tag and this entry never matches.
         cache.put(key, tags[1], heads)
     return Linked(linked_events, linked_audit, heads, reasons)
+
+
+def audit_row_link(previous: str, row: Row) -> str:
+    """`chain.audit_link(previous, AUDIT_COLUMNS of row)`, faster for the usual row (every column a string
+    but an integer seq and a NULL or string correlation id): the record is built with its members in
+    canonical order (all ASCII names), so orjson writes it unsorted."""
+    seq, event_id, principal, tool, correlation_id, at = row
+    record: dict[str, Any] | None = None
+    if (
+        type(seq) is int
+        and -MAX_SAFE_INTEGER <= seq <= MAX_SAFE_INTEGER
+        and type(event_id) is str
+        and type(principal) is str
+        and type(tool) is str
+        and type(at) is str
+    ):
+        if correlation_id is None:
+            record = {"at": at, "event_id": event_id, "principal": principal, "seq": seq, "tool": tool}
+        elif type(correlation_id) is str:
+            record = {
+                "at": at, "correlation_id": correlation_id, "event_id": event_id, "principal": principal,
+                "seq": seq, "tool": tool,
+            }  # fmt: skip
+    if record is not None:
+        try:
+            data = orjson.dumps(record)
+        except TypeError:  # orjson.JSONEncodeError: a lone surrogate
+            pass
+        else:
+            digest = hashlib.sha256(previous.encode("utf-8"))
+            digest.update(data)
+            return digest.hexdigest()
+    return chain.audit_link(previous, dict(zip(AUDIT_COLUMNS, row, strict=True)))
 
 
 def finish_write(
