@@ -7,7 +7,7 @@ numbers leave out only uvicorn's HTTP parsing and the kernel. For each era (2025
 (`time.process_time`, all threads: the SQLite work runs on the store's own thread) and a breakdown of the
 event-loop thread's self time by layer (cProfile), scaled to that thread's CPU, plus the store thread's CPU.
 
-    python -m bench call_cost [--calls 1000] [--rounds 3] [--tool write_artifact|get_run]
+    python -m bench call_cost [--calls 1000] [--rounds 3] [--tool write_artifact|start_run|resolve_gate|get_run]
 """
 
 from __future__ import annotations
@@ -139,6 +139,14 @@ def _workload(caller: Caller, tool: str, run_ids: list[str]) -> Callable[[int], 
         run_id = run_ids[i % len(run_ids)]
         if tool == "get_run":
             return caller.call("get_run", {"runId": run_id})
+        if tool == "start_run":
+            return caller.call("start_run", {"workflowId": JOB_SEARCH})
+        if tool == "resolve_gate":
+            # Runs here never begin a step, so parser1's PAUSE_BEFORE is the gate under review (D25); the decision
+            # alternates per run, so every call records a change (re-approving an open gate records nothing).
+            decision = ("approved", "rejected")[(i // len(run_ids)) % 2]
+            arguments = {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": decision}
+            return caller.call("resolve_gate", arguments | {"note": f"n{i}"})
         arguments = {"runId": run_id, "artifactKey": f"k{i % 7}", "typeId": "note", "data": {"i": i}}
         return caller.call("write_artifact", arguments)
 
@@ -227,7 +235,8 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench call_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="calls per era and round (default 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median round is shown (default 3)")
-    parser.add_argument("--tool", choices=("write_artifact", "get_run"), default="write_artifact")
+    tools = ("write_artifact", "start_run", "resolve_gate", "get_run")
+    parser.add_argument("--tool", choices=tools, default="write_artifact")
     args = parser.parse_args(argv)
     asyncio.run(run(args.calls, args.tool, args.rounds))
     return 0
