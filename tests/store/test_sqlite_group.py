@@ -134,6 +134,32 @@ async def test_while_another_store_writes_a_write_reads_its_run_in_the_hop_that_
     assert state.artifacts["draft"].version == 7
 
 
+async def test_concurrent_writes_after_another_store_wrote_read_once_each_and_trust_once_it_stops(
+    open_store: StoreFactory, clock: CountingClock
+) -> None:
+    """Eight concurrent writes in one group while another store writes: the first reads its run in the BEGIN's
+    hop, the others wait for that BEGIN and read in hops of their own. Once the other store stops, they trust
+    what this store wrote again: the first still reads with the BEGIN, the others read nothing."""
+    ours, theirs = await open_store(), await open_store()
+    runs = [await create(ours, clock) for _ in range(WRITERS)]
+    await asyncio.gather(*(write_once(ours, clock, run_id) for run_id in runs))
+    await write_once(theirs, clock, runs[0])
+    await write_once(ours, clock, runs[0])  # this group finds their commit: `others_write`
+    await write_once(theirs, clock, runs[1])
+    hops = _count_hops(ours)
+
+    await asyncio.gather(*(write_once(ours, clock, run_id) for run_id in runs))
+    first = hops[0]
+    hops[0] = 0
+    await asyncio.gather(*(write_once(ours, clock, run_id) for run_id in runs))
+    # BEGIN with the first write's read, 7 reads, 8 writes, the COMMIT (18 before: the BEGIN alone first);
+    # then BEGIN with the first write's read, 8 writes, the COMMIT, as a BEGIN, 8 writes and the COMMIT before.
+    assert (first, hops[0]) == (1 + (WRITERS - 1) + WRITERS + 1, 1 + WRITERS + 1)
+
+    assert _versions(await ours.load_trace(TENANT, runs[0])) == [1, 2, 3, 4, 5]
+    assert _versions(await ours.load_trace(TENANT, runs[1])) == [1, 2, 3, 4]
+
+
 async def test_a_store_alone_goes_back_to_trusting_what_it_wrote(store: SqliteRunStore, clock: CountingClock) -> None:
     """With nobody else writing, a write skips reading its run again (the hop that begins the group only
     begins it), as before: one BEGIN hop and one write hop, and no read of the run row."""

@@ -367,6 +367,11 @@ class Member:
         one hop instead of two when the run changed, one indexed read more when it did not."""
         return epoch >= self._groups.latest_epoch and not self._groups.others_write
 
+    @property
+    def first_hop(self) -> bool:
+        """No write of the group has asked for its BEGIN yet (`ready`, `begin_reading`)."""
+        return self._group.began is None
+
     async def begin_reading(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`read`, for a write sure to read: when no hop of the group has begun its transaction yet, the read
         rides on the BEGIN's hop (one thread hop instead of two). The group's other writes wait for that BEGIN
