@@ -28,7 +28,10 @@ to check the cached state. The group's BEGIN reads `PRAGMA data_version`, which 
 another connection (another process, another store, a tool) has committed. While it stays the same from
 group to group, nobody but this store wrote since, so what this store's own writes left (its per-run
 `epoch`-stamped entries) is still the stored truth and a write may skip that read: `Member.trusts`. Any
-change, and any group that did not commit, starts a new epoch, so every older entry is distrusted.
+change, and any group that did not commit, starts a new epoch, so every older entry is distrusted. A write
+that will not be trusted (its entry is older than an epoch a hop already reported) or likely not (the last
+group found another connection's commit: `serve --workers N`) reads its run row in the hop that begins its
+group, when it is the group's first (`Member.begin_reading`): one hop where it took two.
 """
 
 from __future__ import annotations
