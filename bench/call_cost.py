@@ -7,7 +7,12 @@ numbers leave out only uvicorn's HTTP parsing and the kernel. For each era (2025
 (`time.process_time`, all threads: the SQLite work runs on the store's own thread) and a breakdown of the
 event-loop thread's self time by layer (cProfile), scaled to that thread's CPU, plus the store thread's CPU.
 
-    python -m bench call_cost [--calls 1000] [--rounds 3] [--tool write_artifact|get_run]
+    python -m bench call_cost [--calls 1000] [--rounds 3] [--tool write_artifact|start_run|resolve_gate|get_run]
+    python -m bench call_cost --layers   # instead of cProfile: each layer's own CPU, from timers at its entry
+
+`--layers` wraps each layer's entry point in a timer (event-loop thread CPU, ~1 us per timer): no profiler
+overhead, so the split is closer to the real one than cProfile's, which inflates code that makes many small
+calls. A layer's own CPU is its time minus the next layer's.
 """
 
 from __future__ import annotations
@@ -139,6 +144,14 @@ def _workload(caller: Caller, tool: str, run_ids: list[str]) -> Callable[[int], 
         run_id = run_ids[i % len(run_ids)]
         if tool == "get_run":
             return caller.call("get_run", {"runId": run_id})
+        if tool == "start_run":
+            return caller.call("start_run", {"workflowId": JOB_SEARCH})
+        if tool == "resolve_gate":
+            # Runs here never begin a step, so parser1's PAUSE_BEFORE is the gate under review (D25); the decision
+            # alternates per run, so every call records a change (re-approving an open gate records nothing).
+            decision = ("approved", "rejected")[(i // len(run_ids)) % 2]
+            arguments = {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": decision}
+            return caller.call("resolve_gate", arguments | {"note": f"n{i}"})
         arguments = {"runId": run_id, "artifactKey": f"k{i % 7}", "typeId": "note", "data": {"i": i}}
         return caller.call("write_artifact", arguments)
 
@@ -223,11 +236,107 @@ def _print(tool: str, calls: int, results: dict[str, tuple[float, float, dict[st
         row(f"    {bucket}", [parts.get(bucket, 0.0) for _, _, parts in results.values()])
 
 
+# (row label, module, class, method): each wraps the next, outermost first. A row's own CPU is its time minus the
+# next row's; the last row holds everything below it (service, engine, the store's event-loop side).
+LAYERS: tuple[tuple[str, str, str, str], ...] = (
+    ("HTTP: Starlette, Host, body deadline, router", "starlette.applications", "Starlette", "__call__"),
+    ("auth, rate limit, fair admission", "workbench_mcp.web.bearer_auth", "BearerAuthMiddleware", "__call__"),
+    ("MCP endpoint: checks, parse, envelope, reply", "workbench_mcp.web.mcp_endpoint", "McpEndpoint", "__call__"),
+    ("MCP SDK kernel: serve_one, validation, result", "workbench_mcp.web.mcp_endpoint", "McpEndpoint", "_serve"),
+    ("tool adapter: scopes, arguments, result", "workbench_mcp.mcp_server.server", "WorkbenchMCP", "call_tool"),
+    ("tool function, tool result", "mcp.server.mcpserver.utilities.func_metadata", "FuncMetadata", "call_fn"),
+    ("service, engine, store (event-loop side)", "workbench_mcp.service", "RunService", "{service}"),
+)
+SERVICE_ENTRY = {"write_artifact": "execute", "start_run": "start_run", "resolve_gate": "resolve_gate"}
+"""The service method each tool calls (get_run's read stays in the tool function's row)."""
+
+
+def _timed(fn: Callable[..., Any], label: str, spent: dict[str, float]) -> Callable[..., Any]:
+    async def timed(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return await fn(*args, **kwargs)
+        finally:
+            spent[label] += time.thread_time() - started
+
+    return timed
+
+
+async def _layers(caller: Caller, tool: str, run_ids: list[str], calls: int) -> tuple[float, float, dict[str, float]]:
+    import importlib
+
+    spent: dict[str, float] = defaultdict(float)
+    patched: list[tuple[type, str, Any]] = []
+    layers = [layer for layer in LAYERS if layer[3] != "{service}" or tool in SERVICE_ENTRY]
+    for label, module, owner, name in layers:
+        name = SERVICE_ENTRY[tool] if name == "{service}" else name
+        if owner:
+            cls = getattr(importlib.import_module(module), owner)
+            patched.append((cls, name, cls.__dict__[name]))
+            setattr(cls, name, _timed(cls.__dict__[name], label, spent))
+    try:
+        one = _workload(caller, tool, run_ids)
+        for i in range(min(200, calls)):
+            await one(i)
+        spent.clear()
+        cpu0, main0 = time.process_time(), time.thread_time()
+        for i in range(calls):
+            await one(i)
+        cpu, main = time.process_time() - cpu0, time.thread_time() - main0
+    finally:
+        for cls, name, original in patched:
+            setattr(cls, name, original)
+    inclusive = [spent[label] for label, *_ in layers]
+    inner = [*inclusive[1:], 0.0]
+    rows = zip(layers, inclusive, inner, strict=True)
+    own = {label: (outer - below) / calls * 1e6 for (label, *_), outer, below in rows}
+    return cpu / calls * 1e6, main / calls * 1e6, own
+
+
+async def run_layers(calls: int, tool: str, rounds_wanted: int) -> None:
+    """`run`, with the layers' own CPU in place of the cProfile breakdown."""
+    from workbench_mcp.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        config = ServerConfig(
+            port=8765,
+            db_path=Path(folder) / "bench.db",
+            toolsets=frozenset(Toolset),
+            jwt=JwtConfig(secret=SECRET),
+            log_level="WARNING",
+            rate_limit=RateLimitConfig(per_second=0),
+        )
+        app = create_app(config)
+        lifespan: AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
+        async with lifespan:
+            token = mint_token(SECRET, user="bench", org="org_bench")
+            rounds: dict[str, list[tuple[float, float, dict[str, float]]]] = {era: [] for era in ERAS}
+            for _ in range(rounds_wanted):
+                for era in ERAS:
+                    caller = Caller(app, token, era)
+                    starts = [await caller.call_json("start_run", {"workflowId": JOB_SEARCH}) for _ in range(8)]
+                    rounds[era].append(await _layers(caller, tool, [start["runId"] for start in starts], calls))
+    results = {era: sorted(runs, key=lambda r: r[0])[len(runs) // 2] for era, runs in rounds.items()}
+    print(
+        "total per round: "
+        + "; ".join(f"{era} " + ", ".join(f"{r[0]:.0f}" for r in runs) for era, runs in rounds.items())
+    )
+    print(f"server CPU per `{tool}` call by layer (own CPU, timers at each layer's entry), {calls} calls per era (us)")
+    print(f"{'':52}" + "".join(f"{era:>12}" for era in results))
+    print(f"{'total, all threads':52}" + "".join(f"{cpu:12.0f}" for cpu, _, _ in results.values()))
+    print(f"{'  store thread (SQLite, chain hash)':52}" + "".join(f"{c - m:12.0f}" for c, m, _ in results.values()))
+    print(f"{'  event-loop thread':52}" + "".join(f"{main:12.0f}" for _, main, _ in results.values()))
+    for label, *_ in LAYERS:
+        print(f"{'    ' + label:52}" + "".join(f"{parts.get(label, 0):12.0f}" for _, _, parts in results.values()))
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench call_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000, help="calls per era and round (default 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; the median round is shown (default 3)")
-    parser.add_argument("--tool", choices=("write_artifact", "get_run"), default="write_artifact")
+    tools = ("write_artifact", "start_run", "resolve_gate", "get_run")
+    parser.add_argument("--tool", choices=tools, default="write_artifact")
+    parser.add_argument("--layers", action="store_true", help="each layer's own CPU (timers) instead of cProfile")
     args = parser.parse_args(argv)
-    asyncio.run(run(args.calls, args.tool, args.rounds))
+    asyncio.run((run_layers if args.layers else run)(args.calls, args.tool, args.rounds))
     return 0

@@ -6,6 +6,10 @@
     python bench/store_bench.py --writers  # only committed writes/s, sequential vs 8 concurrent writers (~10 s)
     python bench/store_bench.py --breakdown  # where a write's time goes, 1 writer and 8 writers (~15 s)
     python bench/store_bench.py --chain 5  # only chain on / off: 5 interleaved runs and the median ratios (~25 s)
+    python bench/store_bench.py --two-stores  # hops and CPU per write, one store vs two on one file (~10 s)
+    args = parser.parse_args()
+
+        return
 
 A "write" is what the service does for write_artifact: open the run's transaction, let the engine
 decide, append, commit. Every write carries an idempotency key, so the idempotency map grows with
@@ -471,6 +475,46 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "MISSED"
 
 
+async def two_stores(folder: Path, writes: int, rounds: int = 5) -> list[list[str]]:
+    """Sequential writes by one store, then by two stores on the same file taking turns (what `serve --workers
+    2` does to its workers): thread hops and process CPU per write, the lowest of `rounds` blocks each."""
+    ours, theirs = SqliteRunStore(folder / "two.db"), SqliteRunStore(folder / "two.db")
+    await ours.open()
+    await theirs.open()
+    hops = 0
+    counted: list[tuple[Any, Any]] = []
+    for store in (ours, theirs):
+        writer = store._writer
+        assert writer is not None
+        submit = writer.submit
+
+        def counting(fn: Any, submit: Any = submit) -> Any:
+            nonlocal hops
+            hops += 1
+            return submit(fn)
+
+        writer.submit = counting  # type: ignore[method-assign]
+        counted.append((writer, submit))
+    rows = []
+    try:
+        clock = SystemClock()
+        runs = [await new_run(ours, clock) for _ in range(4)]
+        drivers = [Writer(ours, clock, keyed=False), Writer(theirs, clock, keyed=False)]
+        for label, turns in (("one store", 1), ("two stores taking turns", 2)):
+            best_cpu, per_write = float("inf"), 0.0
+            for _ in range(rounds):
+                hops, used = 0, time.process_time()
+                for i in range(writes):
+                    await drivers[i % turns].write(runs[i % len(runs)])
+                best_cpu = min(best_cpu, (time.process_time() - used) / writes)
+                per_write = hops / writes
+            rows.append([label, f"{per_write:.2f}", f"{best_cpu * 1e6:.0f}"])
+    finally:
+        for store in (ours, theirs):
+            await store.close()
+    return rows
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples for a smoke run")
@@ -478,9 +522,16 @@ async def main() -> None:
     parser.add_argument("--writers", action="store_true", help="only writes/s, 1 writer vs 8 concurrent writers")
     parser.add_argument("--breakdown", action="store_true", help="where a write's time goes, 1 and 8 writers")
     parser.add_argument("--chain", type=int, metavar="N", help="only chain on / off: N interleaved runs, medians")
+    parser.add_argument("--two-stores", action="store_true", help="hops and CPU per write, 1 store vs 2 on one file")
     args = parser.parse_args()
     if args.chain:
         await chain_runs(args.chain)
+        return
+    if args.two_stores:
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            rows = await two_stores(Path(tmp), 400)
+        print_table(["sequential writes", "hops per write", "process CPU per write (us)"], rows)
+        print(f"\nload average {os.getloadavg()[0]:.1f}")
         return
     if args.breakdown:
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:

@@ -97,6 +97,89 @@ async def test_a_write_after_another_store_committed_reads_the_run_again(
     assert state.artifacts["draft"].version == 3
 
 
+def _count_hops(store: SqliteRunStore) -> list[int]:
+    """Jobs queued for the store's write thread from now on: one hop each (its private thread: no public hook)."""
+    writer = store._writer
+    assert writer is not None
+    queued = [0]
+    submit = writer.submit
+
+    def counted(fn: Any) -> Any:
+        queued[0] += 1
+        return submit(fn)
+
+    writer.submit = counted  # type: ignore[method-assign]
+    return queued
+
+
+async def test_while_another_store_writes_a_write_reads_its_run_in_the_hop_that_begins(
+    open_store: StoreFactory, clock: CountingClock
+) -> None:
+    """Two stores on one file (two `serve` workers): once a group found the other's commit, the next write
+    reads its run in the hop that begins its group, not in a hop of its own after the BEGIN (three hops a
+    write before: BEGIN, read, write). Every write still sees the other's: nothing is lost."""
+    ours, theirs = await open_store(), await open_store()
+    run_id = await create(ours, clock)
+    await write_once(ours, clock, run_id)
+    hops = _count_hops(ours)
+
+    for _ in range(3):
+        await write_once(theirs, clock, run_id)
+        hops[0] = 0
+        await write_once(ours, clock, run_id)
+
+    assert hops[0] == 2  # BEGIN + read, then write + COMMIT
+    state, trace = await ours.load_run(TENANT, run_id, fresh=True)
+    assert _versions(trace) == [1, 2, 3, 4, 5, 6, 7]
+    assert state.artifacts["draft"].version == 7
+
+
+async def test_concurrent_writes_after_another_store_wrote_read_once_each_and_trust_once_it_stops(
+    open_store: StoreFactory, clock: CountingClock
+) -> None:
+    """Eight concurrent writes in one group while another store writes: the first reads its run in the BEGIN's
+    hop, the others wait for that BEGIN and read in hops of their own. Once the other store stops, they trust
+    what this store wrote again: the first still reads with the BEGIN, the others read nothing."""
+    ours, theirs = await open_store(), await open_store()
+    runs = [await create(ours, clock) for _ in range(WRITERS)]
+    await asyncio.gather(*(write_once(ours, clock, run_id) for run_id in runs))
+    await write_once(theirs, clock, runs[0])
+    await write_once(ours, clock, runs[0])  # this group finds their commit: `others_write`
+    await write_once(theirs, clock, runs[1])
+    hops = _count_hops(ours)
+
+    await asyncio.gather(*(write_once(ours, clock, run_id) for run_id in runs))
+    first = hops[0]
+    hops[0] = 0
+    await asyncio.gather(*(write_once(ours, clock, run_id) for run_id in runs))
+    # BEGIN with the first write's read, 7 reads, 8 writes, the COMMIT (18 before: the BEGIN alone first);
+    # then BEGIN with the first write's read, 8 writes, the COMMIT, as a BEGIN, 8 writes and the COMMIT before.
+    assert (first, hops[0]) == (1 + (WRITERS - 1) + WRITERS + 1, 1 + WRITERS + 1)
+
+    assert _versions(await ours.load_trace(TENANT, runs[0])) == [1, 2, 3, 4, 5]
+    assert _versions(await ours.load_trace(TENANT, runs[1])) == [1, 2, 3, 4]
+
+
+async def test_a_store_alone_goes_back_to_trusting_what_it_wrote(store: SqliteRunStore, clock: CountingClock) -> None:
+    """With nobody else writing, a write skips reading its run again (the hop that begins the group only
+    begins it), as before: one BEGIN hop and one write hop, and no read of the run row."""
+    run_id = await create(store, clock)
+    await write_once(store, clock, run_id)
+    await write_once(store, clock, run_id)
+    reads: list[str] = []
+
+    def trace_on(conn: sqlite3.Connection) -> None:
+        conn.set_trace_callback(lambda sql: reads.append(sql) if "FROM runs" in sql else None)
+
+    await store._on(store._writer, trace_on)
+    hops = _count_hops(store)
+    await write_once(store, clock, run_id)
+
+    assert hops[0] == 2
+    assert reads == []
+    assert _versions(await store.load_trace(TENANT, run_id)) == [1, 2, 3]
+
+
 @pytest.mark.slow
 async def test_a_store_closing_waits_for_the_commit_its_writers_wait_for(
     store: SqliteRunStore, clock: CountingClock, db_path: Path

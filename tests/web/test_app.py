@@ -227,3 +227,16 @@ def test_mcp_and_rest_share_one_token_verifier(tmp_path: Path) -> None:
     assert len(checks) >= 4  # /mcp, /mcp/, /api/runs, /api/runs/{id}
     assert len({id(check.verifier) for check in checks}) == 1
     assert checks[0].verifier is not None
+
+
+def test_the_mcp_routes_come_first_and_no_two_routes_share_a_path(tmp_path: Path) -> None:
+    """The router tries routes in order, and nearly every request is an MCP call, so those go first; that
+    order decides nothing else only while every path is distinct."""
+    from starlette.routing import Route
+
+    from workbench_mcp.web.app import create_app
+
+    routes = [route for route in create_app(server_config(tmp_path)).router.routes if isinstance(route, Route)]
+    paths = [route.path for route in routes]
+    assert paths[:2] == ["/api/mcp", "/mcp"]
+    assert len(set(paths)) == len(paths)

@@ -11,9 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.responses import PlainTextResponse
+from starlette.types import Receive, Scope, Send
 
 from tests.servers import running_server, server_config, token
 from workbench_mcp.config import ConfigError, ConnectionLimits, JwtConfig, ServerConfig, check_serve_config
+from workbench_mcp.web.network_guard import HOST_VERDICTS, HostOriginMiddleware, HostPolicy
 
 MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
 START = {
@@ -100,6 +103,31 @@ async def test_host_headers_are_parsed_not_prefix_matched(base_url: str, host: s
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
         response = await http.post("/api/mcp", json=START, headers=headers)
     assert response.status_code == status
+
+
+async def test_host_verdicts_are_remembered_per_value_and_bounded() -> None:
+    """HostOriginMiddleware keeps each Host value's verdict (parsing it cost more than the rest of the check);
+    a remembered verdict is the same as a fresh one, and past the bound the memo starts over."""
+
+    async def ok(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    guard = HostOriginMiddleware(ok, HostPolicy(allowed=()), public_paths=())
+    transport = httpx.ASGITransport(app=guard)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+
+        async def status(host: str) -> int:
+            return (await http.get("/api/runs", headers={"Host": host})).status_code
+
+        for _ in range(2):  # the second round answers from the memo
+            assert await status("127.0.0.1:8765") == 200
+            assert await status("127.0.0.1:evil.com") == 421
+            assert await status("evil.example") == 421
+        for port in range(1, 3 * HOST_VERDICTS):
+            assert await status(f"localhost:{port}") == 200
+            assert len(guard._hosts) <= HOST_VERDICTS
+        assert await status("evil.example") == 421
+        assert await status("127.0.0.1:8765") == 200
 
 
 async def test_public_url_host_is_accepted_on_its_own_port_only(tmp_path: Path) -> None:

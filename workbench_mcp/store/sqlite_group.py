@@ -28,7 +28,10 @@ to check the cached state. The group's BEGIN reads `PRAGMA data_version`, which 
 another connection (another process, another store, a tool) has committed. While it stays the same from
 group to group, nobody but this store wrote since, so what this store's own writes left (its per-run
 `epoch`-stamped entries) is still the stored truth and a write may skip that read: `Member.trusts`. Any
-change, and any group that did not commit, starts a new epoch, so every older entry is distrusted.
+change, and any group that did not commit, starts a new epoch, so every older entry is distrusted. A write
+that will not be trusted (its entry is older than an epoch a hop already reported) or likely not (the last
+group found another connection's commit: `serve --workers N`) reads its run row in the hop that begins its
+group, when it is the group's first (`Member.begin_reading`): one hop where it took two.
 """
 
 from __future__ import annotations
@@ -116,6 +119,12 @@ class WriteGroups:
         self._open: int | None = None  # writer thread only: the group whose transaction is open
         self._version: int | None = None  # writer thread only: data_version at the last BEGIN (None: untrusted)
         self._epoch = 0  # writer thread only
+        self.latest_epoch = 0
+        """The newest epoch a hop reported (event loop side). Epochs only grow, so the open group's is this or
+        newer: an entry stamped with an older one will not be trusted (`Member.may_trust`)."""
+        self.others_write = False
+        """Whether the last group that began found a new epoch (event loop side): another connection
+        committed since the group before it, as another `serve` worker on the same file does all the time."""
 
     # --- the event loop's side ---------------------------------------------------------------------
 
@@ -263,6 +272,19 @@ class WriteGroups:
         except Exception as exc:
             return None, exc
 
+    def _begin_read_job(
+        self, conn: sqlite3.Connection, number: int, fn: Job, box: list[tuple[bool, Any]]
+    ) -> tuple[int, None] | tuple[None, Exception]:
+        """`_begin_job`, then (once the transaction began) `fn(conn)`, whose outcome goes in `box`: the hop's
+        value stays the BEGIN's, which the group's other writes may wait for (`Member.ready`)."""
+        began = self._begin_job(conn, number)
+        if began[1] is None:
+            try:
+                box.append((True, fn(conn)))
+            except Exception as exc:
+                box.append((False, exc))
+        return began
+
     def _read_job(self, conn: sqlite3.Connection, number: int, fn: Job) -> tuple[int, Any]:
         epoch = self._enter(conn, number)
         return epoch, fn(conn)
@@ -340,10 +362,43 @@ class Member:
             raise RuntimeError("a group that began has an epoch")
         self._came_back(epoch)
 
+    def may_trust(self, epoch: int) -> bool:
+        """False, before any hop, when `trusts(epoch)` is sure to be False (`epoch` is older than one a hop
+        already reported: the group's own can only be that one or newer) or likely to be (the last group
+        found another connection's commit, and while another process writes the file the next one mostly
+        does too). A write told False reads its run row in the hop that begins the group (`begin_reading`):
+        one hop instead of two when the run changed, one indexed read more when it did not."""
+        return epoch >= self._groups.latest_epoch and not self._groups.others_write
+
+    @property
+    def first_hop(self) -> bool:
+        """No write of the group has asked for its BEGIN yet (`ready`, `begin_reading`)."""
+        return self._group.began is None
+
+    async def begin_reading(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """`read`, for a write sure to read: when no hop of the group has begun its transaction yet, the read
+        rides on the BEGIN's hop (one thread hop instead of two). The group's other writes wait for that BEGIN
+        as for any other (`ready`), so a failure to begin still fails all of them."""
+        group = self._group
+        if group.began is not None:
+            return await self.read(fn)
+        box: list[tuple[bool, Any]] = []
+        job = partial(self._groups._begin_read_job, number=group.number, fn=fn, box=box)
+        group.began = self._groups._submit(job)
+        await self.ready()  # raises the BEGIN's failure; on success the job has filled `box`
+        ok, value = box[0]
+        if not ok:
+            raise self._groups._convert(value) from None
+        result: T = value
+        return result
+
     def _came_back(self, epoch: int) -> None:
         self.epoch = epoch
-        if self._group.epoch is None:
+        if self._group.epoch is None:  # the group's first hop to come back
             self._group.epoch = epoch
+            groups = self._groups
+            groups.others_write = 0 < groups.latest_epoch < epoch  # the very first epoch is no one else's write
+            groups.latest_epoch = max(epoch, groups.latest_epoch)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """`fn(conn)` inside the group's transaction; it must change nothing."""

@@ -843,9 +843,19 @@ class SqliteRunStore:
     ) -> AsyncIterator[SqliteTransaction]:
         key = (tenant_id, run_id)
         async with self._groups.member(key) as member:
-            await member.ready()
             known = None if self._latest is None else self._latest.get(key)
-            if known is not None and member.trusts(known.epoch) and expected_revision in (None, known.state.revision):
+            # A write sure or likely to read its run row (another process committed since its entry, or there is
+            # none: `--workers N` on one file) reads it in the hop that begins the group, when it is the group's
+            # first; any other waits for that BEGIN and checks its entry against the group's epoch as before.
+            early_read = member.first_hop and (known is None or not member.may_trust(known.epoch))
+            if not early_read:
+                await member.ready()
+            if (
+                not early_read
+                and known is not None
+                and member.trusts(known.epoch)
+                and expected_revision in (None, known.state.revision)
+            ):
                 # Nobody else committed since this store last wrote or read the run (sqlite_group.py): no hop.
                 meta, state = _RunMeta(known.state.revision, known.trace_length, known.tag), known.state
             else:
@@ -856,7 +866,7 @@ class SqliteRunStore:
                     expected_revision=expected_revision,
                     cached_tag=None if cached is None else cached[0],
                 )
-                meta, stored = await member.read(open_tx)
+                meta, stored = await (member.begin_reading if early_read else member.read)(open_tx)
                 state = self._state_of(key, meta, stored, cached)
                 self._remember(key, member, meta.state_tag, state, meta.trace_length)
             tx = SqliteTransaction(key, meta, state, self._write_context, member.read)

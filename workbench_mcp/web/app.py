@@ -203,8 +203,10 @@ def create_app(config: ServerConfig, *, notifier: ReviewNotifier | None = None) 
     callers = _Callers.from_config(config)
     public = [*_public_routes(config, store), *discovery_routes(config, demo), keys_route(service)]
     routes = [
-        *public,
+        # MCP first: the router tries routes in order (a regex each), and nearly every request is an MCP call.
+        # Every path here is distinct, so the order decides nothing else.
         *_mcp_routes(config, server, callers, limiter, scheduler),
+        *public,
         *_rest_routes(config, service, callers, limiter, scheduler),
         # The review link authenticates these (no bearer token); the Host/Origin check and the limiter apply.
         *review_routes(

@@ -94,6 +94,10 @@ class HostPolicy:
         )
 
 
+HOST_VERDICTS = 64
+"""Distinct Host values whose verdict HostOriginMiddleware keeps (then it starts over)."""
+
+
 class HostOriginMiddleware:
     """DNS-rebinding protection for every route except `public_paths`.
 
@@ -106,13 +110,25 @@ class HostOriginMiddleware:
         self.app = app
         self.policy = policy
         self.public_paths = frozenset(public_paths)
+        # The verdict per Host value: a client sends the same one on every request, and parsing it (an
+        # ipaddress parse among others) cost more than the rest of this check. Bounded: values are the
+        # client's to choose.
+        self._hosts: dict[str | None, bool] = {}
+
+    def _host_ok(self, host: str | None) -> bool:
+        verdict = self._hosts.get(host)
+        if verdict is None:
+            if len(self._hosts) >= HOST_VERDICTS:
+                self._hosts.clear()
+            verdict = self._hosts[host] = self.policy.host_ok(host)
+        return verdict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in self.public_paths:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if not self.policy.host_ok(headers.get("host")):
+        if not self._host_ok(headers.get("host")):
             # The value is not echoed: nothing a request forges comes back in a response.
             message = "the Host header is not a name this server answers to (loopback, the public URL, --allowed-hosts)"
             await http_error(421, MISDIRECTED_REQUEST, message)(scope, receive, send)
