@@ -152,8 +152,8 @@ def _workload(caller: Caller, tool: str, run_ids: list[str]) -> Callable[[int], 
             decision = ("approved", "rejected")[(i // len(run_ids)) % 2]
             arguments = {"runId": run_id, "stepId": "parser1", "gate": "PAUSE_BEFORE", "decision": decision}
             return caller.call("resolve_gate", arguments | {"note": f"n{i}"})
-        arguments = {"runId": run_id, "artifactKey": f"k{i % 7}", "typeId": "note", "data": {"i": i}}
-        return caller.call("write_artifact", arguments)
+        write: dict[str, Any] = {"runId": run_id, "artifactKey": f"k{i % 7}", "typeId": "note", "data": {"i": i}}
+        return caller.call("write_artifact", write)
 
     return one
 
