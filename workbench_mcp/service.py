@@ -74,7 +74,7 @@ class RunService:
         self._bundles = BundleCache()
         self.ledger = store if isinstance(store, LedgerStore) else None
         self._ungoverned = gatekeeper.UngovernedRuns()
-        self._changes = RunWatch(store.data_version)
+        self._changes = RunWatch.for_store(store)
 
     # --- the one mutation path -------------------------------------------------------------------
 
