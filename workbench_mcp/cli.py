@@ -142,7 +142,10 @@ def _secret_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _store_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="SQLite database file (default ./workbench.db; WORKBENCH_DB)")
+    parser.add_argument(
+        "--db",
+        help="SQLite database file (default ./workbench.db) or postgresql://user@host:port/dbname (WORKBENCH_DB)",
+    )
     parser.add_argument("--workflows", type=Path, help="directory of workflow JSON files (WORKBENCH_WORKFLOWS)")
     parser.add_argument("--toolsets", help="comma list of core,steps,telemetry or all (WORKBENCH_TOOLSETS)")
     parser.add_argument(
@@ -351,6 +354,19 @@ def stdio_client_command(config: ServerConfig, argv0: str | None = None) -> list
     return command
 
 
+def _database_name(config: ServerConfig) -> str:
+    """The SQLite file, or the PostgreSQL URL without its password (the banner goes to logs)."""
+    if config.database_url is None:
+        return str(config.db_path)
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(config.database_url)
+    host = parts.hostname or ""
+    where = f"{host}:{parts.port}" if parts.port else host
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{where}{parts.path}"
+
+
 def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
     from workbench_mcp.auth import dev_secret_path
 
@@ -363,7 +379,7 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
     command = stdio_client_command(config)
     stdio_json = {"mcpServers": {"workbench": {"command": command[0], "args": command[1:]}}}
     lines = [
-        f"workbench-mcp {__version__}: MCP at {url} (also {config.base_url}/mcp), database {config.db_path}",
+        f"workbench-mcp {__version__}: MCP at {url} (also {config.base_url}/mcp), database {_database_name(config)}",
         f"No JWT key configured: using the development secret in {secret_file}"
         + (" (just created)" if created else ""),
         "",
