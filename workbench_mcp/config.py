@@ -31,6 +31,7 @@ ENV_PREFIX = "WORKBENCH_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_DB = "workbench.db"
+DEFAULT_PG_POOL_SIZE = 10
 DEFAULT_STDIO_TENANT = "user:local"
 DEFAULT_TENANT_CLAIMS = ("org_id", "o.id")
 """Where the tenant (organization) id is looked up in a token, in order: our own claim, then Clerk's `o.id`."""
@@ -166,6 +167,8 @@ class ServerConfig:
     limits: Limits = field(default_factory=Limits)
     signing_key_file: Path | None = None
     """The ledger's Ed25519 key (PEM); None: `<db>.signing-key`, created on first start (ledger/keys.py)."""
+    pg_pool_size: int = DEFAULT_PG_POOL_SIZE
+    """PostgreSQL connections per process (`database_url` only)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
@@ -373,6 +376,7 @@ class Settings(BaseSettings):
     max_trace_events_per_run: PositiveInt = _LIMITS.max_trace_events_per_run
     max_runs_per_tenant: PositiveInt = _LIMITS.max_runs_per_tenant
     max_bundle_bytes: PositiveInt = _LIMITS.max_bundle_bytes
+    pg_pool_size: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_PG_POOL_SIZE
 
     @field_validator("db", mode="before")
     @classmethod
@@ -470,6 +474,7 @@ class Settings(BaseSettings):
                 max_bundle_bytes=self.max_bundle_bytes,
             ),
             signing_key_file=self.signing_key_file,
+            pg_pool_size=self.pg_pool_size,
         )
 
 

@@ -34,7 +34,7 @@ def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) 
     signer = signing_key(config)[0]
     store: ConfiguredStore
     if config.database_url is not None:
-        store = PostgresRunStore(config.database_url, limits=limits, signer=signer)
+        store = PostgresRunStore(config.database_url, limits=limits, signer=signer, pool_size=config.pg_pool_size)
     else:
         store = SqliteRunStore(config.db_path, limits=limits, durability=config.durability, signer=signer)
     offload = Offloader(threshold_bytes=config.rate_limit.offload_bytes or None)
