@@ -12,9 +12,11 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from workbench_mcp import __version__, ledger_cli
 from workbench_mcp.config import (
@@ -123,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
     stdio.add_argument("--tenant", help="tenant to act as (default user:local; env WORKBENCH_TENANT)")
     _store_flags(stdio)
     stdio.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (WORKBENCH_LOG_LEVEL)")
+
+    migrate = commands.add_parser(
+        "migrate", help="copy every run of a SQLite database into PostgreSQL (resumable, idempotent)"
+    )
+    migrate.add_argument("--from", dest="source", type=Path, required=True, help="the SQLite database file")
+    migrate.add_argument("--to", dest="target", required=True, help="postgresql://user@host:port/dbname")
 
     verify = commands.add_parser("verify", help="verify a RunBundle file offline (exit 0 valid, 1 invalid)")
     verify.add_argument("bundle", type=Path, help="path to a RunBundle JSON file")
@@ -525,6 +533,30 @@ def _verify(path: Path) -> int:
     return 0
 
 
+def _migrate(source: Path, target: str) -> int:
+    """Exit 0 when every run is in PostgreSQL (copied now or before), 1 naming the runs left alone."""
+    from workbench_mcp.config import database_location
+    from workbench_mcp.store.copy_to_postgres import copy_sqlite_to_postgres
+
+    if database_location(target)[1] is None:
+        raise ConfigError("--to must be a postgresql:// URL")
+
+    def progress(report: Any) -> None:
+        print(f"... {report.copied} runs copied, {report.skipped} already there", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    report = copy_sqlite_to_postgres(source, target, progress=progress)
+    print(
+        f"migrated {source} -> {_database_name(replace(ServerConfig(), database_url=target))}: "
+        f"{report.copied} runs copied, {report.skipped} already there, {report.keys} signing keys, "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    for tenant_id, run_id in report.conflicts:
+        what = f"run {run_id}" if run_id else "the refusals naming no run"
+        print(f"CONFLICT tenant {tenant_id}: {what} differs in PostgreSQL (written after the copy); left alone")
+    return 1 if report.conflicts else 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
@@ -534,6 +566,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if args.attestation is None
                 else ledger_cli.verify_command(args.bundle, args.attestation, args.keys)
             )
+        elif args.command == "migrate":
+            code = _migrate(args.source, args.target)
         else:
             config = config_from(args, dict(os.environ))
             if args.command == "serve":

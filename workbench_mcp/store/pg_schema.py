@@ -19,6 +19,9 @@ from workbench_mcp.store.schema import _FILE_NAME, Migration
 
 MIGRATION_LOCK = 0x776F726B62656E63
 """The advisory lock key ("workbenc") held while migrating and opening the ledger."""
+TENANT_LOCK = 0x77620001
+"""First key of the per-tenant advisory transaction lock (the second is hashtext(tenant_id)): creates,
+replaces, refusals and the SQLite copy of one tenant serialize on it."""
 
 _CREATE_LEDGER = """
 CREATE TABLE IF NOT EXISTS schema_migrations (

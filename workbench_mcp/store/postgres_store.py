@@ -51,7 +51,7 @@ from workbench_mcp.store import row_codec
 from workbench_mcp.store import sqlite_store as bodies
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.pg_connection import PgConnection
-from workbench_mcp.store.pg_schema import MIGRATION_LOCK, bundled_pg_migrations, migrate
+from workbench_mcp.store.pg_schema import MIGRATION_LOCK, TENANT_LOCK, bundled_pg_migrations, migrate
 from workbench_mcp.store.pg_text import use_nul_safe_text
 from workbench_mcp.store.postgres_watch import PostgresChangeFeed
 from workbench_mcp.store.row_codec import StoredState, WriteContext
@@ -73,8 +73,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POOL_SIZE = 10
 """Connections per store (per replica). Each in-flight mutation holds one from its first read to its commit."""
-_TENANT_LOCK = 0x77620001
-"""First key of the per-tenant advisory lock (the second is hashtext(tenant_id))."""
 _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _CHANGES_SQL = "SELECT pg_current_wal_lsn() - '0/0'"
 
@@ -96,7 +94,7 @@ class _SharedHeadsCache(HeadsCache):
 
 
 def _lock_tenant(conn: PgConnection, tenant_id: str) -> None:
-    conn.raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_TENANT_LOCK, tenant_id))
+    conn.raw.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TENANT_LOCK, tenant_id))
 
 
 def _begin(conn: PgConnection, tenant_id: str | None = None) -> None:
