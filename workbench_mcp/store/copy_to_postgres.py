@@ -1,7 +1,7 @@
 """`workbench-mcp migrate --from PATH.sqlite --to postgresql://...`: copy every tenant's runs from a SQLite
 store into a PostgreSQL one, row for row.
 
-What moves, per run and in one PostgreSQL transaction: the run row (its state tag included), trace events
+What moves, per run, whole and in one PostgreSQL transaction: the run row (its state tag included), trace events
 and audit rows with their chain links, every artifact version, the artifact heads, rule sets, idempotency
 records, start requests, the ledger's linked mark and signed checkpoints, and the run's governance rows
 (hash-chained, copied in their order). Then each tenant's refusals that named no run, and every published
@@ -10,8 +10,9 @@ chains and checkpoints still verify, on both stores.
 
 Resumable and idempotent: a run already in PostgreSQL with the same state tag was copied before (the tag
 changes with every write) and is skipped; a run there with another tag was written on one side after the
-copy and is reported as a conflict, never overwritten. A run is copied whole or not at all, so an
-interrupted migration is finished by running it again.
+copy and is reported as a conflict, never overwritten. Runs are copied in batches of BATCH per transaction
+(one insert batch per table), each run whole or not at all, so an interrupted migration is finished by
+running it again.
 """
 
 from __future__ import annotations
@@ -116,22 +117,38 @@ def _read(source: sqlite3.Connection, table: str, columns: Sequence[str], order:
     return source.execute(sql, key).fetchall()
 
 
-def _copy_run(source: sqlite3.Connection, target: psycopg.Connection[Any], key: Key, tag: int) -> str:
-    """ "copied", "skipped" or "conflict"; the run's rows are read in one SQLite snapshot."""
+BATCH = 200
+"""Runs per PostgreSQL transaction: one insert batch per table for all of them (a run is never split)."""
+
+_LOCK_RUNS = """
+SELECT r.tenant_id, r.run_id, r.state_tag FROM runs r
+JOIN unnest(%s::text[], %s::text[]) AS k(tenant_id, run_id) ON r.tenant_id = k.tenant_id AND r.run_id = k.run_id
+FOR UPDATE OF r
+"""
+
+
+def _copy_batch(
+    source: sqlite3.Connection, target: psycopg.Connection[Any], runs: list[tuple[str, str, int]]
+) -> list[str]:
+    """Per run "copied", "skipped" or "conflict"; each run's rows are read in one SQLite snapshot."""
     source.execute("BEGIN")
     try:
         with target.transaction():
-            target.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TENANT_LOCK, key[0]))
-            found = target.execute(
-                "SELECT state_tag FROM runs WHERE tenant_id = %s AND run_id = %s FOR UPDATE", key
-            ).fetchone()
-            if found is not None:
-                return "skipped" if found[0] == tag else "conflict"
+            for tenant_id in sorted({tenant_id for tenant_id, _, _ in runs}):
+                target.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TENANT_LOCK, tenant_id))
+            tenants, run_ids = [r[0] for r in runs], [r[1] for r in runs]
+            present = {(t, r): tag for t, r, tag in target.execute(_LOCK_RUNS, (tenants, run_ids)).fetchall()}
+            outcomes = [
+                "copied" if (t, r) not in present else "skipped" if present[(t, r)] == tag else "conflict"
+                for t, r, tag in runs
+            ]
+            new = [(t, r) for (t, r, _), outcome in zip(runs, outcomes, strict=True) if outcome == "copied"]
             for table, columns, order in _RUN_TABLES:
-                _insert(target, table, columns, _read(source, table, columns, order, key))
+                rows = [row for key in new for row in _read(source, table, columns, order, key)]
+                _insert(target, table, columns, rows)
     finally:
         source.execute("ROLLBACK")
-    return "copied"
+    return outcomes
 
 
 def _copy_tenant_refusals(source: sqlite3.Connection, target: psycopg.Connection[Any], tenant_id: str) -> bool:
@@ -153,7 +170,7 @@ def _copy_tenant_refusals(source: sqlite3.Connection, target: psycopg.Connection
 def copy_sqlite_to_postgres(
     sqlite_path: Path, url: str, *, progress: Callable[[CopyReport], None] | None = None
 ) -> CopyReport:
-    """Copy every run (see the module docstring); `progress` is called after every 500 runs."""
+    """Copy every run (see the module docstring); `progress` is called after every batch."""
     source = _open_source(sqlite_path)
     report = CopyReport()
     try:
@@ -168,16 +185,17 @@ def copy_sqlite_to_postgres(
                     keys,
                 )
                 report.keys = len(keys)
-            runs = source.execute("SELECT tenant_id, run_id, state_tag FROM runs ORDER BY tenant_id, run_id")
-            for n, (tenant_id, run_id, tag) in enumerate(runs.fetchall(), start=1):
-                outcome = _copy_run(source, target, (tenant_id, run_id), tag)
-                if outcome == "copied":
-                    report.copied += 1
-                elif outcome == "skipped":
-                    report.skipped += 1
-                else:
-                    report.conflicts.append((tenant_id, run_id))
-                if progress is not None and n % 500 == 0:
+            runs = source.execute("SELECT tenant_id, run_id, state_tag FROM runs ORDER BY tenant_id, run_id").fetchall()
+            for start in range(0, len(runs), BATCH):
+                batch = runs[start : start + BATCH]
+                for (tenant_id, run_id, _), outcome in zip(batch, _copy_batch(source, target, batch), strict=True):
+                    if outcome == "copied":
+                        report.copied += 1
+                    elif outcome == "skipped":
+                        report.skipped += 1
+                    else:
+                        report.conflicts.append((tenant_id, run_id))
+                if progress is not None:
                     progress(report)
             tenants = source.execute("SELECT DISTINCT tenant_id FROM governance WHERE run_id = ''").fetchall()
             for (tenant_id,) in tenants:

@@ -31,7 +31,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, TypeVar, cast
@@ -103,7 +103,9 @@ def _begin(conn: PgConnection, tenant_id: str | None = None) -> None:
         _lock_tenant(conn, tenant_id)
 
 
-def _locked(body: Callable[..., T], *, tenant_lock: bool = False, **kwargs: Any) -> Callable[[PgConnection], T]:
+def _locked(
+    body: Callable[..., T], *, tenant_lock: bool = False, pipelined: bool = True, **kwargs: Any
+) -> Callable[[PgConnection], T]:
     """`body(conn, **kwargs)` in a fresh write transaction (the body commits or rolls back itself)."""
 
     def run(conn: PgConnection) -> T:
@@ -113,6 +115,18 @@ def _locked(body: Callable[..., T], *, tenant_lock: bool = False, **kwargs: Any)
             bodies._rollback(conn.as_sqlite())
             raise
         return body(conn.as_sqlite(), **kwargs)
+
+    return _pipelined(run) if pipelined else run
+
+
+def _pipelined(fn: Callable[[PgConnection], T]) -> Callable[[PgConnection], T]:
+    """`fn` in pipeline mode: its statements go out without waiting for each answer, and a read that needs
+    one syncs. A write body's inserts, updates, NOTIFY and COMMIT cost one round trip instead of one each.
+    Not for bodies that use a statement's rowcount or description without fetching (known only after a sync)."""
+
+    def run(conn: PgConnection) -> T:
+        with conn.raw.pipeline():
+            return fn(conn)
 
     return run
 
@@ -154,6 +168,7 @@ class PostgresRunStore:
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._threads: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(pool_size)
+        self._checking: Future[None] | None = None
         self.changes = PostgresChangeFeed(url)
         """LISTEN/NOTIFY of committed run changes (run_watch.RunWatch follows it while anyone waits)."""
 
@@ -170,7 +185,6 @@ class PostgresRunStore:
             max_size=self._pool_size,
             kwargs={"autocommit": True},
             configure=self._configure,
-            check=ConnectionPool.check_connection,
             timeout=self._connect_timeout_s,
             open=False,
             name="workbench-pg",
@@ -230,7 +244,18 @@ class PostgresRunStore:
         except WorkbenchError:
             raise
         except (psycopg.Error, PoolTimeout, UnicodeEncodeError) as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                self._check_idle_connections()
             raise _storage_error(exc) from exc
+
+    def _check_idle_connections(self) -> None:
+        """A connection failed: the database may have restarted, leaving every idle pooled connection dead.
+        The pool replaces the broken ones in the background, so the calls after it find live connections
+        (checking each connection before every use would cost a round trip per call instead)."""
+        pool, threads = self._pool, self._threads
+        if pool is None or threads is None or (self._checking is not None and not self._checking.done()):
+            return
+        self._checking = threads.submit(_quietly, pool.check)
 
     @asynccontextmanager
     async def _session(self, *, begin: str = "BEGIN", locking: bool = True) -> AsyncIterator[_Session]:
@@ -288,7 +313,7 @@ class PostgresRunStore:
                 at=self._now(),
                 revision=tx.state.revision,
             )
-            await session.run_sqlite(finish)
+            await session.run(_pipelined(lambda conn: finish(conn.as_sqlite())))
             if tx.writes:
                 self._cache.put(key, tx.writes[-1].state_tag, tx.state)
 
@@ -350,7 +375,8 @@ class PostgresRunStore:
         self._cache.drop(key)
         async with self._session() as session:
             session.conn.notify = key
-            return await session.run(_locked(bodies._delete, key=key, expected_revision=expected_revision))
+            delete = _locked(bodies._delete, pipelined=False, key=key, expected_revision=expected_revision)
+            return await session.run(delete)
 
     async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
         key = (tenant_id, run_id or "")
@@ -440,7 +466,7 @@ class PostgresRunStore:
         if signer is None or not self._chain:
             raise WorkbenchError(ErrorCode.INVALID_INPUT, "this server has no signing key, so it cannot attest runs")
         key = (tenant_id, run_id)
-        body = _locked(_export_body, key=key, signer=signer, at=self._now())
+        body = _locked(_export_body, pipelined=False, key=key, signer=signer, at=self._now())  # reads descriptions
         async with self._session() as session:
             stored, export = await session.run(body)
         return row_codec.decode_state(stored), export
@@ -479,6 +505,11 @@ class _Session:
         if self._running is not None:
             with contextlib.suppress(BaseException):
                 await self._running
+
+
+def _quietly(fn: Callable[[], None]) -> None:
+    with contextlib.suppress(Exception):
+        fn()
 
 
 def _give_back(pool: ConnectionPool[psycopg.Connection[Any]], conn: PgConnection) -> None:
