@@ -3,6 +3,8 @@
     python bench/store_bench.py            # about a minute on a 2-core machine
     python bench/store_bench.py --quick    # smaller samples, for a smoke run
     python bench/store_bench.py --ledger   # only the signed ledger's cost (~30 s)
+    python bench/store_bench.py --writers  # only committed writes/s, sequential vs 8 concurrent writers (~10 s)
+    python bench/store_bench.py --breakdown  # where a write's time goes, 1 writer and 8 writers (~15 s)
 
 A "write" is what the service does for write_artifact: open the run's transaction, let the engine
 decide, append, commit. Every write carries an idempotency key, so the idempotency map grows with
@@ -22,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,7 +37,7 @@ from workbench_mcp.ledger.export import attested_bundle
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.protocol.canonical_json import pretty_json
 from workbench_mcp.protocol.reference_workflow import DEFAULT_RULE_SET, JOB_SEARCH_WORKFLOW
-from workbench_mcp.store.run_store import Actor
+from workbench_mcp.store.run_store import Actor, GovernanceRecord
 from workbench_mcp.store.sqlite_store import Durability, SqliteRunStore
 from workbench_mcp.system_clock import SystemClock
 
@@ -195,6 +198,32 @@ async def ledger_cost(folder: Path, rounds: int, writes: int) -> list[list[str]]
     ]  # fmt: skip
 
 
+async def governance_cost(folder: Path, sizes: list[int], samples: int) -> list[list[str]]:
+    """p50 of recording one governance record (a refusal: its own transaction, chained to the run's
+    governance rows) on runs that already hold `size` such rows; the chain's link reads the run's row
+    count and last link, so a growing run is the case to watch."""
+    store = SqliteRunStore(folder / "governance.db", signer=SigningKey.generate())
+    await store.open()
+    record = GovernanceRecord(kind="denial", principal="bench", tool="write_artifact", detail={"reason": "bench"})
+    rows = []
+    try:
+        runs = {size: await new_run(store, SystemClock()) for size in sizes}
+        for size, run_id in runs.items():
+            for _ in range(size):
+                await store.record_governance(TENANT, run_id, record)
+        took: dict[int, list[float]] = {size: [] for size in sizes}
+        for _ in range(samples):
+            for size, run_id in runs.items():
+                began = time.perf_counter()
+                await store.record_governance(TENANT, run_id, record)
+                took[size].append(time.perf_counter() - began)
+        for size in sizes:
+            rows.append([f"record_governance p50, run with {size:,} governance rows", ms(median(took[size])), "", ""])
+    finally:
+        await store.close()
+    return rows
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.3f} ms"
 
@@ -211,6 +240,149 @@ async def throughput(folder: Path, writes: int, durability: Durability) -> float
         return writes / (time.perf_counter() - began)
     finally:
         await store.close()
+
+
+async def concurrent_throughput(folder: Path, writers: int, writes: int, rounds: int = 5) -> dict[str, float]:
+    """Committed writes/s of one writer and of `writers` concurrent writers, each on a run of its own (a
+    write is acknowledged once its commit returned, as for `throughput`); same store, same chain. The two
+    alternate in `rounds` blocks, the order swapped each round, so drift in the host's load hits both
+    alike; process CPU per write (both threads) is printed too, as the host's other load barely moves it."""
+    store = SqliteRunStore(folder / f"writers-{writers}.db")
+    await store.open()
+    wall = {"one": 0.0, "many": 0.0}
+    cpu = {"one": 0.0, "many": 0.0}
+    try:
+        clock = SystemClock()
+        runs = [await new_run(store, clock) for _ in range(writers)]
+        drivers = [Writer(store, clock) for _ in runs]
+
+        async def drive(writer: Writer, run_id: str, count: int) -> None:
+            for _ in range(count):
+                await writer.write(run_id)
+
+        await asyncio.gather(*(drive(w, r, 20) for w, r in zip(drivers, runs, strict=True)))  # warm-up
+        each = writes // rounds // writers
+        block = each * writers  # the same number of writes in both kinds of block
+        order = ["one", "many"]
+        for _ in range(rounds):
+            order.reverse()
+            for kind in order:
+                began, used = time.perf_counter(), time.process_time()
+                if kind == "one":
+                    await drive(drivers[0], runs[0], block)
+                else:
+                    await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+                wall[kind] += time.perf_counter() - began
+                cpu[kind] += time.process_time() - used
+    finally:
+        await store.close()
+    total = block * rounds
+    return {
+        "one": total / wall["one"], "many": total / wall["many"],
+        "one_cpu": cpu["one"] / total, "many_cpu": cpu["many"] / total,
+    }  # fmt: skip
+
+
+def writers_rows(result: dict[str, float], writers: int) -> list[list[str]]:
+    ratio = result["many"] / result["one"]
+    return [
+        ["committed writes/s, 1 writer", f"{result['one']:,.0f}/s", "", ""],
+        [f"committed writes/s, {writers} concurrent writers (one run each)", f"{result['many']:,.0f}/s",
+         ">= 3x 1 writer", f"{ratio:.2f}x {verdict(ratio >= 3)}"],
+        ["process CPU per write, 1 writer / 8 writers", f"{ms(result['one_cpu'])} / {ms(result['many_cpu'])}", "",
+         f"{result['one_cpu'] / result['many_cpu']:.2f}x"],
+    ]  # fmt: skip
+
+
+class Sections:
+    """Time spent in named store functions (wrapped in place: this is a bench, never the server)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        if not hasattr(owner, name):
+            return  # that version of the store has no such function
+        original = getattr(owner, name)
+        seconds = self.seconds
+        seconds.setdefault(label, 0.0)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                seconds[label] += time.perf_counter() - began
+
+        setattr(owner, name, timed)
+        self._undo.append((owner, name, original))
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._undo):
+            setattr(owner, name, original)
+
+
+async def breakdown(folder: Path, writers: int, writes: int) -> list[list[str]]:
+    """Per write, in microseconds: the sections of `writes` chained writes by `writers` concurrent
+    writers (one run each). "SQLite" parts run on the store's thread; "hops and asyncio" is the wall time
+    per write the sections do not explain (thread hand-overs, waiting for the GIL, the event loop)."""
+    from workbench_mcp.ledger import store_rows
+    from workbench_mcp.store import row_codec, sqlite_store
+
+    sqlite_group: ModuleType | None
+    try:
+        from workbench_mcp.store import sqlite_group
+    except ImportError:  # before group commit
+        sqlite_group = None
+    store = SqliteRunStore(folder / f"breakdown-{writers}.db", signer=SigningKey.generate())
+    await store.open()
+    sections = Sections()
+    try:
+        clock = SystemClock()
+        runs = [await new_run(store, clock) for _ in range(writers)]
+        drivers = [Writer(store, clock) for _ in runs]
+
+        async def drive(writer: Writer, run_id: str, count: int) -> None:
+            for _ in range(count):
+                await writer.write(run_id)
+
+        await asyncio.gather(*(drive(w, r, 50) for w, r in zip(drivers, runs, strict=True)))
+        sections.wrap(row_codec, "append_write", "encode (rows, event JSON)")
+        sections.wrap(store_rows, "link_rows", "chain hash (link_rows)")
+        sections.wrap(sqlite_store, "_write_rows", "rows")
+        sections.wrap(sqlite_store, "_open_run_tx", "SQLite: read the run row")
+        sections.wrap(sqlite_store, "_begin_immediate", "SQLite: BEGIN IMMEDIATE")
+        sections.wrap(sqlite_store, "_finish_run_tx", "finish")
+        if sqlite_group is not None:
+            sections.wrap(sqlite_group.WriteGroups, "_commit_job", "SQLite: COMMIT")
+        for driver in drivers:
+            driver.engine_seconds = 0.0
+        each = writes // writers
+        cpu, began = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+        wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    finally:
+        sections.restore()
+        await store.close()
+    total = each * writers
+    t = {k: v / total * 1e6 for k, v in sections.seconds.items()}
+    t["engine (write_artifact, event validation)"] = sum(d.engine_seconds for d in drivers) / total * 1e6
+    t["SQLite: statements"] = t.pop("rows") - t["chain hash (link_rows)"]
+    finish = t.pop("finish")
+    if "SQLite: COMMIT" not in t:  # before group commit the COMMIT ran at the end of _finish_run_tx
+        t["SQLite: COMMIT"] = finish - t["SQLite: statements"] - t["chain hash (link_rows)"]
+    explained = sum(t.values())
+    order = [
+        "engine (write_artifact, event validation)", "encode (rows, event JSON)", "chain hash (link_rows)",
+        "SQLite: BEGIN IMMEDIATE", "SQLite: read the run row", "SQLite: statements", "SQLite: COMMIT",
+    ]  # fmt: skip
+    rows = [[name, f"{t.get(name, 0.0):.0f}"] for name in order]
+    rows.append(["hops, asyncio, waiting (wall minus the above)", f"{wall / total * 1e6 - explained:.0f}"])
+    rows.append(["wall time per write", f"{wall / total * 1e6:.0f}"])
+    rows.append(["process CPU per write (both threads)", f"{cpu / total * 1e6:.0f}"])
+    rows.append(["committed writes/s", f"{total / wall:,.0f}"])
+    return rows
 
 
 async def listing(folder: Path, runs: int, samples: int) -> tuple[float, float]:
@@ -253,10 +425,27 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller samples for a smoke run")
     parser.add_argument("--ledger", action="store_true", help="only the signed ledger's cost")
+    parser.add_argument("--writers", action="store_true", help="only writes/s, 1 writer vs 8 concurrent writers")
+    parser.add_argument("--breakdown", action="store_true", help="where a write's time goes, 1 and 8 writers")
     args = parser.parse_args()
+    if args.breakdown:
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            one = await breakdown(Path(tmp), 1, 2_000)
+            eight = await breakdown(Path(tmp), 8, 2_000)
+        rows = [[a[0], a[1], b[1]] for a, b in zip(one, eight, strict=True)]
+        print_table(["per write (us)", "1 writer", "8 writers"], rows)
+        print(f"\nload average {os.getloadavg()[0]:.1f}")
+        return
+    if args.writers:
+        with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
+            result = await concurrent_throughput(Path(tmp), 8, 2_000)
+        print_table(["writers", "result", "target", "ratio"], writers_rows(result, 8))
+        print(f"\nload average {os.getloadavg()[0]:.1f}")
+        return
     if args.ledger:
         with tempfile.TemporaryDirectory(prefix="store-bench-") as tmp:
-            print_table(["ledger", "result", "target", "ratio"], await ledger_cost(Path(tmp), 6, 300))
+            rows = [*await ledger_cost(Path(tmp), 6, 300), *await governance_cost(Path(tmp), [10, 1_000], 200)]
+            print_table(["ledger", "result", "target", "ratio"], rows)
         return
     samples, writes, runs = (100, 500, 20_000) if args.quick else (400, 3_000, 100_000)
     lengths = [10, 1_000, 10_000]
@@ -268,9 +457,11 @@ async def main() -> None:
         plain = await write_latency(folder, lengths, samples, keyed=False)
         normal = await throughput(folder, writes, "normal")
         full = await throughput(folder, writes // 3, "full")
+        writers = await concurrent_throughput(folder, 8, writes)
         first_page, deep_page = await listing(folder, runs, samples)
         export_s, export_text_s = await export_latency(folder, 5 if args.quick else 15)
         ledger_rows = await ledger_cost(folder, 3 if args.quick else 6, 300)
+        ledger_rows += await governance_cost(folder, [10, 1_000], 100 if args.quick else 200)
 
     print("Write latency p50 (one write_artifact = transaction + engine + commit):\n")
     print_table(
@@ -292,7 +483,7 @@ async def main() -> None:
         ["export of a 10k-event run (load + bundle + hash) p50", ms(export_s), "<= 0.5 s", verdict(export_s <= 0.5)],
         ["  ... plus its pretty JSON text (what export_bundle returns)", ms(export_text_s), "", ""],
     ]  # fmt: skip
-    print_table(["measure", "result", "target", ""], rows)
+    print_table(["measure", "result", "target", ""], [*rows, *writers_rows(writers, 8)])
     print("\nSigned ledger:\n")
     print_table(["ledger", "result", "target", "ratio"], ledger_rows)
     print(

@@ -22,6 +22,10 @@ _USE = """
 UPDATE review_requests SET used_at = ?, decision = ?
 WHERE tenant_id = ? AND run_id = ? AND request_id = ? AND reviewer = ? AND used_at IS NULL
 """
+_UNUSED = """
+SELECT 1 FROM review_requests
+WHERE tenant_id = ? AND run_id = ? AND request_id = ? AND reviewer = ? AND used_at IS NULL
+"""
 
 
 def insert(conn: sqlite3.Connection, tenant_id: str, requests: Sequence[ReviewRequest]) -> None:
@@ -32,6 +36,11 @@ def insert(conn: sqlite3.Connection, tenant_id: str, requests: Sequence[ReviewRe
 def use(conn: sqlite3.Connection, key: tuple[str, str], request_id: str, reviewer: str, decision: str, at: str) -> bool:
     """Inside the caller's write transaction: True if the request was unused and now is used."""
     return conn.execute(_USE, (at, decision, *key, request_id, reviewer)).rowcount == 1
+
+
+def unused(conn: sqlite3.Connection, key: tuple[str, str], request_id: str, reviewer: str) -> bool:
+    """Inside the caller's write transaction: the run has this reviewer's request and it was not used yet."""
+    return conn.execute(_UNUSED, (*key, request_id, reviewer)).fetchone() is not None
 
 
 def of_run(conn: sqlite3.Connection, key: tuple[str, str]) -> list[ReviewRequest]:

@@ -1,17 +1,21 @@
 """SqliteRunStore: the RunStore on one SQLite file, each connection on a thread of its own.
 
-Connections. One write connection, guarded by an asyncio.Lock (SQLite has one writer anyway),
-opens every mutation with `BEGIN IMMEDIATE`: another process's writer waits on the busy timeout
-instead of failing, and the revision read inside that transaction is the one the write is
-checked against. Reads use a second connection; under WAL they see the last committed state
-and never a partial operation. A third connection checkpoints the WAL in the background every
-CHECKPOINT_EVERY commits: inside a commit, as SQLite does by default, the checkpoint's fsync
-stalled that write for milliseconds and cut sustained throughput by about half (measured).
+Connections. One write connection; its transactions are shared by concurrent writes (group commit,
+sqlite_group.py): a group opens with `BEGIN IMMEDIATE` (another process's writer waits on the busy
+timeout instead of failing), each write goes in inside a savepoint of its own, and one COMMIT ends the
+group; a write is acknowledged only after that COMMIT. Writes to one run queue on that run's lock, and
+the revision a write is checked against is read inside the group's transaction. Reads use a second
+connection; under WAL they see the last committed state and never a partial operation. A third
+connection checkpoints the WAL in the background every CHECKPOINT_EVERY committed writes: inside a
+commit, as SQLite does by default, the checkpoint's fsync stalled that write for milliseconds and cut
+sustained throughput by about half (measured).
 
 Thread hops. Each connection lives on its own thread (sqlite_thread.py) and every call to it
 costs a hop (~85 us on this machine); a write made of BEGIN, a read and six statements would
 spend most of its time hopping. So a whole transaction body runs as ONE function on that thread:
-a mutation is two hops (begin and read the run row; write and commit), a read is one.
+a write is at most three hops (the group's BEGIN, shared; the read of its run row, skipped while no
+other connection committed since this store last wrote the run; its rows, with the group's COMMIT if
+it is the group's last), a read is one.
 
 Cache. Per store, `(tenant, run) -> (state_tag, RunState)`. Every write gives the run row a new
 random `state_tag`, read inside the transaction, so a cached state is used only if nothing,
@@ -75,10 +79,13 @@ from workbench_mcp.store.run_store import (
     StoreLimits,
 )
 from workbench_mcp.store.schema import bundled_migrations, migrate
+from workbench_mcp.store.sqlite_group import GroupLost, Member, WriteGroups
 from workbench_mcp.store.sqlite_thread import ConnectionClosed, SqliteThread
 
 T = TypeVar("T")
 Key = tuple[str, str]
+ReviewUse = tuple[str, str, str, str]
+"""(request id, reviewer, decision, time) of a review link used by a write."""
 
 LIST_LIMIT_DEFAULT = 100
 LIST_LIMIT_MAX = 500
@@ -257,17 +264,13 @@ def _read_state(conn: sqlite3.Connection, key: Key, meta: _RunMeta) -> StoredSta
 def _open_run_tx(
     conn: sqlite3.Connection, key: Key, expected_revision: int | None, cached_tag: int | None
 ) -> tuple[_RunMeta, StoredState | None]:
-    """The checks, in the write transaction; it stays open only if they pass."""
-    try:
-        meta = _read_meta(conn, key)
-        if meta is None:
-            raise _unknown_run(key[1])
-        if expected_revision is not None and meta.revision != expected_revision:
-            raise _revision_conflict(key[1], expected_revision, meta.revision)
-        stored = None if meta.state_tag == cached_tag else _read_state(conn, key, meta)
-    except BaseException:
-        _rollback(conn)
-        raise
+    """The checks, in the group's write transaction (reads only: a failed check changes nothing)."""
+    meta = _read_meta(conn, key)
+    if meta is None:
+        raise _unknown_run(key[1])
+    if expected_revision is not None and meta.revision != expected_revision:
+        raise _revision_conflict(key[1], expected_revision, meta.revision)
+    stored = None if meta.state_tag == cached_tag else _read_state(conn, key, meta)
     return meta, stored
 
 
@@ -280,18 +283,18 @@ def _finish_run_tx(
     at: str,
     revision: int,
     reviews: Sequence[ReviewRequest] = (),
+    review_uses: Sequence[ReviewUse] = (),
 ) -> None:
-    try:
-        # Governance rows first: the checkpoint a gate decision below signs covers them (a quorum's approvals).
-        governance_rows.insert(conn, key, records, at, revision)
-        review_rows.insert(conn, key[0], reviews)
-        for write in writes:
-            _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
-            previous_tag = write.state_tag
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
+    # Governance rows first: the checkpoint a gate decision below signs covers them (a quorum's approvals).
+    governance_rows.insert(conn, key, records, at, revision)
+    review_rows.insert(conn, key[0], reviews)
+    for use in review_uses:
+        if not review_rows.use(conn, key, *use):
+            # The run's lock kept every other write of this run out since the claim saw the link unused.
+            raise WorkbenchError(ErrorCode.REVIEW_LINK_USED, "this review link was already used")
+    for write in writes:
+        _write_rows(conn, key, write, is_new=False, previous_tag=previous_tag)
+        previous_tag = write.state_tag
 
 
 def _write_rows(
@@ -377,66 +380,50 @@ def _create(
     """Insert a new run; if request_id already created a run that still exists, return its id.
 
     IDEMPOTENCY_CONFLICT if that run was started with other arguments (workflow, tags, metadata)."""
-    try:
-        if request_id is not None:
-            earlier = conn.execute(_SELECT_REQUEST, (key[0], request_id)).fetchone()
-            if earlier is not None:
-                if write.run is None or not row_codec.same_start(earlier[1], earlier[2], write.run):
-                    raise WorkbenchError(
-                        ErrorCode.IDEMPOTENCY_CONFLICT,
-                        f"requestId {request_id!r} already started run {earlier[0]} with other arguments "
-                        "(workflowId, tags or metadata); use a new requestId for a different run",
-                    )
-                _rollback(conn)
-                return str(earlier[0])
-        if _read_meta(conn, key) is not None:
-            raise WorkbenchError(ErrorCode.RUN_ID_COLLISION, f"Run id {key[1]} already exists")
-        _check_room(conn, key[0], limits)
-        governance_rows.insert(conn, key, records, at, write.revision)  # first: covered by any checkpoint below
-        _write_rows(conn, key, write, is_new=True)
-        if request_id is not None:
-            conn.execute(_INSERT_REQUEST, (key[0], request_id, key[1]))
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
+    if request_id is not None:
+        earlier = conn.execute(_SELECT_REQUEST, (key[0], request_id)).fetchone()
+        if earlier is not None:
+            if write.run is None or not row_codec.same_start(earlier[1], earlier[2], write.run):
+                raise WorkbenchError(
+                    ErrorCode.IDEMPOTENCY_CONFLICT,
+                    f"requestId {request_id!r} already started run {earlier[0]} with other arguments "
+                    "(workflowId, tags or metadata); use a new requestId for a different run",
+                )
+            return str(earlier[0])
+    if _read_meta(conn, key) is not None:
+        raise WorkbenchError(ErrorCode.RUN_ID_COLLISION, f"Run id {key[1]} already exists")
+    _check_room(conn, key[0], limits)
+    governance_rows.insert(conn, key, records, at, write.revision)  # first: covered by any checkpoint below
+    _write_rows(conn, key, write, is_new=True)
+    if request_id is not None:
+        conn.execute(_INSERT_REQUEST, (key[0], request_id, key[1]))
     return None
 
 
 def _replace(
     conn: sqlite3.Connection, key: Key, write: RunWrite, expected_revision: int | None, limits: StoreLimits
 ) -> None:
-    try:
-        meta = _read_meta(conn, key)
-        if expected_revision is not None and (meta is None or meta.revision != expected_revision):
-            raise _revision_conflict(key[1], expected_revision, None if meta is None else meta.revision)
-        if meta is None:
-            _check_room(conn, key[0], limits)
-        else:
-            # The run row stays (and with it the start request that created it); its rows go.
-            for table in _CHILD_TABLES:
-                conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
-        _write_rows(conn, key, write, is_new=meta is None, replacing=True)
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
+    meta = _read_meta(conn, key)
+    if expected_revision is not None and (meta is None or meta.revision != expected_revision):
+        raise _revision_conflict(key[1], expected_revision, None if meta is None else meta.revision)
+    if meta is None:
+        _check_room(conn, key[0], limits)
+    else:
+        # The run row stays (and with it the start request that created it); its rows go.
+        for table in _CHILD_TABLES:
+            conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND run_id = ?", key)
+    _write_rows(conn, key, write, is_new=meta is None, replacing=True)
 
 
 def _delete(conn: sqlite3.Connection, key: Key, expected_revision: int | None) -> bool:
-    try:
-        if expected_revision is not None:
-            meta = _read_meta(conn, key)
-            if meta is None or meta.revision != expected_revision:
-                raise _revision_conflict(key[1], expected_revision, None if meta is None else meta.revision)
-        # The rows of every child table go with it (ON DELETE CASCADE); governance rows have no foreign key.
-        deleted = conn.execute("DELETE FROM runs WHERE tenant_id = ? AND run_id = ?", key).rowcount
-        governance_rows.delete(conn, key)
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
-    return deleted > 0
+    if expected_revision is not None:
+        meta = _read_meta(conn, key)
+        if meta is None or meta.revision != expected_revision:
+            raise _revision_conflict(key[1], expected_revision, None if meta is None else meta.revision)
+    # The rows of every child table go with it (ON DELETE CASCADE); governance rows have no foreign key.
+    deleted = conn.execute("DELETE FROM runs WHERE tenant_id = ? AND run_id = ?", key).rowcount
+    governance_rows.delete(conn, key)
+    return bool(deleted > 0)
 
 
 @contextlib.contextmanager
@@ -514,12 +501,7 @@ def _read_spend_events(conn: sqlite3.Connection, key: Key) -> list[str]:
 def _insert_governance(
     conn: sqlite3.Connection, tenant_id: str, run_id: str, record: GovernanceRecord, at: str
 ) -> None:
-    try:
-        governance_rows.insert_if_run(conn, tenant_id, run_id, record, at)
-        conn.execute("COMMIT")
-    except BaseException:
-        _rollback(conn)
-        raise
+    governance_rows.insert_if_run(conn, tenant_id, run_id, record, at)
 
 
 # --- errors ---------------------------------------------------------------------------------------------
@@ -577,6 +559,14 @@ class _StateCache:
             self._entries.pop(key, None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Latest:
+    epoch: int
+    tag: int
+    state: RunState
+    trace_length: int
+
+
 class SqliteTransaction:
     """One open `BEGIN IMMEDIATE` on one run. Appends are encoded at once (so limits and bad
     values fail inside the caller's block) and written, with the commit, when the block exits."""
@@ -597,8 +587,8 @@ class SqliteTransaction:
         self.writes: list[RunWrite] = []
         self.records: list[GovernanceRecord] = []
         self.reviews: list[ReviewRequest] = []
-        self.used_review = False
-        """A review request was marked used: the transaction commits even without events or records."""
+        self.review_uses: list[ReviewUse] = []
+        """Review requests to mark used when the write commits (a link's one use goes with its decision)."""
 
     async def governance(self) -> list[StoredGovernanceRecord]:
         rows: list[StoredGovernanceRecord] = await self._read(partial(governance_rows.select, key=self._key))
@@ -621,13 +611,14 @@ class SqliteTransaction:
         self.reviews.extend(requests)
 
     async def use_review_request(self, request_id: str, reviewer: str, *, decision: str, at: str) -> bool:
-        # Written at once, inside this BEGIN IMMEDIATE: it commits or rolls back with the rest of the block.
-        use = partial(
-            review_rows.use, key=self._key, request_id=request_id, reviewer=reviewer, decision=decision, at=at
+        # Checked now, marked with the write (_finish_run_tx, in its savepoint): a block that fails after this
+        # leaves the link unused. The run's lock keeps every other decision on this run out until then.
+        unused: bool = await self._read(
+            partial(review_rows.unused, key=self._key, request_id=request_id, reviewer=reviewer)
         )
-        used: bool = await self._read(use)
-        self.used_review = self.used_review or used
-        return used
+        if unused:
+            self.review_uses.append((request_id, reviewer, decision, at))
+        return unused
 
     @property
     def state(self) -> RunState:
@@ -682,7 +673,16 @@ class SqliteRunStore:
         self._now = now
         self._cache = _StateCache(cache_size)
         self._heads = HeadsCache(cache_size)  # the ledger's chain heads, checked against the same row tag
-        self._write_lock = asyncio.Lock()
+        # Per run, what this store's last write (or read in a write) of it left, stamped with its epoch
+        # (sqlite_group.py); written on the event loop by writers only, unlike `_cache`, which readers fill.
+        self._latest: LRUCache[Key, _Latest] | None = LRUCache(cache_size) if cache_size > 0 else None
+        self._groups = WriteGroups(
+            submit=self._submit_writer,
+            begin=self._begin_group,
+            convert=self._converted,
+            committed=self._committed,
+            wait_s=busy_timeout_ms / 1000,
+        )
         self._writer: SqliteThread | None = None
         self._reader: SqliteThread | None = None
         self._checkpointer: SqliteThread | None = None
@@ -714,6 +714,7 @@ class SqliteRunStore:
             raise
 
     async def close(self) -> None:
+        await self._groups.close()
         if self._checkpointing is not None:
             await self._checkpointing
         connections = [c for c in (self._checkpointer, self._reader, self._writer) if c is not None]
@@ -782,44 +783,43 @@ class SqliteRunStore:
                 )
         return self._lost
 
-    async def _write(self, writer: SqliteThread | None, body: Callable[[sqlite3.Connection], T]) -> T:
-        """`body(conn)` inside a fresh BEGIN IMMEDIATE, in one hop; the lock wait ends at the busy timeout.
-        Refused (STORAGE_UNAVAILABLE) once the database file is gone: see the module docstring."""
-        wait_s = self._busy_timeout_ms / 1000
+    def _begin_group(self, conn: sqlite3.Connection) -> None:
+        """On the writer thread, a group's first hop: BEGIN IMMEDIATE, the lock wait ending at the busy
+        timeout. Refused (STORAGE_UNAVAILABLE) once the database file is gone: see the module docstring."""
+        problem = self.file_problem()
+        if problem is not None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, problem)
+        _begin_immediate(conn, self._busy_timeout_ms / 1000)
 
-        def locked(conn: sqlite3.Connection) -> T:
-            problem = self.file_problem()
-            if problem is not None:
-                raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, problem)
-            _begin_immediate(conn, wait_s)
-            return body(conn)
+    def _converted(self, exc: BaseException) -> BaseException:
+        """A failure caught inside a writer-thread job, as the store reports it (like `_on`)."""
+        if isinstance(exc, sqlite3.Error):
+            return _storage_error(exc)
+        if isinstance(exc, ConnectionClosed):
+            return WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed")
+        if isinstance(exc, GroupLost):
+            return WorkbenchError(
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "the run store rolled back a transaction this write shared (see the log); try again",
+            )
+        return exc
 
-        return await self._on(writer, locked)
-
-    async def _rollback_quietly(self, conn: SqliteThread | None) -> None:
-        """On the way out of a failed block; the block's own error is the one worth reporting."""
-        with contextlib.suppress(Exception):
-            await asyncio.shield(self._on(conn, _rollback))
-
-    @asynccontextmanager
-    async def _exclusive(self) -> AsyncIterator[SqliteThread | None]:
-        """This process's turn at the write connection; waiting is bounded like the busy timeout."""
+    def _submit_writer(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue `fn(conn)` on the write connection's thread; its future carries the driver's own errors
+        (the groups convert them with `_converted`)."""
+        if self._writer is None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
+        if self._lost is not None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, self._lost)
         try:
-            async with asyncio.timeout(self._busy_timeout_ms / 1000):
-                await self._write_lock.acquire()
-        except TimeoutError:
-            raise WorkbenchError(
-                ErrorCode.STORAGE_UNAVAILABLE, "the run store is busy (too many queued writes); try again"
-            ) from None
-        try:
-            yield self._writer
-        finally:
-            self._write_lock.release()
+            return self._writer.submit(fn)
+        except ConnectionClosed as exc:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is closed") from exc
 
-    def _committed(self) -> None:
-        """Checkpoint the WAL every CHECKPOINT_EVERY commits, on a connection of its own: SQLite would
-        otherwise do it inside a commit, and its fsync stalls that write for milliseconds."""
-        self._commits += 1
+    def _committed(self, writes: int) -> None:
+        """Checkpoint the WAL every CHECKPOINT_EVERY committed writes, on a connection of its own: SQLite
+        would otherwise do it inside a commit, and its fsync stalls that write for milliseconds."""
+        self._commits += max(1, writes)
         idle = self._checkpointing is None or self._checkpointing.done()
         if self._commits >= CHECKPOINT_EVERY and idle:
             self._commits = 0
@@ -842,24 +842,26 @@ class SqliteRunStore:
         self, tenant_id: str, run_id: str, *, expected_revision: int | None = None
     ) -> AsyncIterator[SqliteTransaction]:
         key = (tenant_id, run_id)
-        async with self._exclusive() as writer:
-            cached = self._cache.peek(key)
-            open_tx = partial(
-                _open_run_tx,
-                key=key,
-                expected_revision=expected_revision,
-                cached_tag=None if cached is None else cached[0],
-            )
-            meta, stored = await self._write(writer, open_tx)
-            try:
+        async with self._groups.member(key) as member:
+            await member.ready()
+            known = None if self._latest is None else self._latest.get(key)
+            if known is not None and member.trusts(known.epoch) and expected_revision in (None, known.state.revision):
+                # Nobody else committed since this store last wrote or read the run (sqlite_group.py): no hop.
+                meta, state = _RunMeta(known.state.revision, known.trace_length, known.tag), known.state
+            else:
+                cached = self._cache.peek(key)
+                open_tx = partial(
+                    _open_run_tx,
+                    key=key,
+                    expected_revision=expected_revision,
+                    cached_tag=None if cached is None else cached[0],
+                )
+                meta, stored = await member.read(open_tx)
                 state = self._state_of(key, meta, stored, cached)
-                tx = SqliteTransaction(key, meta, state, self._write_context, partial(self._on, writer))
-                yield tx
-            except BaseException:
-                await self._rollback_quietly(writer)
-                raise
-            if not tx.writes and not tx.records and not tx.reviews and not tx.used_review:
-                await self._on(writer, _rollback)
+                self._remember(key, member, meta.state_tag, state, meta.trace_length)
+            tx = SqliteTransaction(key, meta, state, self._write_context, member.read)
+            yield tx  # a failure in the caller's block leaves nothing to undo: its writes are not sent yet
+            if not tx.writes and not tx.records and not tx.reviews and not tx.review_uses:
                 return
             finish = partial(
                 _finish_run_tx,
@@ -870,11 +872,19 @@ class SqliteRunStore:
                 at=self._now(),
                 revision=tx.state.revision,
                 reviews=tx.reviews,
+                review_uses=tx.review_uses,
             )
-            await self._on(writer, finish)
-            self._committed()
+            await member.write(finish)
             if tx.writes:
+                # Before the commit, so that the run's next write in this group finds it; the tag is new and
+                # random, so should the commit fail, no row ever carries it and the entry never matches.
                 self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+                self._remember(key, member, tx.writes[-1].state_tag, tx.state, tx.writes[-1].trace_length)
+
+    def _remember(self, key: Key, member: Member, tag: int, state: RunState, trace_length: int) -> None:
+        """What the run's row holds as of this write's group, for the run's next write (`_latest`)."""
+        if self._latest is not None and member.epoch is not None:
+            self._latest[key] = _Latest(member.epoch, tag, state, trace_length)
 
     async def create_run(
         self,
@@ -891,11 +901,12 @@ class SqliteRunStore:
         key = (tenant_id, state.run_id)
         write = row_codec.full_write(state, events, self._write_context(actor))
         create = partial(_create, key=key, write=write, request_id=request_id, limits=self.limits, records=governance)
-        async with self._exclusive() as writer:
-            earlier = await self._write(writer, create)
+        async with self._groups.member(key) as member:
+            earlier = await member.write(create)
+            if earlier is None:
+                self._remember(key, member, write.state_tag, state, write.trace_length)
         if earlier is not None:
             return earlier
-        self._committed()
         self._cache.put(key, write.state_tag, state)
         return state.run_id
 
@@ -913,18 +924,20 @@ class SqliteRunStore:
         key = (tenant_id, state.run_id)
         write = row_codec.full_write(state, trace, self._write_context(actor))
         replace = partial(_replace, key=key, write=write, expected_revision=expected_revision, limits=self.limits)
-        async with self._exclusive() as writer:
-            await self._write(writer, replace)
-        self._committed()
+        async with self._groups.member(key) as member:
+            await member.write(replace)
+            self._remember(key, member, write.state_tag, state, write.trace_length)
         self._cache.put(key, write.state_tag, state)
 
     async def delete_run(self, tenant_id: str, run_id: str, *, expected_revision: int | None = None) -> bool:
         """False if the tenant had no such run; REVISION_CONFLICT if expected_revision is given and
         the run is missing or at another revision."""
         key = (tenant_id, run_id)
-        async with self._exclusive() as writer:
+        async with self._groups.member(key) as member:
             self._cache.drop(key)
-            return await self._write(writer, partial(_delete, key=key, expected_revision=expected_revision))
+            if self._latest is not None:
+                self._latest.pop(key, None)
+            return await member.write(partial(_delete, key=key, expected_revision=expected_revision))
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -968,9 +981,8 @@ class SqliteRunStore:
 
     async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
         insert = partial(_insert_governance, tenant_id=tenant_id, run_id=run_id or "", record=record, at=self._now())
-        async with self._exclusive() as writer:
-            await self._write(writer, insert)
-        self._committed()
+        async with self._groups.member((tenant_id, run_id or "")) as member:
+            await member.write(insert)
 
     async def review_requests(self, tenant_id: str, run_id: str) -> list[ReviewRequest]:
         return await self._on(self._reader, partial(_read_review_requests, key=(tenant_id, run_id)))
@@ -999,32 +1011,26 @@ class SqliteRunStore:
         at = self._now()
 
         def body(conn: sqlite3.Connection) -> tuple[StoredState, ledger_rows.LedgerExport]:
-            try:
-                meta = _read_meta(conn, key)
-                if meta is None:
-                    raise _unknown_run(run_id)
-                stored = _read_state(conn, key, meta)
-                if not ledger_rows.is_linked(conn, key):
-                    ledger_rows.backfill_run(conn, key, None, at)
-                # Never sign rows changed behind the store's back: they must match their links and
-                # every signed checkpoint, as `ledger check` would find.
-                finding, _ = ledger_scan.check_run(conn, key, meta.trace_length, ledger_scan.database_keys(conn))
-                if finding is not None:
-                    raise WorkbenchError(
-                        ErrorCode.LEDGER_MISMATCH,
-                        f"run {run_id} no longer matches its ledger at seq {finding.seq} ({finding.problem}); "
-                        "it is not attested (see `workbench-mcp ledger check`)",
-                    )
-                export = ledger_rows.export_checkpoint(conn, key, signer, at)
-                conn.execute("COMMIT")
-            except BaseException:
-                _rollback(conn)
-                raise
+            meta = _read_meta(conn, key)
+            if meta is None:
+                raise _unknown_run(run_id)
+            stored = _read_state(conn, key, meta)
+            if not ledger_rows.is_linked(conn, key):
+                ledger_rows.backfill_run(conn, key, None, at)
+            # Never sign rows changed behind the store's back: they must match their links and
+            # every signed checkpoint, as `ledger check` would find.
+            finding, _ = ledger_scan.check_run(conn, key, meta.trace_length, ledger_scan.database_keys(conn))
+            if finding is not None:
+                raise WorkbenchError(
+                    ErrorCode.LEDGER_MISMATCH,
+                    f"run {run_id} no longer matches its ledger at seq {finding.seq} ({finding.problem}); "
+                    "it is not attested (see `workbench-mcp ledger check`)",
+                )
+            export = ledger_rows.export_checkpoint(conn, key, signer, at)
             return stored, export
 
-        async with self._exclusive() as writer:
-            stored, export = await self._write(writer, body)
-        self._committed()
+        async with self._groups.member(key) as member:
+            stored, export = await member.write(body)
         return row_codec.decode_state(stored), export
 
     @property

@@ -56,13 +56,19 @@ class SqliteThread:
         return self
 
     async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        result: T = await self.submit(fn)
+        return result
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """`run` without a coroutine: the job is queued now, the future settles once it has run (and
+        ConnectionClosed is raised at once if the thread is gone)."""
+
         def body(conn: sqlite3.Connection | None) -> T:
             if conn is None:
                 raise ConnectionClosed("the connection is closed")
             return fn(conn)
 
-        result: T = await self._submit(body)
-        return result
+        return self._queue(body)
 
     async def close(self) -> None:
         def close_it(conn: sqlite3.Connection | None) -> None:
@@ -76,12 +82,15 @@ class SqliteThread:
             await self._stop()
 
     async def _submit(self, fn: Callable[[sqlite3.Connection | None], Any]) -> Any:
+        return await self._queue(fn)
+
+    def _queue(self, fn: Callable[[sqlite3.Connection | None], Any]) -> asyncio.Future[Any]:
         if self._stopped:  # the thread is gone (or going): nothing would ever answer
             raise ConnectionClosed("the connection is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._jobs.put((loop, future, fn))
-        return await future
+        return future
 
     async def _stop(self) -> None:
         self._stopped = True

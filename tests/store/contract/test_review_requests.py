@@ -3,6 +3,8 @@ once, in the same transaction as the decision it records."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.clocks import CountingClock
@@ -126,3 +128,34 @@ async def test_requests_go_with_their_run(store: RunStore, clock: CountingClock)
 
     assert await store.review_request(TENANT, "rr_1", "bob") is None
     assert await store.review_request(TENANT, "rr_kept", "bob") is not None
+
+
+async def test_a_failed_use_leaves_the_link_unused_while_a_concurrent_write_commits(
+    store: RunStore, clock: CountingClock
+) -> None:
+    """Concurrent writes may share one commit (group commit): the refused block's use must not ride along."""
+    run_id = await create(store, clock)
+    other = await create(store, clock)
+    await _add(store, run_id, _request(run_id, "bob"))
+    claimed = asyncio.Event()
+
+    async def use_then_refuse() -> None:
+        async with store.run_transaction(TENANT, run_id) as tx:
+            assert await tx.use_review_request("rr_1", "bob", decision="approved", at="2026-01-02T00:00:00.000Z")
+            claimed.set()
+            await asyncio.sleep(0.01)  # the other write joins while this block is still open
+            raise WorkbenchError(ErrorCode.NOT_AUTHORIZED, "refused after the use")
+
+    async def write_other() -> None:
+        await claimed.wait()
+        async with store.run_transaction(TENANT, other) as tx:
+            await write(tx, clock)
+
+    outcomes = await asyncio.gather(use_then_refuse(), write_other(), return_exceptions=True)
+
+    assert isinstance(outcomes[0], WorkbenchError)
+    assert outcomes[1] is None
+    unused = await store.review_request(TENANT, "rr_1", "bob")
+    assert unused is not None
+    assert unused.used_at is None
+    assert await _use(store, run_id, "rr_1", "bob") is True
