@@ -20,7 +20,7 @@ from workbench_mcp.review.notice import ReviewNotice
 from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
 from workbench_mcp.store.sqlite_store import SqliteRunStore
-from workbench_mcp.wiring import build_service
+from workbench_mcp.wiring import ConfiguredStore, build_service
 from workbench_mcp.workflows import WorkflowCatalog
 
 TENANT = "org_review"
@@ -117,7 +117,7 @@ LINK = "http://127.0.0.1:8765/review/one-time-token-SECRET-LINK"
 @dataclass
 class World:
     service: RunService
-    store: SqliteRunStore
+    store: ConfiguredStore
     run_id: str
 
     def notice(self, reviewer: str = "user_bob", **changes: Any) -> ReviewNotice:

@@ -34,6 +34,8 @@ QUERIES = (
     "SELECT tenant_id, run_id, at, revision, principal, tool, kind, correlation_id, detail_json, link FROM governance"
     " ORDER BY tenant_id, run_id, id",
     "SELECT kid, jwk, added_at, retired_at FROM ledger_keys ORDER BY kid",
+    "SELECT tenant_id, request_id, reviewer, run_id, step_id, gate, reason, requested_by, created_at, expires_at,"
+    " used_at, decision FROM review_requests ORDER BY tenant_id, request_id, reviewer",
     "SELECT tenant_id, run_count FROM tenant_run_counts ORDER BY tenant_id",
 )
 

@@ -1,7 +1,7 @@
 """`workbench-mcp migrate --from PATH.sqlite --to postgresql://...` (store/copy_to_postgres.py): every tenant's
-runs with all their rows, chains, checkpoints, governance and keys move; each run then exports the same bundle
-and still verifies its ledger on PostgreSQL; a second run copies nothing; an interrupted one finishes; a run
-written on PostgreSQL after the copy is reported, never overwritten."""
+runs with all their rows, chains, checkpoints, governance, review requests and keys move; each run then exports
+the same bundle and still verifies its ledger on PostgreSQL; a second run copies nothing; an interrupted one
+finishes; a run written on PostgreSQL after the copy is reported, never overwritten."""
 
 from __future__ import annotations
 
@@ -13,32 +13,45 @@ from tests.clocks import CountingClock
 from tests.ledger.conftest import ALICE, gated_run
 from tests.store.stored_rows import postgres_rows, sqlite_rows
 from tests.test_cli import run_main
+from workbench_mcp.commands import WriteArtifact
 from workbench_mcp.ledger.keys import SigningKey
 from workbench_mcp.principal import Principal
 from workbench_mcp.protocol.bundle import compute_integrity
 from workbench_mcp.service import RunService
 from workbench_mcp.store.postgres_store import PostgresRunStore
-from workbench_mcp.store.run_store import GovernanceRecord
+from workbench_mcp.store.run_store import GovernanceRecord, ReviewRequest
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 OTHER = Principal("org_globex", subject="user_gus")
 
 
 async def _source(path: Path, key: SigningKey) -> list[tuple[Principal, str]]:
-    """A SQLite store with two tenants' runs, NUL in keys, a retried start, refusals with and without a run."""
+    """A SQLite store with two tenants' runs, NUL in keys, a retried start, refusals with and without a run, review
+    requests (one used)."""
     store = SqliteRunStore(path, signer=key)
     await store.open()
     service = RunService(store, clock=CountingClock())
     runs = [(ALICE, await gated_run(service)), (ALICE, await gated_run(service, complete=False))]
     started = await service.start_run(OTHER, "jobSearchWorkflow", request_id="req\x00-1", tags=["t\x00"])
-    await service.write_artifact(OTHER, started["runId"], artifact_key="k\x00", type_id="t", data={"s": "\x00\ud800"})
+    await service.execute(
+        OTHER, started["runId"], WriteArtifact(artifact_key="k\x00", type_id="t", data={"s": "\x00\ud800"})
+    )
     runs.append((OTHER, started["runId"]))
     refusal = GovernanceRecord("denied", "user_eve", "resolve_gate", {"why": "no"})
     await store.record_governance(ALICE.tenant_id, runs[0][1], refusal)
     await store.record_governance(OTHER.tenant_id, "run_missing", refusal)
     await store.export_checkpoint(ALICE.tenant_id, runs[0][1])
+    async with store.run_transaction(ALICE.tenant_id, runs[1][1]) as tx:  # two review links, one of them used
+        tx.add_review_requests([_review(runs[1][1], "user_bob"), _review(runs[1][1], "user_c\x00")])
+    async with store.run_transaction(ALICE.tenant_id, runs[1][1]) as tx:
+        assert await tx.use_review_request("rr_1", "user_bob", decision="approve", at="2026-01-01T00:00:01.000Z")
     await store.close()
     return runs
+
+
+def _review(run_id: str, reviewer: str) -> ReviewRequest:
+    at = "2026-01-01T00:00:00.000Z"
+    return ReviewRequest("rr_1", reviewer, run_id, "parser1", "PAUSE_BEFORE", None, "user_al", at, at)
 
 
 async def test_migrate_copies_every_run_so_each_exports_the_same_bundle(
@@ -56,7 +69,9 @@ async def test_migrate_copies_every_run_so_each_exports_the_same_bundle(
     for store in (SqliteRunStore(db, signer=key), PostgresRunStore(postgres_url, signer=key)):
         await store.open()
         service = RunService(store)
-        hashes[type(store).__name__] = [compute_integrity(await service.export_bundle(who, r)) for who, r in runs]
+        hashes[type(store).__name__] = [
+            compute_integrity(await service.bundles.export_bundle(who, r)) for who, r in runs
+        ]
         for who, run_id in runs:  # the copied chains and checkpoints verify (else LEDGER_MISMATCH)
             await store.export_checkpoint(who.tenant_id, run_id)
         await store.close()
@@ -90,7 +105,7 @@ async def test_a_run_written_on_postgresql_after_the_copy_is_a_conflict_left_alo
     target = PostgresRunStore(postgres_url, signer=key)
     await target.open()
     who, run_id = runs[1]
-    await RunService(target).write_artifact(who, run_id, artifact_key="after", type_id="t", data={})
+    await RunService(target).execute(who, run_id, WriteArtifact(artifact_key="after", type_id="t", data={}))
     before = postgres_rows(postgres_url)
     await target.close()
 

@@ -80,7 +80,7 @@ async def test_the_same_operations_store_the_same_rows_and_chain_heads_as_sqlite
         await store.record_governance(SERVICE_ALICE.tenant_id, run_id, refusal)
         await store.record_governance(SERVICE_ALICE.tenant_id, None, refusal)
         await store.export_checkpoint(SERVICE_ALICE.tenant_id, run_id)
-        bundles.append(await service.export_bundle(SERVICE_ALICE, run_id))
+        bundles.append(await service.bundles.export_bundle(SERVICE_ALICE, run_id))
         await store.close()
 
     expected = sqlite_rows(tmp_path / "same.db")

@@ -3,7 +3,8 @@ store into a PostgreSQL one, row for row.
 
 What moves, per run, whole and in one PostgreSQL transaction: the run row (its state tag included), trace events
 and audit rows with their chain links, every artifact version, the artifact heads, rule sets, idempotency
-records, start requests, the ledger's linked mark and signed checkpoints, and the run's governance rows
+records, start requests, the ledger's linked mark and signed checkpoints, review requests (and whether
+each link was used), and the run's governance rows
 (hash-chained, copied in their order). Then each tenant's refusals that named no run, and every published
 signing key. Rows are copied as stored, never re-derived, so every run exports the same bundle, and its
 chains and checkpoints still verify, on both stores.
@@ -55,6 +56,14 @@ _RUN_TABLES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("start_requests", ("request_id",), "request_id"),
     ("ledger_runs", (), "run_id"),
     ("ledger_checkpoints", ("number", "event_seq", "reason", "envelope"), "number"),
+    (
+        "review_requests",
+        (
+            "request_id", "reviewer", "step_id", "gate", "reason", "requested_by", "created_at", "expires_at",
+            "used_at", "decision",
+        ),
+        "created_at, request_id, reviewer",
+    ),
     (
         "governance",
         ("at", "revision", "principal", "tool", "kind", "correlation_id", "detail_json", "link"),

@@ -14,7 +14,8 @@ flavour on a small thread pool: each transaction body runs as one function on a 
 those functions are the SQLite store's own (row writes, the ledger's hash chains, governance rows), run
 through pg_connection.PgConnection. So the same operations store the same rows and reach the same chain
 heads on both backends, from one implementation. A mutation is two thread hops (begin and lock; write
-and commit) as in the SQLite store; a read is one.
+and commit); a read is one. The SQLite store shares one transaction among concurrent writes (group commit);
+here every write keeps its own, since the row lock, not a database-wide one, orders them.
 
 Connection loss. A call whose connection breaks (the database restarted) fails with STORAGE_UNAVAILABLE;
 nothing it did is acknowledged, since the commit never returned. The pool checks each connection before
@@ -47,7 +48,7 @@ from workbench_mcp.ledger import store_rows as ledger_rows
 from workbench_mcp.ledger.checkpoints import Heads
 from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
-from workbench_mcp.store import row_codec
+from workbench_mcp.store import review_rows, row_codec
 from workbench_mcp.store import sqlite_store as bodies
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.pg_connection import PgConnection
@@ -60,6 +61,7 @@ from workbench_mcp.store.run_store import (
     AuditRecord,
     EventJson,
     GovernanceRecord,
+    ReviewRequest,
     RunPage,
     RunStore,
     StoredGovernanceRecord,
@@ -106,17 +108,57 @@ def _begin(conn: PgConnection, tenant_id: str | None = None) -> None:
 def _locked(
     body: Callable[..., T], *, tenant_lock: bool = False, pipelined: bool = True, **kwargs: Any
 ) -> Callable[[PgConnection], T]:
-    """`body(conn, **kwargs)` in a fresh write transaction (the body commits or rolls back itself)."""
+    """`body(conn, **kwargs)` in a fresh write transaction, committed if it returns, rolled back if it raises
+    (the bodies are the SQLite store's, which leave both to their caller: there, a group's)."""
 
     def run(conn: PgConnection) -> T:
         try:
             _begin(conn, kwargs["key"][0] if tenant_lock else None)
+            result = body(conn.as_sqlite(), **kwargs)
+            conn.execute("COMMIT")
         except BaseException:
-            bodies._rollback(conn.as_sqlite())
+            _rollback_quietly(conn)
             raise
-        return body(conn.as_sqlite(), **kwargs)
+        return result
 
     return _pipelined(run) if pipelined else run
+
+
+def _opened(body: Callable[..., T], **kwargs: Any) -> Callable[[PgConnection], T]:
+    """`body(conn, **kwargs)` in a fresh write transaction that stays open if it returns (run_transaction's
+    checks: the run row's lock is held from here to the commit), rolled back if it raises."""
+
+    def run(conn: PgConnection) -> T:
+        try:
+            _begin(conn)
+            return body(conn.as_sqlite(), **kwargs)
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+
+    return run
+
+
+def _committed(body: Callable[..., None], **kwargs: Any) -> Callable[[PgConnection], None]:
+    """`body(conn, **kwargs)` then COMMIT, inside the transaction `_opened` began; rolled back if it raises."""
+
+    def run(conn: PgConnection) -> None:
+        try:
+            body(conn.as_sqlite(), **kwargs)
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback_quietly(conn)
+            raise
+
+    return run
+
+
+def _rollback_quietly(conn: PgConnection) -> None:
+    """On the way out of a failed body: its own error is the one worth reporting (a broken connection is
+    discarded by the pool anyway)."""
+    with contextlib.suppress(psycopg.Error):
+        if conn.in_transaction and not conn.raw.closed:
+            conn.raw.execute("ROLLBACK")
 
 
 def _pipelined(fn: Callable[[PgConnection], T]) -> Callable[[PgConnection], T]:
@@ -286,7 +328,7 @@ class PostgresRunStore:
         key = (tenant_id, run_id)
         async with self._session() as session:
             cached = self._cache.peek(key)
-            open_tx = _locked(
+            open_tx = _opened(
                 bodies._open_run_tx,
                 key=key,
                 expected_revision=expected_revision,
@@ -296,15 +338,15 @@ class PostgresRunStore:
             try:
                 state = self._state_of(key, meta, stored, cached)
                 tx = bodies.SqliteTransaction(key, meta, state, self._write_context, session.run_sqlite)
-                yield tx
+                yield tx  # a use_review_request in here only checks the link (under the run's row lock)
             except BaseException:
                 await session.rollback()
                 raise
-            if not tx.writes and not tx.records:
+            if not tx.writes and not tx.records and not tx.reviews and not tx.review_uses:
                 await session.rollback()
                 return
             session.conn.notify = key
-            finish = partial(
+            finish = _committed(
                 bodies._finish_run_tx,
                 key=key,
                 writes=tx.writes,
@@ -312,8 +354,11 @@ class PostgresRunStore:
                 records=tx.records,
                 at=self._now(),
                 revision=tx.state.revision,
+                reviews=tx.reviews,
+                review_uses=tx.review_uses,
             )
-            await session.run(_pipelined(lambda conn: finish(conn.as_sqlite())))
+            # Marking a review link used reads the UPDATE's row count, known in pipeline mode only after a sync.
+            await session.run(finish if tx.review_uses else _pipelined(finish))
             if tx.writes:
                 self._cache.put(key, tx.writes[-1].state_tag, tx.state)
 
@@ -457,6 +502,23 @@ class PostgresRunStore:
         self._cache.put(key, meta.state_tag, state)
         return state
 
+    async def review_requests(self, tenant_id: str, run_id: str) -> list[ReviewRequest]:
+        async with self._session(begin=_SNAPSHOT, locking=False) as session:
+            return await session.run_sqlite(partial(bodies._read_review_requests, key=(tenant_id, run_id)))
+
+    async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
+        key = (tenant_id, run_id)
+        cached = self._cache.peek(key)
+        read = partial(bodies._read_state_and_reviews, key=key, cached_tag=None if cached is None else cached[0])
+        async with self._session(begin=_SNAPSHOT, locking=False) as session:
+            meta, stored, reviews = await session.run_sqlite(read)
+        return self._state_of(key, meta, stored, cached), reviews
+
+    async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:
+        read = partial(review_rows.one, tenant_id=tenant_id, request_id=request_id, reviewer=reviewer)
+        async with self._session(locking=False) as session:
+            return await session.run_sqlite(read)
+
     # --- ledger ------------------------------------------------------------------------------------------
 
     async def export_checkpoint(self, tenant_id: str, run_id: str) -> tuple[RunState, ledger_rows.LedgerExport]:
@@ -524,26 +586,20 @@ def _insert_governance(conn: Any, key: Key, record: GovernanceRecord, at: str) -
 
 
 def _export_body(conn: Any, key: Key, signer: SigningKey, at: str) -> tuple[StoredState, ledger_rows.LedgerExport]:
-    try:
-        meta = bodies._read_meta(conn, key)  # FOR UPDATE: no other write of the run until the commit
-        if meta is None:
-            raise bodies._unknown_run(key[1])
-        stored = bodies._read_state(conn, key, meta)
-        if not ledger_rows.is_linked(conn, key):
-            ledger_rows.backfill_run(conn, key, None, at)
-        finding, _ = ledger_scan.check_run(conn, key, meta.trace_length, ledger_scan.database_keys(conn))
-        if finding is not None:
-            raise WorkbenchError(
-                ErrorCode.LEDGER_MISMATCH,
-                f"run {key[1]} no longer matches its ledger at seq {finding.seq} ({finding.problem}); "
-                "it is not attested (see `workbench-mcp ledger check`)",
-            )
-        export = ledger_rows.export_checkpoint(conn, key, signer, at)
-        conn.execute("COMMIT")
-    except BaseException:
-        bodies._rollback(conn)
-        raise
-    return stored, export
+    meta = bodies._read_meta(conn, key)  # FOR UPDATE: no other write of the run until the commit
+    if meta is None:
+        raise bodies._unknown_run(key[1])
+    stored = bodies._read_state(conn, key, meta)
+    if not ledger_rows.is_linked(conn, key):
+        ledger_rows.backfill_run(conn, key, None, at)
+    finding, _ = ledger_scan.check_run(conn, key, meta.trace_length, ledger_scan.database_keys(conn))
+    if finding is not None:
+        raise WorkbenchError(
+            ErrorCode.LEDGER_MISMATCH,
+            f"run {key[1]} no longer matches its ledger at seq {finding.seq} ({finding.problem}); "
+            "it is not attested (see `workbench-mcp ledger check`)",
+        )
+    return stored, ledger_rows.export_checkpoint(conn, key, signer, at)
 
 
 def _storage_error(exc: Exception) -> WorkbenchError:
