@@ -75,6 +75,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_POOL_SIZE = 10
 """Connections per store (per replica). Each in-flight mutation holds one from its first read to its commit."""
+HEALTH_TIMEOUT_S = 2.0
+"""How long /healthz waits for a connection before calling the database unreachable."""
 _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 _CHANGES_SQL = "SELECT pg_current_wal_lsn() - '0/0'"
 
@@ -274,6 +276,19 @@ class PostgresRunStore:
 
     def file_problem(self) -> str | None:
         """/healthz asks the SQLite store whether its file is still there; a database has no such problem."""
+        return None
+
+    async def reachability_problem(self) -> str | None:
+        """None if a pooled connection answers `SELECT 1` now; else why not (/healthz answers 503 meanwhile).
+        A connection the database dropped (it restarted) fails here once and is discarded by the pool, so the
+        next check after the database is back finds a live one."""
+        pool = self._pool
+        if pool is None:
+            return "the run store is not open"
+        try:
+            await self._hop(partial(_ping, pool, min(self._connect_timeout_s, HEALTH_TIMEOUT_S)))
+        except WorkbenchError as exc:
+            return exc.message
         return None
 
     # --- connections and errors ----------------------------------------------------------------------
@@ -572,6 +587,11 @@ class _Session:
 def _quietly(fn: Callable[[], None]) -> None:
     with contextlib.suppress(Exception):
         fn()
+
+
+def _ping(pool: ConnectionPool[psycopg.Connection[Any]], timeout_s: float) -> None:
+    with pool.connection(timeout=timeout_s) as raw:
+        raw.execute("SELECT 1")
 
 
 def _give_back(pool: ConnectionPool[psycopg.Connection[Any]], conn: PgConnection) -> None:

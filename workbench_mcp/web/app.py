@@ -35,6 +35,7 @@ from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.review.notice import ReviewNotifier
 from workbench_mcp.review.webhook import notifier_from, serving
 from workbench_mcp.service import RunService
+from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import DEMO_PATH, discovery_routes
@@ -82,6 +83,8 @@ def protected_resource_metadata(config: ServerConfig, path: str) -> dict[str, An
 def _public_routes(config: ServerConfig, store: ConfiguredStore) -> list[BaseRoute]:
     async def healthz(request: Request) -> JSONResponse:
         problem = store.file_problem()  # one os.stat: the database file is still the one being written
+        if problem is None and isinstance(store, PostgresRunStore):
+            problem = await store.reachability_problem()  # one round trip: the database answers
         if problem is not None:
             return JSONResponse({"ok": False, "error": problem, "code": ErrorCode.STORAGE_UNAVAILABLE.value}, 503)
         return JSONResponse({"ok": True, "version": __version__, "protocolVersion": PROTOCOL_VERSION})
