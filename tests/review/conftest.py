@@ -19,6 +19,7 @@ from workbench_mcp.review.links import LinkSigner
 from workbench_mcp.review.notice import ReviewNotice
 from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
+from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.wiring import ConfiguredStore, build_service
 from workbench_mcp.workflows import WorkflowCatalog
@@ -70,9 +71,14 @@ def catalog() -> WorkflowCatalog:
     return found
 
 
-@pytest.fixture
-async def runs(tmp_path: Path) -> AsyncIterator[RunService]:
-    store = SqliteRunStore(tmp_path / "workbench.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def runs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunService]:
+    """The review service's runs on each backend: a link's single use holds on PostgreSQL's row lock too."""
+    store: ConfiguredStore
+    if request.param == "postgresql":
+        store = PostgresRunStore(request.getfixturevalue("postgres_url"))
+    else:
+        store = SqliteRunStore(tmp_path / "workbench.db")
     await store.open()
     service = RunService(store, catalog=catalog())
     try:
