@@ -138,7 +138,7 @@ def _opened(body: Callable[..., T], **kwargs: Any) -> Callable[[PgConnection], T
             _rollback_quietly(conn)
             raise
 
-    return run
+    return _pipelined(run)  # BEGIN and the locking read: one round trip
 
 
 def _committed(body: Callable[..., None], **kwargs: Any) -> Callable[[PgConnection], None]:
@@ -213,6 +213,7 @@ class PostgresRunStore:
         self._threads: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(pool_size)
         self._checking: Future[None] | None = None
+        self._queues: dict[Key, _Queue] = {}
         self.changes = PostgresChangeFeed(url)
         """LISTEN/NOTIFY of committed run changes (run_watch.RunWatch follows it while anyone waits)."""
 
@@ -341,7 +342,7 @@ class PostgresRunStore:
         self, tenant_id: str, run_id: str, *, expected_revision: int | None = None
     ) -> AsyncIterator[bodies.SqliteTransaction]:
         key = (tenant_id, run_id)
-        async with self._session() as session:
+        async with self._queued(key), self._session() as session:
             cached = self._cache.peek(key)
             open_tx = _opened(
                 bodies._open_run_tx,
@@ -376,6 +377,34 @@ class PostgresRunStore:
             await session.run(finish if tx.review_uses else _pipelined(finish))
             if tx.writes:
                 self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+
+    @asynccontextmanager
+    async def _queued(self, key: Key) -> AsyncIterator[None]:
+        """This process's writers of one run take turns here before taking its row lock, so the others wait on
+        the event loop instead of each holding a connection, a thread and a backend blocked on the lock (c=8 on
+        one run measured faster). The row lock still orders them against other replicas. The wait is bounded
+        like the row lock's."""
+        entry = self._queues.get(key)
+        if entry is None:
+            entry = self._queues[key] = _Queue()
+        entry.waiting += 1
+        try:
+            try:
+                async with asyncio.timeout(self._lock_timeout_ms / 1000):
+                    await entry.lock.acquire()
+            except TimeoutError:
+                raise WorkbenchError(
+                    ErrorCode.STORAGE_UNAVAILABLE,
+                    "the run store is busy (too many queued writes of the run); try again",
+                ) from None
+            try:
+                yield
+            finally:
+                entry.lock.release()
+        finally:
+            entry.waiting -= 1
+            if entry.waiting == 0:
+                del self._queues[key]
 
     async def create_run(
         self,
@@ -555,6 +584,14 @@ class PostgresRunStore:
     async def published_keys(self) -> list[dict[str, Any]]:
         async with self._session(locking=False) as session:
             return await session.run_sqlite(ledger_rows.published_keys)
+
+
+class _Queue:
+    """One run's in-process turn (`PostgresRunStore._queued`), dropped when nobody waits."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
 
 
 class _Session:
