@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.balancer import RoundRobinBalancer
-from bench.pg_meter import STATS_FLUSH_S, Meter, render_estimates
+from bench.pg_meter import DRIVER_SETTINGS, STATS_FLUSH_S, Meter, render_estimates
 from bench.servers import OurServer, PeerServer, harness_dir, load_average, run_driver
 
 SCENARIOS = [
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             targets += _postgres_targets(cluster, tmp, servers, balancers, meters)
         print(f"[compare] servers up; load average {load_before}; logs in {tmp}", file=sys.stderr, flush=True)
 
-        common = ["--requests", str(args.requests), "--concurrency", args.concurrency]
+        common = ["--requests", str(args.requests), "--concurrency", args.concurrency, *DRIVER_SETTINGS]
         race: PeerServer | None = None
         if args.race_latency_ms and "correctness" in scenarios:
             race = PeerServer(harness, store_latency_ms=args.race_latency_ms, log_path=tmp / "peer-race.log").start()

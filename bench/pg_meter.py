@@ -3,8 +3,9 @@ a replica and the database spend per call, so the README can size N replicas.
 
 Measured per PostgreSQL column over the scenario rounds (not the growth run): the CPU time of each replica's
 process (from /proc), the database's CPU (the postmaster and its backends, reaped ones included), the calls the
-driver made, and `xact_commit` of the column's own database in pg_stat_database. The CPU includes the driver's
-setup calls of each scenario (creating the runs it then reads), so it slightly overstates the cost per call.
+driver made, and `xact_commit` of the column's own database in pg_stat_database. The calls count the driver's
+setup calls too (list_runs first starts 1,000 runs, export_bundle writes a 200-event run, ...: `setup_calls`,
+from mcp_load.py's scenarios and the settings `DRIVER_SETTINGS` pins), since they cost CPU and commits like any.
 """
 
 from __future__ import annotations
@@ -23,6 +24,29 @@ from bench.servers import OurServer, cpu_seconds
 
 STATS_FLUSH_S = 11.0
 """PostgreSQL 15 backends report their commits to pg_stat_database when idle, at the latest after 10 s."""
+
+
+LIST_RUNS, GATE_POOL, EXPORT_EVENTS = 1000, 50, 200
+DRIVER_SETTINGS = ["--list-runs", str(LIST_RUNS), "--gate-pool", str(GATE_POOL), "--export-events", str(EXPORT_EVENTS)]
+"""The driver's defaults, passed explicitly so that `setup_calls` counts what the driver really does."""
+HANDSHAKE_CALLS = 2
+"""initialize and notifications/initialized, per client (one per scenario and concurrency level)."""
+
+
+def setup_calls(line: dict[str, Any], first: bool) -> int:
+    """Calls the driver made besides the measured ones for this JSON line (`first`: the invocation's first line;
+    list_runs and export_bundle set up once per invocation)."""
+    scenario, concurrency = line.get("scenario"), int(line.get("concurrency") or 1)
+    per_level = {
+        "get_run": 7,  # start_run, 5 writes, get_run
+        "list_runs": 1,  # the probe
+        "write_artifact": 2,
+        "write_artifact_spread": 2 * concurrency,
+        "resolve_gate": GATE_POOL,
+        "correctness": 3,  # start_run, get_run, export_bundle
+    }.get(str(scenario), 0)
+    once = {"list_runs": LIST_RUNS, "export_bundle": EXPORT_EVENTS + 3}.get(str(scenario), 0) if first else 0
+    return HANDSHAKE_CALLS + per_level + once
 
 
 def _postmaster_cpu(data_dir: Path) -> float:
@@ -73,7 +97,7 @@ class Meter:
         self.db_cpu += _postmaster_cpu(self.data_dir) - before[1]
         for i, replica in enumerate(self.replicas):
             self.replica_cpu[i] += cpu_seconds(replica.pids()) - before[0][i]
-        self.calls += sum(int(line.get("requests") or 0) for line in lines)
+        self.calls += sum(int(line.get("requests") or 0) + setup_calls(line, i == 0) for i, line in enumerate(lines))
         return lines
 
     def end(self) -> None:
@@ -84,7 +108,7 @@ def render_estimates(meters: list[Meter]) -> str:
     """The sizing table and how to read it."""
     out = [
         "",
-        "PostgreSQL sizing (scenario rounds, not growth; CPU includes each scenario's setup calls):",
+        "PostgreSQL sizing (scenario rounds, not growth; calls include the driver's setup calls):",
         "",
         "| server | replicas | calls | server CPU ms/call, per replica | DB CPU ms/call | DB commits/call "
         "| DB commits/s while driven |",
