@@ -112,6 +112,28 @@ async def test_an_id_with_a_lone_surrogate_is_invalid_input_and_changes_nothing(
     assert (await store.load_state(TENANT, run_id)).revision == 1
 
 
+@pytest.mark.parametrize("same_replica", [True, False])
+async def test_a_write_waiting_past_the_lock_timeout_is_storage_unavailable_and_changes_nothing(
+    open_pg: Opener, same_replica: bool
+) -> None:
+    """Behind a writer of the same run that does not finish: in this process (the in-process queue) or on another
+    replica (the run row's lock), the wait ends at lock_timeout_ms; once the first commits, writes go on."""
+    holder, clock = await open_pg(lock_timeout_ms=200), CountingClock()
+    waiter = holder if same_replica else await open_pg(lock_timeout_ms=200)
+    run_id = await create(holder, clock)
+    async with holder.run_transaction(TENANT, run_id) as tx:
+        await write(tx, clock)
+        with pytest.raises(WorkbenchError) as caught:
+            async with waiter.run_transaction(TENANT, run_id) as late:
+                await write(late, clock)
+    assert caught.value.code is ErrorCode.STORAGE_UNAVAILABLE
+    assert "busy" in caught.value.message
+    assert (await waiter.load_state(TENANT, run_id)).revision == 2  # the holder's write only
+    async with waiter.run_transaction(TENANT, run_id) as tx:
+        await write(tx, clock)
+    assert (await holder.load_state(TENANT, run_id)).revision == 3
+
+
 async def test_the_run_quota_holds_under_concurrent_creates_on_two_replicas(open_pg: Opener) -> None:
     limits = StoreLimits(max_runs_per_tenant=3)
     replicas: list[RunStore] = [await open_pg(limits=limits), await open_pg(limits=limits)]
