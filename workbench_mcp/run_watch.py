@@ -64,6 +64,9 @@ class RunWatch:
                 self._waiters.pop(key, None)
             if not self._waiters and self._feed is not None and self._poller is not None:
                 self._poller.cancel()  # the feed's connection is open only while someone waits
+                # A cancelled task is not done() until it runs again: a waiter arriving before then must start
+                # a follower of its own, not count on this one (it would never wake).
+                self._poller = None
 
     def changed(self, key: Key) -> None:
         """This process wrote the run."""
