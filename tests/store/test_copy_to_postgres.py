@@ -115,6 +115,29 @@ async def test_a_run_written_on_postgresql_after_the_copy_is_a_conflict_left_alo
     assert postgres_rows(postgres_url) == before
 
 
+async def test_a_review_requested_on_sqlite_after_the_copy_is_a_conflict_not_already_there(
+    tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A review request (or any governance record) writes no trace event, so the run's state tag stays: the copy
+    must not call the run "already there" while PostgreSQL lacks the request."""
+    key, db = SigningKey.generate(), tmp_path / "source.db"
+    runs = await _source(db, key)
+    assert run_main(capsys, "migrate", "--from", str(db), "--to", postgres_url)[0] == 0
+    who, run_id = runs[0]
+    source = SqliteRunStore(db, signer=key)
+    await source.open()
+    async with source.run_transaction(who.tenant_id, run_id) as tx:
+        tx.add_review_requests([_review(run_id, "user_late")])
+    await source.close()
+    before = postgres_rows(postgres_url)
+
+    code, out, _ = run_main(capsys, "migrate", "--from", str(db), "--to", postgres_url)
+    assert code == 1
+    assert f"CONFLICT tenant {who.tenant_id}: run {run_id} differs in PostgreSQL" in out
+    assert "0 runs copied, 2 already there" in out
+    assert postgres_rows(postgres_url) == before
+
+
 @pytest.mark.parametrize("target", ["sqlite:///x.db", "x.db"])
 def test_migrate_needs_a_postgresql_target(tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str) -> None:
     code, out, err = run_main(capsys, "migrate", "--from", str(tmp_path / "a.db"), "--to", target)

@@ -9,9 +9,10 @@ each link was used), and the run's governance rows
 signing key. Rows are copied as stored, never re-derived, so every run exports the same bundle, and its
 chains and checkpoints still verify, on both stores.
 
-Resumable and idempotent: a run already in PostgreSQL with the same state tag was copied before (the tag
-changes with every write) and is skipped; a run there with another tag was written on one side after the
-copy and is reported as a conflict, never overwritten. Runs are copied in batches of BATCH per transaction
+Resumable and idempotent: a run already in PostgreSQL with the same state tag (it changes with every trace
+write) and as many governance rows, review requests and used review links was copied before and is skipped;
+a run there with another tag or other side rows was written on one side after the copy and is reported as a
+conflict, never overwritten. Runs are copied in batches of BATCH per transaction
 (one insert batch per table), each run whole or not at all, so an interrupted migration is finished by
 running it again.
 """
@@ -136,6 +137,37 @@ FOR UPDATE OF r
 """
 
 
+# A run's state tag changes with every trace write, but not with rows written beside the trace: governance
+# records (a refusal, a review requested) and review requests and their use. Their counts tell whether a run
+# with the same tag on both sides still holds the same side rows.
+SideRows = tuple[int, int, int]
+_NO_SIDE_ROWS: SideRows = (0, 0, 0)
+_SIDE_ROWS_PG = """
+SELECT k.tenant_id, k.run_id,
+    (SELECT COUNT(*) FROM governance g WHERE g.tenant_id = k.tenant_id AND g.run_id = k.run_id),
+    (SELECT COUNT(*) FROM review_requests q WHERE q.tenant_id = k.tenant_id AND q.run_id = k.run_id),
+    (SELECT COUNT(used_at) FROM review_requests q WHERE q.tenant_id = k.tenant_id AND q.run_id = k.run_id)
+FROM unnest(%s::text[], %s::text[]) AS k(tenant_id, run_id)
+"""
+_SIDE_ROWS_SQLITE = """
+SELECT (SELECT COUNT(*) FROM governance WHERE tenant_id = ?1 AND run_id = ?2),
+    (SELECT COUNT(*) FROM review_requests WHERE tenant_id = ?1 AND run_id = ?2),
+    (SELECT COUNT(used_at) FROM review_requests WHERE tenant_id = ?1 AND run_id = ?2)
+"""
+
+
+def _side_rows_pg(target: psycopg.Connection[Any], keys: list[Key]) -> dict[Key, SideRows]:
+    if not keys:
+        return {}
+    rows = target.execute(_SIDE_ROWS_PG, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+    return {(t, r): (int(g), int(q), int(u)) for t, r, g, q, u in rows}
+
+
+def _side_rows_sqlite(source: sqlite3.Connection, key: Key) -> SideRows:
+    g, q, u = source.execute(_SIDE_ROWS_SQLITE, key).fetchone()
+    return int(g), int(q), int(u)
+
+
 def _copy_batch(
     source: sqlite3.Connection, target: psycopg.Connection[Any], runs: list[tuple[str, str, int]]
 ) -> list[str]:
@@ -147,8 +179,14 @@ def _copy_batch(
                 target.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TENANT_LOCK, tenant_id))
             tenants, run_ids = [r[0] for r in runs], [r[1] for r in runs]
             present = {(t, r): tag for t, r, tag in target.execute(_LOCK_RUNS, (tenants, run_ids)).fetchall()}
+            same = [(t, r) for t, r, tag in runs if present.get((t, r)) == tag]
+            side = _side_rows_pg(target, same)
             outcomes = [
-                "copied" if (t, r) not in present else "skipped" if present[(t, r)] == tag else "conflict"
+                "copied"
+                if (t, r) not in present
+                else "skipped"
+                if present[(t, r)] == tag and side.get((t, r), _NO_SIDE_ROWS) == _side_rows_sqlite(source, (t, r))
+                else "conflict"
                 for t, r, tag in runs
             ]
             new = [(t, r) for (t, r, _), outcome in zip(runs, outcomes, strict=True) if outcome == "copied"]
