@@ -4,10 +4,15 @@
     python -m bench compare --quick         # smoke run: fewer requests, short growth, about 3 minutes
 
 Starts the reference peer (in-memory store), a second peer whose store waits 2 ms per call (for
-`correctness` only, like ../shared/bench/run_peer.sh) and our server once per `--workers` value
-(temp SQLite DB, dev token, durable writes). Then, scenario by scenario, runs the unchanged driver
-(`mcp_load.py`) against each server in turn, so a change in machine load hits every server alike,
-and prints markdown tables with ratios (ours / reference). Raw JSON lines: --out FILE.
+`correctness` only, like ../shared/bench/run_peer.sh), our server once per `--workers` value
+(temp SQLite DB, dev token, durable writes) and, unless --no-pg, on a throwaway PostgreSQL cluster
+(tests/postgres_cluster.py; fsync off, which like SQLite's synchronous=NORMAL survives a killed process,
+not power loss): `ours-pg`, one replica, and `ours-pg-2`, two separate `serve` processes on two ports
+over one database behind a round-robin TCP balancer (bench/balancer.py) that spreads the driver's clients
+over both. Then, scenario by scenario, runs the unchanged driver (`mcp_load.py`) against each server
+in turn, so a change in machine load hits every server alike, and prints markdown tables with ratios
+(ours / reference), then the sizing table of bench/pg_meter.py (server CPU per call per replica, DB
+commits/s). Raw JSON lines: --out FILE.
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.balancer import RoundRobinBalancer
+from bench.pg_meter import DRIVER_SETTINGS, STATS_FLUSH_S, Meter, render_estimates
 from bench.servers import OurServer, PeerServer, harness_dir, load_average, run_driver
 
 SCENARIOS = [
@@ -45,6 +53,8 @@ class Target:
     url: str
     auth: list[str]  # driver arguments naming the tenant(s)
     list_user: str | None = None
+    server: OurServer | None = None
+    """The server (a replica) that mints this target's tokens."""
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -66,6 +76,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 round of 100 requests, growth to 1000 events")
     p.add_argument("--out", type=Path, help="append the driver's JSON lines to this file")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (databases, server logs)")
+    p.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL columns (ours-pg, ours-pg-2)")
     args = p.parse_args(argv)
     if args.quick:
         args.requests = min(args.requests, 100)
@@ -84,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     servers: list[OurServer | PeerServer] = []
     lines: list[dict[str, Any]] = []
+    meters: dict[str, Meter] = {}
+    balancers: list[RoundRobinBalancer] = []
+    cluster: Any = None
     try:
         peer = PeerServer(harness, log_path=tmp / "peer.log").start()
         servers.append(peer)
@@ -91,10 +105,15 @@ def main(argv: list[str] | None = None) -> int:
         for n in workers:
             ours = OurServer(tmp / f"w{n}" / "bench.db", workers=n, log_path=tmp / f"ours-w{n}.log").start()
             servers.append(ours)
-            targets.append(Target(f"ours-w{n}", ours.url, ["--token", ours.token("bench")], list_user="bench-list"))
+            targets.append(Target(f"ours-w{n}", ours.url, ["--token", ours.token("bench")], "bench-list", ours))
+        if not args.no_pg:
+            from tests.postgres_cluster import start_cluster  # the tests' throwaway cluster, reused
+
+            cluster = start_cluster()
+            targets += _postgres_targets(cluster, tmp, servers, balancers, meters)
         print(f"[compare] servers up; load average {load_before}; logs in {tmp}", file=sys.stderr, flush=True)
 
-        common = ["--requests", str(args.requests), "--concurrency", args.concurrency]
+        common = ["--requests", str(args.requests), "--concurrency", args.concurrency, *DRIVER_SETTINGS]
         race: PeerServer | None = None
         if args.race_latency_ms and "correctness" in scenarios:
             race = PeerServer(harness, store_latency_ms=args.race_latency_ms, log_path=tmp / "peer-race.log").start()
@@ -106,10 +125,14 @@ def main(argv: list[str] | None = None) -> int:
             for scenario in scenarios:
                 for target in order:
                     extra = list(target.auth)
-                    if scenario == "list_runs" and target.list_user:
-                        ours_server = next(s for s in servers if isinstance(s, OurServer) and s.url == target.url)
-                        extra += ["--list-token", ours_server.token(f"{target.list_user}-{round_no}")]
-                    got = run_driver(harness, target.url, target.label, [*common, "--scenarios", scenario, *extra])
+                    if scenario == "list_runs" and target.list_user and target.server is not None:
+                        extra += ["--list-token", target.server.token(f"{target.list_user}-{round_no}")]
+                    drive = [*common, "--scenarios", scenario, *extra]
+                    meter = meters.get(target.label)
+                    if meter is None:
+                        got = run_driver(harness, target.url, target.label, drive)
+                    else:
+                        got = meter.measure(partial(run_driver, harness, target.url, target.label, drive))
                     lines.extend({**line, "round": round_no} for line in got)
                     _echo(got)
             if race is not None:
@@ -117,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
                 got = run_driver(harness, race.url, label, [*common, "--scenarios", "correctness"])
                 lines.extend({**line, "round": round_no} for line in got)
                 _echo(got)
+        if meters:
+            time.sleep(STATS_FLUSH_S)  # until every backend has reported its commits
+            for meter in meters.values():
+                meter.end()
         if not args.no_growth:
             for target in targets:
                 growth = [
@@ -132,8 +159,12 @@ def main(argv: list[str] | None = None) -> int:
                 lines.extend(got)
                 _echo(got)
     finally:
+        for balancer in balancers:
+            balancer.stop()
         for server in servers:
             server.stop()
+        if cluster is not None:
+            cluster.destroy()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     load_after = load_average()
@@ -141,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         with args.out.open("a", encoding="utf-8") as handle:
             for line in lines:
                 handle.write(json.dumps(line) + "\n")
-    labels = [REFERENCE, *(f"ours-w{n}" for n in workers)]
+    labels = [REFERENCE, *(f"ours-w{n}" for n in workers), *meters]
     print(
         render(
             lines,
@@ -152,8 +183,38 @@ def main(argv: list[str] | None = None) -> int:
             note=f"calls/s and latencies: the median of {args.rounds} round(s) of {args.requests} requests per cell",
         )
     )
+    if meters:
+        print(render_estimates(list(meters.values())))
     failed = [line for line in lines if "failed" in line]
     return 1 if failed else 0
+
+
+def _postgres_targets(
+    cluster: Any,
+    tmp: Path,
+    servers: list[OurServer | PeerServer],
+    balancers: list[RoundRobinBalancer],
+    meters: dict[str, Meter],
+) -> list[Target]:
+    """`ours-pg` (one replica) and `ours-pg-2` (two replicas behind the balancer), each on a database of its own;
+    every replica shares one dev secret and ledger key (`side`), so a token works on either."""
+    side = tmp / "pg" / "side.db"
+    found: list[Target] = []
+    for label, count in (("ours-pg", 1), ("ours-pg-2", 2)):
+        url = cluster.new_database(label.replace("-", "_"))
+        replicas = [
+            OurServer(side, database_url=url, log_path=tmp / f"{label}-r{i + 1}.log").start() for i in range(count)
+        ]
+        servers.extend(replicas)
+        endpoint = replicas[0].url
+        if count > 1:
+            balancer = RoundRobinBalancer([("127.0.0.1", r.port) for r in replicas]).start()
+            balancers.append(balancer)
+            endpoint = balancer.url()
+        meters[label] = Meter(label, replicas, url, cluster.data)
+        meters[label].begin()
+        found.append(Target(label, endpoint, ["--token", replicas[0].token("bench")], "bench-list", replicas[0]))
+    return found
 
 
 def _echo(lines: list[dict[str, Any]]) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from workbench_mcp.auth import load_or_create_dev_secret, mint_token
+from workbench_mcp.ledger.keys import SigningKey, default_key_path, write_key
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache"
@@ -113,10 +114,15 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 @dataclass
 class OurServer:
-    """`python -m workbench_mcp serve` on a free port, with the dev secret beside `db_path`."""
+    """`python -m workbench_mcp serve` on a free port, with the dev secret beside `db_path`.
+
+    With `database_url` (postgresql://...) the store is that database and `db_path` only names the local side
+    files: the dev secret (handed to the server as WORKBENCH_JWT_SECRET) and the ledger key, so replicas given
+    the same `db_path` accept the same tokens and sign with the same key; they run in `db_path`'s folder."""
 
     db_path: Path
     workers: int = 1
+    database_url: str | None = None
     extra_args: list[str] = field(default_factory=list)
     log_path: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
@@ -145,6 +151,14 @@ class OurServer:
         load_or_create_dev_secret(self.db_path)  # created once, before any worker starts
         if not self.port:
             self.port = free_port()
+        env, cwd, store_args = {**os.environ, **self.env}, REPO, ["--db", str(self.db_path)]
+        if self.database_url is not None:
+            env["WORKBENCH_JWT_SECRET"] = load_or_create_dev_secret(self.db_path)[0]
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
+            key_file = default_key_path(self.db_path)
+            if not key_file.exists():
+                write_key(key_file, SigningKey.generate())
+            cwd, store_args = self.db_path.parent, ["--db", self.database_url, "--signing-key-file", str(key_file)]
         command = [
             sys.executable,
             "-m",
@@ -154,17 +168,14 @@ class OurServer:
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--db",
-            str(self.db_path),
+            *store_args,
             "--workers",
             str(self.workers),
             *([] if self.limit_rate or "--rate-limit" in self.extra_args else ["--rate-limit", "0"]),
             *self.extra_args,
         ]
         log = open(self.log_path or os.devnull, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
-        self.proc = subprocess.Popen(
-            command, stdout=log, stderr=log, env={**os.environ, **self.env}, cwd=REPO, start_new_session=True
-        )
+        self.proc = subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=cwd, start_new_session=True)
         self._log = log
         _wait_healthy(self.base_url + "/healthz", self.proc, time.monotonic() + STARTUP_TIMEOUT_S)
         if self.workers > 1:

@@ -7,12 +7,13 @@ test builds the small world it needs inline (style guide section 3).
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pytest
 
 from tests.clocks import CountingClock
+from tests.postgres_cluster import PostgresCluster, start_cluster
 from workbench_mcp.engine import lifecycle
 from workbench_mcp.engine.outcome import Outcome
 from workbench_mcp.engine.run_state import RunState
@@ -120,3 +121,21 @@ def event_types(outcome: Outcome) -> list[str]:
 
 def dumped(outcome: Outcome) -> list[dict[str, Any]]:
     return [e.model_dump(mode="json") for e in outcome.events]
+
+
+# --- a real PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL cluster per session (tests/postgres_cluster.py); take a database of your
+    own with `postgres_cluster.new_database()`. Fails under CI=true if PostgreSQL cannot be had."""
+    cluster = start_cluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster) -> str:
+    """A fresh, empty database on the session's cluster."""
+    return postgres_cluster.new_database()

@@ -244,10 +244,12 @@ async def test_durability_reaches_the_store(
     tmp_path: Path, argv: list[str], env: dict[str, str], synchronous: int
 ) -> None:
     from workbench_mcp.cli import _parser
+    from workbench_mcp.store.sqlite_store import SqliteRunStore
     from workbench_mcp.wiring import build_service
 
     config = config_from(_parser().parse_args([*argv, "--db", str(tmp_path / "d.db")]), env)
     _, store = build_service(config)
+    assert isinstance(store, SqliteRunStore)
     async with store:
         mode = await store._on(store._writer, lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0])
     assert mode == synchronous

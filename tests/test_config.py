@@ -146,3 +146,28 @@ def test_usable_cpus_honours_a_cgroup_quota(tmp_path: Path, cpu_max: str | None,
         path.write_text(cpu_max + "\n", encoding="ascii")
     affinity = usable_cpus(tmp_path / "absent")
     assert usable_cpus(path) == (affinity if quota_cpus is None else min(affinity, quota_cpus))
+
+
+# --- choosing the store (README "Running on PostgreSQL") ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "path", "url"),
+    [
+        ("postgresql://wb@db.internal:5433/runs", None, Path("workbench.db"), "postgresql://wb@db.internal:5433/runs"),
+        (None, "postgres://wb@127.0.0.1/runs", Path("workbench.db"), "postgres://wb@127.0.0.1/runs"),
+        ("sqlite:///data/runs.db", "postgresql://ignored/x", Path("data/runs.db"), None),
+        ("sqlite:////abs/runs.db", None, Path("/abs/runs.db"), None),
+        ("runs.db", None, Path("runs.db"), None),
+        (None, None, Path("workbench.db"), None),
+    ],
+)
+def test_db_selects_postgresql_by_url_and_sqlite_by_path(
+    flag: str | None, env: str | None, path: Path, url: str | None
+) -> None:
+    argv = ["serve"] if flag is None else ["serve", "--db", flag]
+    config = config_from(_parser().parse_args(argv), {} if env is None else {"WORKBENCH_DB": env})
+    assert (config.db_path, config.database_url) == (path, url)
+    from workbench_mcp.config import config_from_json, config_to_json
+
+    assert config_from_json(config_to_json(config)) == config  # what `serve --workers N` hands each worker

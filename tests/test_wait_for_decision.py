@@ -1,6 +1,7 @@
 """wait_for_decision (issue 12 §3): a waiter returns once the gate is decided, by this process or by another
 connection to the same SQLite file (a second store stands in for another --workers process or REST/stdio:
-nothing in this process signals the waiter, only the store's data_version does). Speed is measured by
+nothing in this process signals the waiter, only the store's data_version does). On PostgreSQL the second
+store is another replica on the same database, heard through LISTEN/NOTIFY. Speed is measured by
 bench/wait_latency.py, not asserted here."""
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from workbench_mcp.commands import BeginStep
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.principal import Principal
 from workbench_mcp.service import RunService
+from workbench_mcp.store.postgres_store import PostgresRunStore
+from workbench_mcp.store.run_store import RunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 AGENT = Principal("org_acme", subject="agent_1")
@@ -30,9 +33,14 @@ class TwoProcesses:
     other: RunService  # its own store: its own connections, its own change events
 
 
-@pytest.fixture
-async def two(tmp_path: Path) -> AsyncIterator[TwoProcesses]:
-    stores = [SqliteRunStore(tmp_path / "w.db") for _ in range(2)]
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def two(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TwoProcesses]:
+    stores: list[RunStore]
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").new_database()
+        stores = [PostgresRunStore(url) for _ in range(2)]
+    else:
+        stores = [SqliteRunStore(tmp_path / "w.db") for _ in range(2)]
     for store in stores:
         await store.open()
     try:

@@ -12,9 +12,11 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from workbench_mcp import __version__, ledger_cli, review_cli
 from workbench_mcp.config import (
@@ -137,6 +139,12 @@ def _parser() -> argparse.ArgumentParser:
     _store_flags(stdio)
     stdio.add_argument("--log-level", help="DEBUG, INFO, WARNING, ... (WORKBENCH_LOG_LEVEL)")
 
+    migrate = commands.add_parser(
+        "migrate", help="copy every run of a SQLite database into PostgreSQL (resumable, idempotent)"
+    )
+    migrate.add_argument("--from", dest="source", type=Path, required=True, help="the SQLite database file")
+    migrate.add_argument("--to", dest="target", required=True, help="postgresql://user@host:port/dbname")
+
     verify = commands.add_parser("verify", help="verify a RunBundle file offline (exit 0 valid, 1 invalid)")
     verify.add_argument("bundle", type=Path, help="path to a RunBundle JSON file")
     ledger_cli.add_arguments(verify, commands)
@@ -156,7 +164,10 @@ def _secret_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _store_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, help="SQLite database file (default ./workbench.db; WORKBENCH_DB)")
+    parser.add_argument(
+        "--db",
+        help="SQLite database file (default ./workbench.db) or postgresql://user@host:port/dbname (WORKBENCH_DB)",
+    )
     parser.add_argument("--workflows", type=Path, help="directory of workflow JSON files (WORKBENCH_WORKFLOWS)")
     parser.add_argument("--toolsets", help="comma list of core,steps,telemetry or all (WORKBENCH_TOOLSETS)")
     parser.add_argument(
@@ -377,6 +388,19 @@ def _processes_line(config: ServerConfig) -> str:
     return f"Serving with {config.workers} worker processes on one port and one database (--workers 1: one process)"
 
 
+def _database_name(config: ServerConfig) -> str:
+    """The SQLite file, or the PostgreSQL URL without its password (the banner goes to logs)."""
+    if config.database_url is None:
+        return str(config.db_path)
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(config.database_url)
+    host = parts.hostname or ""
+    where = f"{host}:{parts.port}" if parts.port else host
+    user = f"{parts.username}@" if parts.username else ""
+    return f"{parts.scheme}://{user}{where}{parts.path}"
+
+
 def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
     from workbench_mcp.auth import dev_secret_path
 
@@ -389,7 +413,7 @@ def _print_banner(config: ServerConfig, token: str, created: bool) -> None:
     command = stdio_client_command(config)
     stdio_json = {"mcpServers": {"workbench": {"command": command[0], "args": command[1:]}}}
     lines = [
-        f"workbench-mcp {__version__}: MCP at {url} (also {config.base_url}/mcp), database {config.db_path}",
+        f"workbench-mcp {__version__}: MCP at {url} (also {config.base_url}/mcp), database {_database_name(config)}",
         f"No JWT key configured: using the development secret in {secret_file}"
         + (" (just created)" if created else ""),
         "",
@@ -542,6 +566,30 @@ def _verify(path: Path) -> int:
     return 0
 
 
+def _migrate(source: Path, target: str) -> int:
+    """Exit 0 when every run is in PostgreSQL (copied now or before), 1 naming the runs left alone."""
+    from workbench_mcp.config import database_location
+    from workbench_mcp.store.copy_to_postgres import copy_sqlite_to_postgres
+
+    if database_location(target)[1] is None:
+        raise ConfigError("--to must be a postgresql:// URL")
+
+    def progress(report: Any) -> None:
+        print(f"... {report.copied} runs copied, {report.skipped} already there", file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    report = copy_sqlite_to_postgres(source, target, progress=progress)
+    print(
+        f"migrated {source} -> {_database_name(replace(ServerConfig(), database_url=target))}: "
+        f"{report.copied} runs copied, {report.skipped} already there, {report.keys} signing keys, "
+        f"{time.monotonic() - started:.1f} s"
+    )
+    for tenant_id, run_id in report.conflicts:
+        what = f"run {run_id}" if run_id else "the refusals naming no run"
+        print(f"CONFLICT tenant {tenant_id}: {what} differs in PostgreSQL (written after the copy); left alone")
+    return 1 if report.conflicts else 0
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
@@ -551,6 +599,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if args.attestation is None
                 else ledger_cli.verify_command(args.bundle, args.attestation, args.keys)
             )
+        elif args.command == "migrate":
+            code = _migrate(args.source, args.target)
         else:
             config = config_from(args, dict(os.environ))
             if args.command == "serve":

@@ -32,6 +32,7 @@ ENV_PREFIX = "WORKBENCH_"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_DB = "workbench.db"
+DEFAULT_PG_POOL_SIZE = 10
 DEFAULT_STDIO_TENANT = "user:local"
 DEFAULT_TENANT_CLAIMS = ("org_id", "o.id")
 """Where the tenant (organization) id is looked up in a token, in order: our own claim, then Clerk's `o.id`."""
@@ -171,6 +172,9 @@ class ServerConfig:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     db_path: Path = Path(DEFAULT_DB)
+    database_url: str | None = None
+    """A postgresql:// URL: the PostgreSQL store instead of the SQLite file (`db_path` then only names
+    the local side files: the dev secret and the default signing key)."""
     workflows_dir: Path | None = None
     toolsets: frozenset[Toolset] = DEFAULT_TOOLSETS
     read_only: bool = False
@@ -196,6 +200,8 @@ class ServerConfig:
     """The review links' HMAC key (hex); None: `<db>.review-link-key`, created on first start (review/links.py)."""
     webhook: WebhookConfig | None = None
     """Review notices go to this webhook; None: nobody is notified (operators mint links with `review-link`)."""
+    pg_pool_size: int = DEFAULT_PG_POOL_SIZE
+    """PostgreSQL connections per process (`database_url` only)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "toolsets", with_core(self.toolsets))  # frozen: the one normalisation
@@ -377,6 +383,18 @@ Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Csv = Annotated[tuple[str, ...], NoDecode]
 
 
+_PG_SCHEMES = ("postgresql://", "postgres://")
+_SQLITE_SCHEME = "sqlite:///"
+
+
+def database_location(db: str) -> tuple[Path, str | None]:
+    """`--db`/WORKBENCH_DB: a postgresql:// (or postgres://) URL selects PostgreSQL; `sqlite:///PATH` or a plain
+    path is the SQLite file. For PostgreSQL the path is the default one, naming only local side files."""
+    if db.startswith(_PG_SCHEMES):
+        return Path(DEFAULT_DB), db
+    return Path(db.removeprefix(_SQLITE_SCHEME)), None
+
+
 class Settings(BaseSettings):
     """Every setting once: the field is `WORKBENCH_<NAME>`, flags override it, validation is here.
 
@@ -389,7 +407,8 @@ class Settings(BaseSettings):
 
     host: str = Field(DEFAULT_HOST, json_schema_extra=_flag("--host"))
     port: int = Field(DEFAULT_PORT, json_schema_extra=_flag("--port"))
-    db: Path = Field(Path(DEFAULT_DB), json_schema_extra=_flag("--db"))
+    db: str = Field(DEFAULT_DB, min_length=1, json_schema_extra=_flag("--db"))
+    """A SQLite path (or sqlite:///path) or a postgresql://user@host:port/dbname URL (database_location)."""
     workflows: Path | None = Field(None, json_schema_extra=_flag("--workflows"))
     toolsets: Annotated[frozenset[Toolset], NoDecode] = Field(DEFAULT_TOOLSETS, json_schema_extra=_flag("--toolsets"))
     read_only: bool = Field(False, json_schema_extra=_flag("--read-only"))
@@ -426,6 +445,12 @@ class Settings(BaseSettings):
     max_trace_events_per_run: PositiveInt = _LIMITS.max_trace_events_per_run
     max_runs_per_tenant: PositiveInt = _LIMITS.max_runs_per_tenant
     max_bundle_bytes: PositiveInt = _LIMITS.max_bundle_bytes
+    pg_pool_size: Annotated[int, Field(ge=1, le=1000)] = DEFAULT_PG_POOL_SIZE
+
+    @field_validator("db", mode="before")
+    @classmethod
+    def _db(cls, value: object) -> object:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value  # `token --db` passes a Path
 
     @field_validator("toolsets", mode="before")
     @classmethod
@@ -513,7 +538,8 @@ class Settings(BaseSettings):
         return ServerConfig(
             host=self.host,
             port=self.port,
-            db_path=self.db,
+            db_path=database_location(self.db)[0],
+            database_url=database_location(self.db)[1],
             workflows_dir=self.workflows,
             toolsets=self.toolsets,
             read_only=self.read_only,
@@ -550,6 +576,7 @@ class Settings(BaseSettings):
                 if self.webhook_url and self.webhook_secret
                 else None
             ),
+            pg_pool_size=self.pg_pool_size,
         )
 
 

@@ -10,6 +10,8 @@ import argparse
 import json
 import sqlite3
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,10 @@ from workbench_mcp.ledger.keys import (
 from workbench_mcp.ledger.scan import scan
 from workbench_mcp.ledger.store_rows import published_keys, register_key
 from workbench_mcp.ledger.verify import CheckFailed, verify_attestation
+from workbench_mcp.store.pg_snapshot import ledger_snapshot
 from workbench_mcp.store.schema import bundled_migrations, migrate
+
+_DB_HELP = "SQLite database file (default ./workbench.db) or postgresql://user@host:port/dbname (WORKBENCH_DB)"
 
 
 def add_arguments(verify: argparse.ArgumentParser, commands: Any) -> None:
@@ -39,12 +44,12 @@ def add_arguments(verify: argparse.ArgumentParser, commands: Any) -> None:
     ledger = commands.add_parser("ledger", help="the signed ledger: tamper scan, published keys, key rotation")
     actions = ledger.add_subparsers(dest="ledger_command", required=True)
     check = actions.add_parser("check", help="recompute every run's hash chain; exit 1 naming tampered runs")
-    check.add_argument("--db", type=Path, help="SQLite database file (default ./workbench.db; WORKBENCH_DB)")
+    check.add_argument("--db", help=_DB_HELP)
     check.add_argument("--keys", help="trust only this JWKS (file or URL) for checkpoint signatures")
     keys = actions.add_parser("keys", help="print the JWKS of every key the database's checkpoints were signed with")
-    keys.add_argument("--db", type=Path, help="SQLite database file (default ./workbench.db; WORKBENCH_DB)")
+    keys.add_argument("--db", help=_DB_HELP)
     rotate = actions.add_parser("rotate-key", help="create a new signing key; the old public key stays published")
-    rotate.add_argument("--db", type=Path, help="SQLite database file (default ./workbench.db; WORKBENCH_DB)")
+    rotate.add_argument("--db", help=_DB_HELP)
     rotate.add_argument("--key-file", type=Path, help="key file to replace (default <db>.signing-key)")
 
 
@@ -81,6 +86,20 @@ def verify_command(bundle_path: Path, attestation_path: Path, keys_source: str |
     return 0
 
 
+@contextmanager
+def _database(config: ServerConfig) -> Iterator[sqlite3.Connection]:
+    """The configured store's rows, read-only: the SQLite file, or one snapshot of the PostgreSQL database."""
+    if config.database_url is not None:
+        with ledger_snapshot(config.database_url) as snapshot:
+            yield snapshot
+        return
+    conn = _open_existing(config.db_path)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
 def _open_existing(db: Path) -> sqlite3.Connection:
     if not db.is_file():
         raise ValueError(f"no database at {db}")
@@ -92,23 +111,20 @@ def _open_existing(db: Path) -> sqlite3.Connection:
 
 
 def run_command(args: argparse.Namespace, config: ServerConfig) -> int:
+    if config.database_url is not None and args.ledger_command == "rotate-key":
+        raise ValueError("ledger rotate-key works on a SQLite database only (PostgreSQL: not supported yet)")
     if args.ledger_command == "check":
-        conn = _open_existing(config.db_path)
-        try:
-            result = scan(conn, None if args.keys is None else load_trusted_keys(args.keys))
-        finally:
-            conn.close()
+        trusted = None if args.keys is None else load_trusted_keys(args.keys)
+        with _database(config) as conn:
+            result = scan(conn, trusted)
         for finding in result.findings:
             print(finding.line())
         verdict = f"{len(result.findings)} tampered" if result.findings else "all intact"
         print(f"{'FAIL' if result.findings else 'OK'}: {result.runs} runs, {result.records} chained records, {verdict}")
         return 1 if result.findings else 0
     if args.ledger_command == "keys":
-        conn = _open_existing(config.db_path)
-        try:
+        with _database(config) as conn:
             print(json.dumps(jwks(published_keys(conn)), indent=2))
-        finally:
-            conn.close()
         return 0
     return rotate_key(config.db_path, args.key_file or config.signing_key_file or default_key_path(config.db_path))
 

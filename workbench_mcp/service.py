@@ -65,7 +65,7 @@ class RunService:
         self._clock: Clock = clock or SystemClock()
         self.limits = limits or Limits()
         self._ungoverned = gatekeeper.UngovernedRuns()
-        self._changes = RunWatch(store.data_version)
+        self._changes = RunWatch.for_store(store)
         self.reads = RunReads(store, self.limits, self._ungoverned, self._changes)
         self.bundles = RunBundles(store, self.limits, self.offload)
         self.ledger = self.bundles.ledger

@@ -17,6 +17,7 @@ from workbench_mcp.review import links
 from workbench_mcp.review.notice import ReviewNotifier
 from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
+from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 from workbench_mcp.workflows import WorkflowCatalog
 
@@ -31,9 +32,17 @@ def build_catalog(config: ServerConfig) -> WorkflowCatalog:
     return catalog
 
 
-def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, SqliteRunStore]:
+ConfiguredStore = SqliteRunStore | PostgresRunStore
+
+
+def build_service(config: ServerConfig, catalog: WorkflowCatalog | None = None) -> tuple[RunService, ConfiguredStore]:
     limits = config.limits
-    store = SqliteRunStore(config.db_path, limits=limits, durability=config.durability, signer=signing_key(config)[0])
+    signer = signing_key(config)[0]
+    store: ConfiguredStore
+    if config.database_url is not None:
+        store = PostgresRunStore(config.database_url, limits=limits, signer=signer, pool_size=config.pg_pool_size)
+    else:
+        store = SqliteRunStore(config.db_path, limits=limits, durability=config.durability, signer=signer)
     offload = Offloader(threshold_bytes=config.rate_limit.offload_bytes or None)
     return RunService(store, catalog=catalog or build_catalog(config), limits=limits, offload=offload), store
 

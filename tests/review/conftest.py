@@ -19,8 +19,9 @@ from workbench_mcp.review.links import LinkSigner
 from workbench_mcp.review.notice import ReviewNotice
 from workbench_mcp.review.service import ReviewService
 from workbench_mcp.service import RunService
+from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
-from workbench_mcp.wiring import build_service
+from workbench_mcp.wiring import ConfiguredStore, build_service
 from workbench_mcp.workflows import WorkflowCatalog
 
 TENANT = "org_review"
@@ -70,9 +71,14 @@ def catalog() -> WorkflowCatalog:
     return found
 
 
-@pytest.fixture
-async def runs(tmp_path: Path) -> AsyncIterator[RunService]:
-    store = SqliteRunStore(tmp_path / "workbench.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def runs(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[RunService]:
+    """The review service's runs on each backend: a link's single use holds on PostgreSQL's row lock too."""
+    store: ConfiguredStore
+    if request.param == "postgresql":
+        store = PostgresRunStore(request.getfixturevalue("postgres_url"))
+    else:
+        store = SqliteRunStore(tmp_path / "workbench.db")
     await store.open()
     service = RunService(store, catalog=catalog())
     try:
@@ -117,7 +123,7 @@ LINK = "http://127.0.0.1:8765/review/one-time-token-SECRET-LINK"
 @dataclass
 class World:
     service: RunService
-    store: SqliteRunStore
+    store: ConfiguredStore
     run_id: str
 
     def notice(self, reviewer: str = "user_bob", **changes: Any) -> ReviewNotice:

@@ -14,6 +14,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
+import psycopg
+import pytest
+
+from tests.postgres_cluster import PostgresCluster
+from workbench_mcp.store.pg_connection import translate
+from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.store.run_store import RunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 
@@ -86,8 +92,58 @@ class SqliteBackend:
             await store.close()
 
 
-BACKENDS: dict[str, Callable[[Path], StoreBackend]] = {"sqlite": SqliteBackend}
-"""Backend name -> a backend on fresh storage in the given temporary folder."""
+class PostgresBackend:
+    """A fresh database on the session's throwaway cluster (tests/postgres_cluster.py)."""
+
+    name = "postgresql"
+
+    def __init__(self, cluster: PostgresCluster) -> None:
+        self.url = cluster.new_database()
+        self._opened: list[PostgresRunStore] = []
+
+    async def open(self, **options: Any) -> PostgresRunStore:
+        store = PostgresRunStore(self.url, **options)
+        await store.open()
+        self._opened.append(store)
+        return store
+
+    def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        text, order = translate(sql, False)
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(text, params if order is None else [params[i] for i in order]).fetchall()
+
+    def integrity_problems(self) -> list[Any]:
+        # PostgreSQL enforces the keys itself; what it cannot see is a quota counter that drifted from the runs.
+        return self.rows(
+            "SELECT c.tenant_id, c.run_count, COUNT(r.run_id) FROM tenant_run_counts c"
+            " LEFT JOIN runs r ON r.tenant_id = c.tenant_id GROUP BY c.tenant_id, c.run_count"
+            " HAVING c.run_count <> COUNT(r.run_id)"
+        )
+
+    def copy_run(self, tenant_id: str, run_id: str, copies: int) -> None:
+        with psycopg.connect(self.url) as conn:
+            conn.execute(
+                """
+                INSERT INTO runs SELECT tenant_id, run_id || '_' || i, workflow_id, status, started_at,
+                    started_us + i, ended_at, tags, revision, trace_length, state_tag, run_json, engine_json
+                FROM runs, generate_series(1, %s) AS i WHERE tenant_id = %s AND run_id = %s
+                """,
+                (copies, tenant_id, run_id),
+            )
+
+    def writer_command(self, run_id: str) -> list[str]:
+        return [sys.executable, "-m", "tests.store.crash_writer", self.name, self.url, run_id]
+
+    async def close(self) -> None:
+        for store in self._opened:
+            await store.close()
+
+
+BACKENDS: dict[str, Callable[[Path, pytest.FixtureRequest], StoreBackend]] = {
+    "sqlite": lambda folder, _: SqliteBackend(folder),
+    "postgresql": lambda _, request: PostgresBackend(request.getfixturevalue("postgres_cluster")),
+}
+"""Backend name -> a backend on fresh storage (a temporary folder; the test's request, for session fixtures)."""
 
 
 async def open_at(backend: str, location: str) -> RunStore:
@@ -96,4 +152,8 @@ async def open_at(backend: str, location: str) -> RunStore:
         store = SqliteRunStore(location)
         await store.open()
         return store
+    if backend == "postgresql":
+        pg_store = PostgresRunStore(location)
+        await pg_store.open()
+        return pg_store
     raise ValueError(f"unknown backend {backend!r}")

@@ -35,7 +35,7 @@ from workbench_mcp.protocol.bundle import PROTOCOL_VERSION
 from workbench_mcp.review.notice import ReviewNotifier
 from workbench_mcp.review.webhook import notifier_from, serving
 from workbench_mcp.service import RunService
-from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.web.bearer_auth import BearerAuthMiddleware
 from workbench_mcp.web.demo_page import DemoRun
 from workbench_mcp.web.discovery_routes import DEMO_PATH, discovery_routes
@@ -47,7 +47,14 @@ from workbench_mcp.web.rate_limit import RateLimitMiddleware, TenantRateLimiter
 from workbench_mcp.web.review_page import form_key
 from workbench_mcp.web.review_routes import review_routes
 from workbench_mcp.web.run_routes import run_routes
-from workbench_mcp.wiring import build_review, build_service, open_demo_service, request_state_key, review_link_key
+from workbench_mcp.wiring import (
+    ConfiguredStore,
+    build_review,
+    build_service,
+    open_demo_service,
+    request_state_key,
+    review_link_key,
+)
 
 MCP_PATHS = ("/api/mcp", "/mcp")
 """/api/mcp is the reference deployment's path; /mcp is the SDK's conventional one."""
@@ -73,9 +80,11 @@ def protected_resource_metadata(config: ServerConfig, path: str) -> dict[str, An
     return document
 
 
-def _public_routes(config: ServerConfig, store: SqliteRunStore) -> list[BaseRoute]:
+def _public_routes(config: ServerConfig, store: ConfiguredStore) -> list[BaseRoute]:
     async def healthz(request: Request) -> JSONResponse:
         problem = store.file_problem()  # one os.stat: the database file is still the one being written
+        if problem is None and isinstance(store, PostgresRunStore):
+            problem = await store.reachability_problem()  # one round trip: the database answers
         if problem is not None:
             return JSONResponse({"ok": False, "error": problem, "code": ErrorCode.STORAGE_UNAVAILABLE.value}, 503)
         return JSONResponse({"ok": True, "version": __version__, "protocolVersion": PROTOCOL_VERSION})
