@@ -1,0 +1,97 @@
+"""CPU of this process per PostgresRunStore call (load_state, create_run, a write_artifact write), beside
+SqliteRunStore: prints a table, optionally a cProfile of one kind of call; never a test.
+
+    python bench/pg_call_cost.py                       # a throwaway cluster, ~20 s
+    python bench/pg_call_cost.py --profile write --calls 2000
+
+The database runs in other processes, so process CPU here is the store's (and driver's) own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.store_bench import TENANT, Writer, new_run
+from workbench_mcp.store.postgres_store import PostgresRunStore
+from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.system_clock import SystemClock
+
+Store = SqliteRunStore | PostgresRunStore
+
+
+async def per_call(calls: int, fn: Callable[[], Awaitable[Any]]) -> tuple[float, float]:
+    """(CPU ms, wall ms) per call, after a warm-up."""
+    for _ in range(20):
+        await fn()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(calls):
+        await fn()
+    return (time.process_time() - cpu) * 1000 / calls, (time.perf_counter() - wall) * 1000 / calls
+
+
+async def measure(store: Store, calls: int, profile: str | None) -> dict[str, tuple[float, float]]:
+    writer = Writer(store, SystemClock())  # type: ignore[arg-type]
+    run_id = await new_run(store, writer.clock)  # type: ignore[arg-type]
+    await writer.grow(run_id, 50)
+    kinds: dict[str, Callable[[], Awaitable[Any]]] = {
+        "load_state": lambda: store.load_state(TENANT, run_id),
+        "create": lambda: new_run(store, writer.clock),  # type: ignore[arg-type]
+        "write": lambda: writer.write(run_id),
+        "list_runs": lambda: store.list_runs(TENANT, limit=20),
+    }
+    results = {}
+    for name, fn in kinds.items():
+        if name == profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            results[name] = await per_call(calls, fn)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
+        else:
+            results[name] = await per_call(calls, fn)
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", help="a PostgreSQL database (default: a throwaway cluster)")
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--profile", choices=["load_state", "create", "write", "list_runs"])
+    parser.add_argument("--pg-only", action="store_true")
+    args = parser.parse_args()
+    cluster: Any = None
+    if not args.url:
+        from tests.postgres_cluster import start_cluster
+
+        cluster = start_cluster()
+    try:
+        rows: dict[str, dict[str, tuple[float, float]]] = {}
+        if not args.pg_only:
+            with tempfile.TemporaryDirectory() as folder:
+                async with SqliteRunStore(Path(folder) / "s.db") as sqlite_store:
+                    rows["sqlite"] = await measure(sqlite_store, args.calls, None)
+        async with PostgresRunStore(args.url or cluster.new_database("cost")) as pg_store:
+            rows["postgres"] = await measure(pg_store, args.calls, args.profile)
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+    print(f"{'backend':10} " + " ".join(f"{k:>22}" for k in next(iter(rows.values()))))
+    for backend, found in rows.items():
+        cells = " ".join(f"{f'{cpu:.3f} cpu / {wall:.3f} wall':>22}" for cpu, wall in found.values())
+        print(f"{backend:10} {cells}")
+    print("(ms per call, sequential, this process only)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
