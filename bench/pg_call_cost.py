@@ -49,11 +49,22 @@ async def measure(store: Store, calls: int, profile: str | None) -> dict[str, tu
     writer = Writer(store, SystemClock())  # type: ignore[arg-type]
     run_id = await new_run(store, writer.clock)  # type: ignore[arg-type]
     await writer.grow(run_id, 50)
+    writers = [Writer(store, SystemClock(), seq=(i + 1) * 1_000_000) for i in range(8)]  # type: ignore[arg-type]
+    runs = [await new_run(store, writer.clock) for _ in writers]  # type: ignore[arg-type]
+
+    async def eight_writes() -> None:  # c=8, each on its own run; counted as 8 calls below
+        await asyncio.gather(*(w.write(r) for w, r in zip(writers, runs, strict=True)))
+
+    async def eight_loads() -> None:
+        await asyncio.gather(*(store.load_state(TENANT, r) for r in runs))
+
     kinds: dict[str, Callable[[], Awaitable[Any]]] = {
         "load_state": lambda: store.load_state(TENANT, run_id),
         "create": lambda: new_run(store, writer.clock),  # type: ignore[arg-type]
         "write": lambda: writer.write(run_id),
         "list_runs": lambda: store.list_runs(TENANT, limit=20),
+        "8 writes/8": eight_writes,
+        "8 loads/8": eight_loads,
     }
     results = {}
     for name, fn in kinds.items():
@@ -65,6 +76,8 @@ async def measure(store: Store, calls: int, profile: str | None) -> dict[str, tu
             pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
         else:
             results[name] = await per_call(calls, fn)
+    for name in ("8 writes/8", "8 loads/8"):
+        results[name] = (results[name][0] / 8, results[name][1] / 8)
     return results
 
 
@@ -72,7 +85,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", help="a PostgreSQL database (default: a throwaway cluster)")
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--profile", choices=["load_state", "create", "write", "list_runs"])
+    parser.add_argument("--profile", choices=["load_state", "create", "write", "list_runs", "8 writes/8", "8 loads/8"])
     parser.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
     cluster: Any = None
