@@ -35,6 +35,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = (
     # is kept as written; its \u escapes are decoded only for the member extracted).
     (re.compile(r"json_extract\((\w+)\.event_json, '\$\.stepId'\)"), r"(\1.event_json::json ->> 'stepId')"),
 )
+# Statements whose results nobody iterates (at most their rowcount, read at once): they share one cursor.
+_NO_ROWS = re.compile(r"^\s*(INSERT|UPDATE|DELETE|BEGIN|COMMIT|ROLLBACK)\b(?!.*\bRETURNING\b)", re.S)
 # A write transaction's reads of the run row lock it until the commit.
 _LOCKING = re.compile(
     r"^\s*SELECT (revision(, trace_length, state_tag)?) FROM runs WHERE tenant_id = \? AND run_id = \?\s*$"
@@ -65,6 +67,11 @@ def translate(sql: str, locking: bool) -> tuple[str, tuple[int, ...] | None]:
     return sql, tuple(order) if numbered else None
 
 
+@lru_cache(maxsize=512)
+def _returns_no_rows(sql: str) -> bool:
+    return _NO_ROWS.match(sql) is not None
+
+
 def _ordered(params: Sequence[Any], order: tuple[int, ...] | None) -> Sequence[Any]:
     return params if order is None else [params[i] for i in order]
 
@@ -79,6 +86,14 @@ class PgConnection:
         self._begin = begin
         self._locking = locking
         self.notify: tuple[str, str] | None = None
+        self._writes: psycopg.Cursor[Any] | None = None
+
+    def _write_cursor(self) -> psycopg.Cursor[Any]:
+        """One cursor for this connection's statements that return no rows: a fresh cursor per statement
+        (what Connection.execute makes) costs more CPU than most of those statements' own round trip."""
+        if self._writes is None:
+            self._writes = self.raw.cursor()
+        return self._writes
 
     def as_sqlite(self) -> sqlite3.Connection:
         """This adapter where a body is typed for SQLite's connection (it uses only the members above)."""
@@ -91,17 +106,20 @@ class PgConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[Any]:
         statement = sql.strip()
         if statement in ("BEGIN", "BEGIN IMMEDIATE"):
-            return self.raw.execute(self._begin)
+            return self._write_cursor().execute(self._begin)
         if statement == "COMMIT" and self.notify is not None:
             # Delivered to listeners only if, and when, this transaction commits.
-            self.raw.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(*self.notify)))
+            self._write_cursor().execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(*self.notify)))
         text, order = translate(sql, self._locking)
-        return self.raw.execute(cast(Any, text), _ordered(params, order) if params else None)
+        cursor = self._write_cursor() if _returns_no_rows(sql) else self.raw.cursor()
+        return cursor.execute(cast(Any, text), _ordered(params, order) if params else None)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> psycopg.Cursor[Any]:
-        text, order = translate(sql, self._locking)
-        cursor = self.raw.cursor()
-        cursor.executemany(cast(Any, text), [_ordered(row, order) for row in rows])
+        cursor = self._write_cursor()  # nobody reads an executemany's results
+        values = list(rows)
+        if values:  # nothing to send (often: no review requests, no links to update)
+            text, order = translate(sql, self._locking)
+            cursor.executemany(cast(Any, text), [_ordered(row, order) for row in values])
         return cursor
 
 

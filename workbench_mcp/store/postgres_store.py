@@ -317,18 +317,19 @@ class PostgresRunStore:
 
     @asynccontextmanager
     async def _session(self, *, begin: str = "BEGIN", locking: bool = True) -> AsyncIterator[_Session]:
-        """One pooled connection for one operation; back to the pool (rolled back) when done."""
+        """One pooled connection for one operation, taken in its first hop and given back (rolled back) in its
+        last (`run(..., last=True)`), so a read costs one thread hop and a write two, not two more for the pool."""
         pool = self._pool
         if pool is None:
             raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
         async with self._slots:  # never more owners than connections: a thread is always free for an owner
-            raw = await self._hop(pool.getconn)
-            session = _Session(self, PgConnection(raw, begin=begin, locking=locking))
+            session = _Session(self, pool, begin=begin, locking=locking)
             try:
                 yield session
             finally:
                 await session.settle()
-                await asyncio.shield(self._hop(partial(_give_back, pool, session.conn)))
+                if session.conn is not None:
+                    await asyncio.shield(self._hop(partial(_give_back, pool, session.conn)))
 
     def _write_context(self, actor: Actor) -> WriteContext:
         at = self._now()
@@ -361,7 +362,7 @@ class PostgresRunStore:
             if not tx.writes and not tx.records and not tx.reviews and not tx.review_uses:
                 await session.rollback()
                 return
-            session.conn.notify = key
+            session.notify = key
             finish = _committed(
                 bodies._finish_run_tx,
                 key=key,
@@ -374,7 +375,7 @@ class PostgresRunStore:
                 review_uses=tx.review_uses,
             )
             # Marking a review link used reads the UPDATE's row count, known in pipeline mode only after a sync.
-            await session.run(finish if tx.review_uses else _pipelined(finish))
+            await session.run(finish if tx.review_uses else _pipelined(finish), last=True)
             if tx.writes:
                 self._cache.put(key, tx.writes[-1].state_tag, tx.state)
 
@@ -428,8 +429,8 @@ class PostgresRunStore:
             records=governance,
         )  # no `at`, as in SqliteRunStore.create_run: the same rows, so the same governance chain
         async with self._session() as session:
-            session.conn.notify = key
-            earlier = await session.run(create)
+            session.notify = key
+            earlier = await session.run(create, last=True)
         if earlier is not None:
             return earlier
         self._cache.put(key, write.state_tag, state)
@@ -455,17 +456,17 @@ class PostgresRunStore:
             limits=self.limits,
         )
         async with self._session() as session:
-            session.conn.notify = key
-            await session.run(replace)
+            session.notify = key
+            await session.run(replace, last=True)
         self._cache.put(key, write.state_tag, state)
 
     async def delete_run(self, tenant_id: str, run_id: str, *, expected_revision: int | None = None) -> bool:
         key = (tenant_id, run_id)
         self._cache.drop(key)
         async with self._session() as session:
-            session.conn.notify = key
+            session.notify = key
             delete = _locked(bodies._delete, pipelined=False, key=key, expected_revision=expected_revision)
-            return await session.run(delete)
+            return await session.run(delete, last=True)
 
     async def record_governance(self, tenant_id: str, run_id: str | None, record: GovernanceRecord) -> None:
         key = (tenant_id, run_id or "")
@@ -473,8 +474,8 @@ class PostgresRunStore:
             _insert_governance, tenant_lock=True, key=key, record=record, at=self._now()
         )  # the tenant lock orders the chain of refusals that name no run
         async with self._session() as session:
-            session.conn.notify = key
-            await session.run(insert)
+            session.notify = key
+            await session.run(insert, last=True)
 
     # --- reads ---------------------------------------------------------------------------------------
 
@@ -497,7 +498,7 @@ class PostgresRunStore:
         after = decode_cursor(cursor) if cursor else bodies._FIRST_PAGE
         async with self._session(locking=False) as session:
             rows = await session.run_sqlite(
-                partial(bodies._read_page, tenant_id=tenant_id, after=after, limit=size + 1)
+                partial(bodies._read_page, tenant_id=tenant_id, after=after, limit=size + 1), last=True
             )
         page = rows[:size]
         items = [row_codec.saved_run_meta(*row[:6]) for row in page]
@@ -507,17 +508,17 @@ class PostgresRunStore:
 
     async def audit_log(self, tenant_id: str, run_id: str) -> list[AuditRecord]:
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            rows = await session.run_sqlite(partial(bodies._read_audit, key=(tenant_id, run_id)))
+            rows = await session.run_sqlite(partial(bodies._read_audit, key=(tenant_id, run_id)), last=True)
         return [AuditRecord(*row) for row in rows]
 
     async def governance_log(self, tenant_id: str, run_id: str) -> list[StoredGovernanceRecord]:
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            return await session.run_sqlite(partial(bodies._read_governance, key=(tenant_id, run_id)))
+            return await session.run_sqlite(partial(bodies._read_governance, key=(tenant_id, run_id)), last=True)
 
     async def data_version(self) -> int:
         """The cluster's WAL position: it moves whenever anyone commits (waiters follow `changes` instead)."""
         async with self._session(locking=False) as session:
-            return await session.run(lambda conn: int(conn.raw.execute(_CHANGES_SQL).fetchone()[0]))  # type: ignore[index]
+            return await session.run(lambda conn: int(conn.raw.execute(_CHANGES_SQL).fetchone()[0]), last=True)  # type: ignore[index]
 
     async def _snapshot(
         self, key: Key, *, with_state: bool, with_trace: bool, fresh: bool = False
@@ -531,7 +532,7 @@ class PostgresRunStore:
             with_trace=with_trace,
         )
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            meta, stored, texts = await session.run_sqlite(read)
+            meta, stored, texts = await session.run_sqlite(read, last=True)
         state = self._state_of(key, meta, stored, cached) if with_state else None
         return state, bodies._decode_trace(texts)
 
@@ -548,20 +549,20 @@ class PostgresRunStore:
 
     async def review_requests(self, tenant_id: str, run_id: str) -> list[ReviewRequest]:
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            return await session.run_sqlite(partial(bodies._read_review_requests, key=(tenant_id, run_id)))
+            return await session.run_sqlite(partial(bodies._read_review_requests, key=(tenant_id, run_id)), last=True)
 
     async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
         key = (tenant_id, run_id)
         cached = self._cache.peek(key)
         read = partial(bodies._read_state_and_reviews, key=key, cached_tag=None if cached is None else cached[0])
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            meta, stored, reviews = await session.run_sqlite(read)
+            meta, stored, reviews = await session.run_sqlite(read, last=True)
         return self._state_of(key, meta, stored, cached), reviews
 
     async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:
         read = partial(review_rows.one, tenant_id=tenant_id, request_id=request_id, reviewer=reviewer)
         async with self._session(locking=False) as session:
-            return await session.run_sqlite(read)
+            return await session.run_sqlite(read, last=True)
 
     # --- ledger ------------------------------------------------------------------------------------------
 
@@ -574,7 +575,7 @@ class PostgresRunStore:
         key = (tenant_id, run_id)
         body = _locked(_export_body, pipelined=False, key=key, signer=signer, at=self._now())  # reads descriptions
         async with self._session() as session:
-            stored, export = await session.run(body)
+            stored, export = await session.run(body, last=True)
         return row_codec.decode_state(stored), export
 
     @property
@@ -583,7 +584,7 @@ class PostgresRunStore:
 
     async def published_keys(self) -> list[dict[str, Any]]:
         async with self._session(locking=False) as session:
-            return await session.run_sqlite(ledger_rows.published_keys)
+            return await session.run_sqlite(ledger_rows.published_keys, last=True)
 
 
 class _Queue:
@@ -595,25 +596,45 @@ class _Queue:
 
 
 class _Session:
-    """One operation's connection; every call on it is one thread hop."""
+    """One operation's connection; every call on it is one thread hop, the first of which takes the
+    connection from the pool and the last (`last=True`) gives it back."""
 
-    def __init__(self, store: PostgresRunStore, conn: PgConnection) -> None:
+    def __init__(
+        self, store: PostgresRunStore, pool: ConnectionPool[psycopg.Connection[Any]], *, begin: str, locking: bool
+    ) -> None:
         self._store = store
-        self.conn = conn
+        self._pool = pool
+        self._begin = begin
+        self._locking = locking
+        self.conn: PgConnection | None = None
+        self.notify: Key | None = None
+        """A run key announced on COMMIT (PgConnection.notify)."""
         self._running: asyncio.Future[Any] | None = None
 
-    async def run(self, fn: Callable[[PgConnection], T]) -> T:
-        future = asyncio.ensure_future(self._store._hop(partial(fn, self.conn)))
+    async def run(self, fn: Callable[[PgConnection], T], *, last: bool = False) -> T:
+        future = asyncio.ensure_future(self._store._hop(partial(self._call, fn, last)))
         self._running = future
         # Shielded: a cancelled caller must not hand the connection back while its thread still uses it.
         return await asyncio.shield(future)
 
-    async def run_sqlite(self, fn: Callable[..., T]) -> T:
-        return await self.run(lambda conn: fn(conn.as_sqlite()))
+    def _call(self, fn: Callable[[PgConnection], T], last: bool) -> T:
+        conn = self.conn
+        if conn is None:
+            conn = self.conn = PgConnection(self._pool.getconn(), begin=self._begin, locking=self._locking)
+        conn.notify = self.notify
+        try:
+            return fn(conn)
+        finally:
+            if last:
+                self.conn = None
+                _give_back(self._pool, conn)
+
+    async def run_sqlite(self, fn: Callable[..., T], *, last: bool = False) -> T:
+        return await self.run(lambda conn: fn(conn.as_sqlite()), last=last)
 
     async def rollback(self) -> None:
         with contextlib.suppress(Exception):
-            await self.run(lambda conn: bodies._rollback(conn.as_sqlite()))
+            await self.run(lambda conn: bodies._rollback(conn.as_sqlite()), last=True)
 
     async def settle(self) -> None:
         if self._running is not None:

@@ -1,0 +1,115 @@
+"""CPU of this process per PostgresRunStore call (load_state, create_run, a write_artifact write), beside
+SqliteRunStore: prints a table, optionally a cProfile of one kind of call; never a test.
+
+    python bench/pg_call_cost.py                       # a throwaway cluster, ~20 s
+    python bench/pg_call_cost.py --profile write --calls 2000
+
+The database runs in other processes, so process CPU here is the store's (and driver's) own cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.store_bench import TENANT, Writer, new_run
+from workbench_mcp.store.postgres_store import PostgresRunStore
+from workbench_mcp.store.sqlite_store import SqliteRunStore
+from workbench_mcp.system_clock import SystemClock
+
+Store = SqliteRunStore | PostgresRunStore
+
+
+async def per_call(calls: int, fn: Callable[[], Awaitable[Any]], rounds: int = 5) -> tuple[float, float]:
+    """(CPU ms, wall ms) per call, after a warm-up: the least of `rounds` rounds, since other processes on a
+    shared box only ever add to either."""
+    for _ in range(20):
+        await fn()
+    best_cpu = best_wall = float("inf")
+    for _ in range(rounds):
+        cpu, wall = time.process_time(), time.perf_counter()
+        for _ in range(max(1, calls // rounds)):
+            await fn()
+        best_cpu = min(best_cpu, (time.process_time() - cpu) * 1000 / max(1, calls // rounds))
+        best_wall = min(best_wall, (time.perf_counter() - wall) * 1000 / max(1, calls // rounds))
+    return best_cpu, best_wall
+
+
+async def measure(store: Store, calls: int, profile: str | None) -> dict[str, tuple[float, float]]:
+    writer = Writer(store, SystemClock())  # type: ignore[arg-type]
+    run_id = await new_run(store, writer.clock)  # type: ignore[arg-type]
+    await writer.grow(run_id, 50)
+    writers = [Writer(store, SystemClock(), seq=(i + 1) * 1_000_000) for i in range(8)]  # type: ignore[arg-type]
+    runs = [await new_run(store, writer.clock) for _ in writers]  # type: ignore[arg-type]
+
+    async def eight_writes() -> None:  # c=8, each on its own run; counted as 8 calls below
+        await asyncio.gather(*(w.write(r) for w, r in zip(writers, runs, strict=True)))
+
+    async def eight_loads() -> None:
+        await asyncio.gather(*(store.load_state(TENANT, r) for r in runs))
+
+    kinds: dict[str, Callable[[], Awaitable[Any]]] = {
+        "load_state": lambda: store.load_state(TENANT, run_id),
+        "create": lambda: new_run(store, writer.clock),  # type: ignore[arg-type]
+        "write": lambda: writer.write(run_id),
+        "list_runs": lambda: store.list_runs(TENANT, limit=20),
+        "8 writes/8": eight_writes,
+        "8 loads/8": eight_loads,
+    }
+    results = {}
+    for name, fn in kinds.items():
+        if name == profile:
+            profiler = cProfile.Profile(time.thread_time)  # CPU, not waits
+            profiler.enable()
+            results[name] = await per_call(calls, fn)
+            profiler.disable()
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
+        else:
+            results[name] = await per_call(calls, fn)
+    for name in ("8 writes/8", "8 loads/8"):
+        results[name] = (results[name][0] / 8, results[name][1] / 8)
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", help="a PostgreSQL database (default: a throwaway cluster)")
+    parser.add_argument("--calls", type=int, default=500)
+    parser.add_argument("--profile", choices=["load_state", "create", "write", "list_runs", "8 writes/8", "8 loads/8"])
+    parser.add_argument("--pg-only", action="store_true")
+    args = parser.parse_args()
+    cluster: Any = None
+    if not args.url:
+        from tests.postgres_cluster import start_cluster
+
+        cluster = start_cluster()
+    try:
+        rows: dict[str, dict[str, tuple[float, float]]] = {}
+        if not args.pg_only:
+            with tempfile.TemporaryDirectory() as folder:
+                async with SqliteRunStore(Path(folder) / "s.db") as sqlite_store:
+                    rows["sqlite"] = await measure(sqlite_store, args.calls, None)
+        async with PostgresRunStore(args.url or cluster.new_database("cost")) as pg_store:
+            rows["postgres"] = await measure(pg_store, args.calls, args.profile)
+    finally:
+        if cluster is not None:
+            cluster.destroy()
+    print(f"{'backend':10} " + " ".join(f"{k:>22}" for k in next(iter(rows.values()))))
+    for backend, found in rows.items():
+        cells = " ".join(f"{f'{cpu:.3f} cpu / {wall:.3f} wall':>22}" for cpu, wall in found.values())
+        print(f"{backend:10} {cells}")
+    print("(ms per call, sequential, this process only; the least of 5 rounds)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
