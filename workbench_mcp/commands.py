@@ -10,6 +10,7 @@ start_run, resolve_gate and raise_budget keep paths of their own in the service 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -44,8 +45,9 @@ def check_payload(value: Any, what: str, limits: Limits, depth: int = MAX_JSON_D
         )
 
 
-class Command(Generic[R]):
-    """The defaults: nothing to check, no governance, no audit arguments."""
+class Command(ABC, Generic[R]):
+    """One run mutation: what it decides and what it returns are each command's own (abstract); the rest has
+    defaults: nothing to check, no governance, no audit arguments."""
 
     __slots__ = ()
     tool: ClassVar[str]
@@ -66,11 +68,13 @@ class Command(Generic[R]):
         """What a denial record of this call names (governed commands)."""
         return {"runId": run_id}
 
+    @abstractmethod
     def decide(self, state: RunState, clock: Clock, correlation_id: str | None) -> Outcome:
-        raise NotImplementedError
+        """The engine's decision on the loaded run (pure: no I/O)."""
 
+    @abstractmethod
     def result_of(self, run_id: str, outcome: Outcome, revision: int) -> R:
-        raise NotImplementedError
+        """The typed result of the committed decision."""
 
 
 class _Recording(Command[results.Recorded]):
