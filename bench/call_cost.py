@@ -25,8 +25,8 @@ import pstats
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -183,13 +183,15 @@ def _breakdown(stats: pstats.Stats, main_us: float) -> dict[str, float]:
     return {bucket: seconds / total * main_us for bucket, seconds in self_time.items()}
 
 
-def _without_harness(cpu_us: float, main_us: float, parts: dict[str, float]) -> tuple[float, float, dict[str, float]]:
+def _without_harness(cpu_us: float, main_us: float, parts: dict[str, float]) -> Round:
     """The server's share: the harness runs on the event-loop thread too, so its profiled share comes off."""
     harness = parts.pop(HARNESS, 0.0)
     return cpu_us - harness, main_us - harness, parts
 
 
-async def run(calls: int, tool: str, rounds_wanted: int = 3) -> None:
+@asynccontextmanager
+async def _served_app() -> AsyncIterator[tuple[Starlette, str]]:
+    """The whole app on a temp database, its lifespan running, and a token it accepts."""
     from workbench_mcp.web.app import create_app  # after argument parsing: the app import is slow
 
     with tempfile.TemporaryDirectory() as folder:
@@ -204,25 +206,41 @@ async def run(calls: int, tool: str, rounds_wanted: int = 3) -> None:
         app = create_app(config)
         lifespan: AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
         async with lifespan:
-            token = mint_token(SECRET, user="bench", org="org_bench")
-            rounds: dict[str, list[tuple[float, float, dict[str, float]]]] = {era: [] for era in ERAS}
-            for _ in range(rounds_wanted):  # eras alternate, so a noisy neighbour hits both alike
-                for era in ERAS:
-                    caller = Caller(app, token, era)
-                    starts = [await caller.call_json("start_run", {"workflowId": JOB_SEARCH}) for _ in range(8)]
-                    run_ids = [start["runId"] for start in starts]
-                    cpu_us, main_us, stats = await _measure(caller, tool, run_ids, calls)
-                    rounds[era].append(_without_harness(cpu_us, main_us, _breakdown(stats, main_us)))
-    # Per era, the round with the median total CPU.
-    results = {era: sorted(runs, key=lambda r: r[0])[len(runs) // 2] for era, runs in rounds.items()}
+            yield app, mint_token(SECRET, user="bench", org="org_bench")
+
+
+Round = tuple[float, float, dict[str, float]]
+"""(CPU of all threads, event-loop thread CPU, per-bucket CPU), us per call."""
+
+
+async def _median_rounds(
+    rounds_wanted: int, measure: Callable[[Caller, list[str]], Awaitable[Round]]
+) -> dict[str, Round]:
+    """`measure` on 8 fresh runs per era and round, the eras alternating (a noisy neighbour hits both alike);
+    per era, the round with the median total CPU."""
+    async with _served_app() as (app, token):
+        rounds: dict[str, list[Round]] = {era: [] for era in ERAS}
+        for _ in range(rounds_wanted):
+            for era in ERAS:
+                caller = Caller(app, token, era)
+                starts = [await caller.call_json("start_run", {"workflowId": JOB_SEARCH}) for _ in range(8)]
+                rounds[era].append(await measure(caller, [start["runId"] for start in starts]))
     print(
         "total per round: "
         + "; ".join(f"{era} " + ", ".join(f"{r[0]:.0f}" for r in runs) for era, runs in rounds.items())
     )
-    _print(tool, calls, results)
+    return {era: sorted(runs, key=lambda r: r[0])[len(runs) // 2] for era, runs in rounds.items()}
 
 
-def _print(tool: str, calls: int, results: dict[str, tuple[float, float, dict[str, float]]]) -> None:
+async def run(calls: int, tool: str, rounds_wanted: int = 3) -> None:
+    async def profiled(caller: Caller, run_ids: list[str]) -> Round:
+        cpu_us, main_us, stats = await _measure(caller, tool, run_ids, calls)
+        return _without_harness(cpu_us, main_us, _breakdown(stats, main_us))
+
+    _print(tool, calls, await _median_rounds(rounds_wanted, profiled))
+
+
+def _print(tool: str, calls: int, results: dict[str, Round]) -> None:
     def row(label: str, values: list[float]) -> None:
         print(f"{label:40}" + "".join(f"{value:14.0f}" for value in values))
 
@@ -262,7 +280,7 @@ def _timed(fn: Callable[..., Any], label: str, spent: dict[str, float]) -> Calla
     return timed
 
 
-async def _layers(caller: Caller, tool: str, run_ids: list[str], calls: int) -> tuple[float, float, dict[str, float]]:
+async def _layers(caller: Caller, tool: str, run_ids: list[str], calls: int) -> Round:
     import importlib
 
     spent: dict[str, float] = defaultdict(float)
@@ -295,32 +313,11 @@ async def _layers(caller: Caller, tool: str, run_ids: list[str], calls: int) -> 
 
 async def run_layers(calls: int, tool: str, rounds_wanted: int) -> None:
     """`run`, with the layers' own CPU in place of the cProfile breakdown."""
-    from workbench_mcp.web.app import create_app
 
-    with tempfile.TemporaryDirectory() as folder:
-        config = ServerConfig(
-            port=8765,
-            db_path=Path(folder) / "bench.db",
-            toolsets=frozenset(Toolset),
-            jwt=JwtConfig(secret=SECRET),
-            log_level="WARNING",
-            rate_limit=RateLimitConfig(per_second=0),
-        )
-        app = create_app(config)
-        lifespan: AbstractAsyncContextManager[Any] = app.router.lifespan_context(app)
-        async with lifespan:
-            token = mint_token(SECRET, user="bench", org="org_bench")
-            rounds: dict[str, list[tuple[float, float, dict[str, float]]]] = {era: [] for era in ERAS}
-            for _ in range(rounds_wanted):
-                for era in ERAS:
-                    caller = Caller(app, token, era)
-                    starts = [await caller.call_json("start_run", {"workflowId": JOB_SEARCH}) for _ in range(8)]
-                    rounds[era].append(await _layers(caller, tool, [start["runId"] for start in starts], calls))
-    results = {era: sorted(runs, key=lambda r: r[0])[len(runs) // 2] for era, runs in rounds.items()}
-    print(
-        "total per round: "
-        + "; ".join(f"{era} " + ", ".join(f"{r[0]:.0f}" for r in runs) for era, runs in rounds.items())
-    )
+    async def timed(caller: Caller, run_ids: list[str]) -> Round:
+        return await _layers(caller, tool, run_ids, calls)
+
+    results = await _median_rounds(rounds_wanted, timed)
     print(f"server CPU per `{tool}` call by layer (own CPU, timers at each layer's entry), {calls} calls per era (us)")
     print(f"{'':52}" + "".join(f"{era:>12}" for era in results))
     print(f"{'total, all threads':52}" + "".join(f"{cpu:12.0f}" for cpu, _, _ in results.values()))
