@@ -79,6 +79,11 @@ class Writer:
                 self.engine_seconds += time.perf_counter() - began
                 await tx.append(outcome.state, [e.model_dump(mode="json") for e in outcome.events], ACTOR)
 
+    async def one_by_one(self, run_id: str, count: int) -> None:
+        """`count` writes, a transaction (and a commit) each."""
+        for _ in range(count):
+            await self.write(run_id)
+
     async def grow(self, run_id: str, length: int) -> None:
         grown = len(await self.store.load_trace(TENANT, run_id))
         while grown < length:
@@ -308,11 +313,7 @@ async def concurrent_throughput(folder: Path, writers: int, writes: int, rounds:
         runs = [await new_run(store, clock) for _ in range(writers)]
         drivers = [Writer(store, clock) for _ in runs]
 
-        async def drive(writer: Writer, run_id: str, count: int) -> None:
-            for _ in range(count):
-                await writer.write(run_id)
-
-        await asyncio.gather(*(drive(w, r, 20) for w, r in zip(drivers, runs, strict=True)))  # warm-up
+        await asyncio.gather(*(w.one_by_one(r, 20) for w, r in zip(drivers, runs, strict=True)))  # warm-up
         each = writes // rounds // writers
         block = each * writers  # the same number of writes in both kinds of block
         order = ["one", "many"]
@@ -321,9 +322,9 @@ async def concurrent_throughput(folder: Path, writers: int, writes: int, rounds:
             for kind in order:
                 began, used = time.perf_counter(), time.process_time()
                 if kind == "one":
-                    await drive(drivers[0], runs[0], block)
+                    await drivers[0].one_by_one(runs[0], block)
                 else:
-                    await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+                    await asyncio.gather(*(w.one_by_one(r, each) for w, r in zip(drivers, runs, strict=True)))
                 wall[kind] += time.perf_counter() - began
                 cpu[kind] += time.process_time() - used
     finally:
@@ -397,11 +398,7 @@ async def breakdown(folder: Path, writers: int, writes: int) -> list[list[str]]:
         runs = [await new_run(store, clock) for _ in range(writers)]
         drivers = [Writer(store, clock) for _ in runs]
 
-        async def drive(writer: Writer, run_id: str, count: int) -> None:
-            for _ in range(count):
-                await writer.write(run_id)
-
-        await asyncio.gather(*(drive(w, r, 50) for w, r in zip(drivers, runs, strict=True)))
+        await asyncio.gather(*(w.one_by_one(r, 50) for w, r in zip(drivers, runs, strict=True)))
         sections.wrap(row_codec, "append_write", "encode (rows, event JSON)")
         sections.wrap(store_rows, "link_rows", "chain hash (link_rows)")
         sections.wrap(sqlite_store, "_write_rows", "rows")
@@ -414,7 +411,7 @@ async def breakdown(folder: Path, writers: int, writes: int) -> list[list[str]]:
             driver.engine_seconds = 0.0
         each = writes // writers
         cpu, began = time.process_time(), time.perf_counter()
-        await asyncio.gather(*(drive(w, r, each) for w, r in zip(drivers, runs, strict=True)))
+        await asyncio.gather(*(w.one_by_one(r, each) for w, r in zip(drivers, runs, strict=True)))
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu
     finally:
         sections.restore()
