@@ -12,18 +12,16 @@ token without the approve scope gets the server's refusal shown, and the gate st
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.servers import free_port, server_config, server_in_thread, token
-from tests.web.chromium import Browser, find_chromium
+from tests.servers import server_config, server_in_thread, token
+from tests.web.chromium import Browser, find_chromium, page_server
 from workbench_mcp.mcp_server.run_view import RUN_VIEW_URI
 from workbench_mcp.scopes import READ
 
@@ -114,27 +112,8 @@ class Mcp:
 @contextmanager
 def host_page() -> Iterator[str]:
     """The host page on its own loopback origin (the view's srcdoc frame shares it, so the test can read it)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = HOST_PAGE.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with page_server(HOST_PAGE) as port:
+        yield f"http://127.0.0.1:{port}/"
 
 
 def _seen(browser: Browser) -> dict[str, Any]:

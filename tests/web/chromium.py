@@ -16,6 +16,9 @@ import select
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -199,3 +202,31 @@ def _pipes_to_3_and_4(read_end: int, write_end: int) -> Any:
         os.dup2(high_write, 4)
 
     return setup
+
+
+@contextlib.contextmanager
+def page_server(html: str) -> Iterator[int]:
+    """One page served on 127.0.0.1 (any path) from a thread; yields its port. For pages a test's browser must
+    load from an origin of their own (a host page, another site)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)

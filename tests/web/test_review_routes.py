@@ -6,12 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +16,7 @@ import httpx2
 import pytest
 
 from tests.servers import free_port, running_server, server_config
-from tests.web.chromium import Browser, find_chromium
+from tests.web.chromium import Browser, find_chromium, page_server
 from workbench_mcp.commands import Annotate, WriteArtifact
 from workbench_mcp.config import RateLimitConfig, ServerConfig
 from workbench_mcp.principal import Principal
@@ -273,33 +270,6 @@ async def test_the_rate_limit_applies_per_tenant_of_the_link(tmp_path: Path) -> 
 # --- in a real browser ---------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _page_server(html: str) -> Iterator[int]:
-    """Another site: serves one page on `localhost` (a different site from 127.0.0.1 for SameSite)."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = html.encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-
-
 async def test_a_form_posted_from_another_site_is_refused_in_chromium(operator: Operator, base_url: str) -> None:
     """Even with the page's form token in hand, another site cannot decide: the browser does not send the
     SameSite=Strict nonce cookie with its POST. (Its Origin, a loopback name, passes the Host/Origin check:
@@ -316,7 +286,7 @@ async def test_a_form_posted_from_another_site_is_refused_in_chromium(operator: 
                 f'<form method="post" action="{link}"><input name="decision" value="approved">'
                 f'<input name="csrf" value="{csrf}"><button id="go">win a prize</button></form>'
             )
-            with _page_server(form) as port:
+            with page_server(form) as port:
                 browser.open(f"http://localhost:{port}/")
                 browser.click("#go")
                 seen: dict[str, Any] = json.loads(
