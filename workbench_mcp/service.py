@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from functools import partial
 from typing import Any, TypeVar
 
@@ -89,11 +89,12 @@ class RunService:
         """A command (workbench_mcp/commands.py): its checks, then (a governed one past the run's pinned policy)
         its engine decision in one transaction, recorded as its tool; its typed result."""
         command.check(self.limits)
-        if not command.governed:
-            outcome, revision = await self._decide(who, run_id, command, expected_revision, correlation_id)
-            return command.result_of(run_id, outcome, revision)
-        arguments = command.denial_arguments(run_id)
-        async with self._refusals_recorded(who, command.audit_tool(), arguments, correlation_id):
+        refusals: AbstractAsyncContextManager[None] = (
+            self._refusals_recorded(who, command.audit_tool(), command.denial_arguments(run_id), correlation_id)
+            if command.governed
+            else nullcontext()
+        )
+        async with refusals:
             outcome, revision = await self._decide(who, run_id, command, expected_revision, correlation_id)
         return command.result_of(run_id, outcome, revision)
 
