@@ -359,7 +359,7 @@ class PostgresRunStore:
             except BaseException:
                 await session.rollback()
                 raise
-            if not tx.writes and not tx.records and not tx.reviews and not tx.review_uses:
+            if not tx.has_rows_to_write:
                 await session.rollback()
                 return
             session.notify = key

@@ -621,6 +621,11 @@ class SqliteTransaction:
         return unused
 
     @property
+    def has_rows_to_write(self) -> bool:
+        """Events, governance records, review requests or a link's use: else the block wrote nothing to commit."""
+        return bool(self.writes or self.records or self.reviews or self.review_uses)
+
+    @property
     def state(self) -> RunState:
         return self._state
 
@@ -871,7 +876,7 @@ class SqliteRunStore:
                 self._remember(key, member, meta.state_tag, state, meta.trace_length)
             tx = SqliteTransaction(key, meta, state, self._write_context, member.read)
             yield tx  # a failure in the caller's block leaves nothing to undo: its writes are not sent yet
-            if not tx.writes and not tx.records and not tx.reviews and not tx.review_uses:
+            if not tx.has_rows_to_write:
                 return
             finish = partial(
                 _finish_run_tx,
