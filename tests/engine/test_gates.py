@@ -326,3 +326,25 @@ def test_gate_operations_leave_the_input_untouched(run: Callable[..., Run]) -> N
     gates.resolve_checkpoint(state, r.clock, step_id="s1", checkpoint_id="c", decision="approved")
     assert dict(state.gate_state) == snapshot
     assert state.gate_state["s1"].checkpoints == {"c": "pending"}
+
+
+def _gate_event(kind: str, step_id: str = "s1", gate: str = "PAUSE_BEFORE") -> dict[str, Any]:
+    return {"type": f"human_gate_{kind}", "stepId": step_id, "gate": gate}
+
+
+@pytest.mark.parametrize(
+    ("kinds", "expected"),
+    [
+        ([], False),
+        (["requested"], True),
+        (["requested", "resolved"], False),
+        (["requested", "resolved", "requested"], True),
+        (["resolved"], False),
+    ],
+)
+def test_a_request_counts_until_the_next_decision_of_that_gate(kinds: list[str], expected: bool) -> None:
+    trace = [_gate_event(kind) for kind in kinds]
+    trace += [_gate_event("requested", step_id="s2"), _gate_event("requested", gate="PAUSE_AFTER")]  # others
+    assert gates.requested_since_decision(trace, "s1", "PAUSE_BEFORE") is expected
+    # latest_decision is its converse: a decision counts until the next request.
+    assert (gates.latest_decision(trace, "s1", "PAUSE_BEFORE") is not None) is (bool(kinds) and not expected)

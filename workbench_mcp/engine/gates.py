@@ -236,3 +236,17 @@ def latest_decision(trace: Sequence[Mapping[str, Any]], step_id: str, gate: str)
         elif event.get("type") == "human_gate_resolved":
             found = event
     return found
+
+
+def requested_since_decision(trace: Sequence[Mapping[str, Any]], step_id: str, gate: str) -> bool:
+    """Whether a human_gate_requested of this gate follows its latest decision (`latest_decision`'s converse:
+    review channels then record no second request)."""
+    requested = False
+    for event in trace:
+        if event.get("stepId") != step_id or event.get("gate") != gate:
+            continue
+        if event.get("type") == "human_gate_requested":
+            requested = True
+        elif event.get("type") == "human_gate_resolved":
+            requested = False
+    return requested

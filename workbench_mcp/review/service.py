@@ -192,7 +192,7 @@ class ReviewService:
         _require_pending(state, step_id, gate)
         if not asked:
             asked = _policy_subjects(await self._store.governance_log(who.tenant_id, run_id), step_id, gate)
-        requested_now = not _requested_since_decision(trace, step_id, gate)
+        requested_now = not gates.requested_since_decision(trace, step_id, gate)
         if requested_now:
             await self.runs.request_gate(
                 who, run_id, step_id=step_id, gate=gate, reason=reason, correlation_id=correlation_id
@@ -339,16 +339,3 @@ def _require_pending(state: RunState, step_id: str, gate: str) -> None:
         raise WorkbenchError(
             ErrorCode.GATE_NOT_APPLICABLE, f"the {gate} gate of step {step_id} is already approved: nothing to review"
         )
-
-
-def _requested_since_decision(trace: Sequence[dict[str, Any]], step_id: str, gate: str) -> bool:
-    """Whether a human_gate_requested of this gate follows its latest decision (then none is recorded again)."""
-    requested = False
-    for event in trace:
-        if event.get("stepId") != step_id or event.get("gate") != gate:
-            continue
-        if event.get("type") == "human_gate_requested":
-            requested = True
-        elif event.get("type") == "human_gate_resolved":
-            requested = False
-    return requested
