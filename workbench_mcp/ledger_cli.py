@@ -32,7 +32,7 @@ from workbench_mcp.ledger.keys import (
 from workbench_mcp.ledger.scan import scan
 from workbench_mcp.ledger.store_rows import published_keys, register_key
 from workbench_mcp.ledger.verify import CheckFailed, verify_attestation
-from workbench_mcp.store.pg_snapshot import ledger_snapshot
+from workbench_mcp.store.pg_snapshot import ledger_snapshot, migrated_database
 from workbench_mcp.store.schema import bundled_migrations, migrate
 
 _DB_HELP = "SQLite database file (default ./workbench.db) or postgresql://user@host:port/dbname (WORKBENCH_DB)"
@@ -50,7 +50,11 @@ def add_arguments(verify: argparse.ArgumentParser, commands: Any) -> None:
     keys.add_argument("--db", help=_DB_HELP)
     rotate = actions.add_parser("rotate-key", help="create a new signing key; the old public key stays published")
     rotate.add_argument("--db", help=_DB_HELP)
-    rotate.add_argument("--key-file", type=Path, help="key file to replace (default <db>.signing-key)")
+    rotate.add_argument(
+        "--key-file",
+        type=Path,
+        help="key file to replace (default WORKBENCH_SIGNING_KEY_FILE, else on SQLite <db>.signing-key)",
+    )
 
 
 def read_json_source(source: str) -> Any:
@@ -111,8 +115,6 @@ def _open_existing(db: Path) -> sqlite3.Connection:
 
 
 def run_command(args: argparse.Namespace, config: ServerConfig) -> int:
-    if config.database_url is not None and args.ledger_command == "rotate-key":
-        raise ValueError("ledger rotate-key works on a SQLite database only (PostgreSQL: not supported yet)")
     if args.ledger_command == "check":
         trusted = None if args.keys is None else load_trusted_keys(args.keys)
         with _database(config) as conn:
@@ -126,34 +128,70 @@ def run_command(args: argparse.Namespace, config: ServerConfig) -> int:
         with _database(config) as conn:
             print(json.dumps(jwks(published_keys(conn)), indent=2))
         return 0
-    return rotate_key(config.db_path, args.key_file or config.signing_key_file or default_key_path(config.db_path))
+    key_file = args.key_file or config.signing_key_file
+    if config.database_url is None:
+        return rotate_key(config.db_path, key_file or default_key_path(config.db_path))
+    if key_file is None:
+        # A default beside ./workbench.db would be a file no replica reads: the replicas share --signing-key-file.
+        raise ValueError(
+            "ledger rotate-key --db postgresql://... needs --key-file (or WORKBENCH_SIGNING_KEY_FILE): "
+            "the key file the replicas sign with"
+        )
+    return rotate_key_postgres(config.database_url, key_file)
 
 
 def rotate_key(db: Path, key_file: Path) -> int:
-    """Move the current key aside, create a new one at the same path and publish both in the database
-    (the old one retired). A running server keeps signing with the old key until it restarts."""
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    old = load_key(key_file) if key_file.exists() else None
-    new = SigningKey.generate()
+    """SQLite: migrate the file, then rotate (`_rotate`)."""
     conn = sqlite3.connect(db, isolation_level=None)
     try:
         migrate(conn, bundled_migrations())
-        conn.execute("BEGIN IMMEDIATE")
+        _rotate(conn, key_file)
+    finally:
+        conn.close()
+    return 0
+
+
+def rotate_key_postgres(url: str, key_file: Path) -> int:
+    """PostgreSQL: migrate the database, then rotate (`_rotate`), under the lock a starting replica takes
+    to migrate and publish its key (so the two never interleave)."""
+    with migrated_database(url) as conn:
+        _rotate(conn, key_file)
+    return 0
+
+
+def _rotate(conn: sqlite3.Connection, key_file: Path) -> None:
+    """Move the current key aside, create a new one at the same path and publish both in the database (the
+    old one retired), in one transaction committed only once the files are in place; if anything fails the
+    files are put back as they were. A running server keeps signing with the old key until it restarts."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    old = load_key(key_file) if key_file.exists() else None
+    new = SigningKey.generate()
+    retired = None if old is None else key_file.with_name(f"{key_file.name}.retired-{old.kid}")
+    written = False
+    conn.execute("BEGIN IMMEDIATE")
+    try:
         if old is not None:
             register_key(conn, old, now)
         register_key(conn, new, now)
-        if old is not None:
-            retired = key_file.with_name(f"{key_file.name}.retired-{old.kid}")
+        if retired is not None:
             key_file.rename(retired)
-            print(f"retired key {old.kid}: its private key moved to {retired} (delete it when you no longer need it)")
         write_key(key_file, new)
+        written = True
         conn.execute("COMMIT")
-    finally:
+    except BaseException:
+        # Not committed (or not known to be: the connection broke): the old key stays the one in use. Had the
+        # commit gone through, the next server start publishes that key as current again: consistent either way.
+        # The files first: a rollback on a broken connection raises.
+        if written:
+            key_file.unlink()
+        if retired is not None and retired.exists() and not key_file.exists():
+            retired.rename(key_file)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
-        conn.close()
+        raise
+    if old is not None:
+        print(f"retired key {old.kid}: its private key moved to {retired} (delete it when you no longer need it)")
     print(f"new signing key {new.kid} in {key_file}; restart the server to sign with it")
-    return 0
 
 
 def signing_key_line(config: ServerConfig) -> str:

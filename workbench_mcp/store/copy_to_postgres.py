@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store.pg_schema import MIGRATION_LOCK, TENANT_LOCK, bundled_pg_migrations, migrate
+from workbench_mcp.store.pg_schema import TENANT_LOCK, bundled_pg_migrations, migrate, migration_lock
 from workbench_mcp.store.pg_text import use_nul_safe_text
 from workbench_mcp.store.schema import bundled_migrations, schema_version
 
@@ -105,11 +105,8 @@ def _open_source(path: Path) -> sqlite3.Connection:
 
 
 def _prepare_target(conn: psycopg.Connection[Any]) -> None:
-    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-    try:
+    with migration_lock(conn):
         migrate(conn, bundled_pg_migrations())
-    finally:
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 def _insert(conn: psycopg.Connection[Any], table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:

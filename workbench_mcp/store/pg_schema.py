@@ -8,6 +8,8 @@ Replicas start at the same time, so the whole check-and-apply runs under a sessi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
@@ -51,6 +53,17 @@ def schema_version(conn: psycopg.Connection[Any]) -> int:
         return 0
     found = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
     return int(found[0]) if found else 0
+
+
+@contextmanager
+def migration_lock(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """MIGRATION_LOCK held by this (autocommit) session for the block: a starting replica's migrate and
+    ledger open, or an offline command's (`ledger rotate-key`), one at a time."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        yield
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
 
 
 def migrate(conn: psycopg.Connection[Any], migrations: list[Migration], *, target: int | None = None) -> int:

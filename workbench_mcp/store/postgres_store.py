@@ -52,7 +52,7 @@ from workbench_mcp.store import review_rows, row_codec
 from workbench_mcp.store import sqlite_store as bodies
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.pg_connection import PgConnection
-from workbench_mcp.store.pg_schema import MIGRATION_LOCK, TENANT_LOCK, bundled_pg_migrations, migrate
+from workbench_mcp.store.pg_schema import TENANT_LOCK, bundled_pg_migrations, migrate, migration_lock
 from workbench_mcp.store.pg_text import use_nul_safe_text
 from workbench_mcp.store.postgres_watch import PostgresChangeFeed
 from workbench_mcp.store.row_codec import StoredState, WriteContext
@@ -266,13 +266,12 @@ class PostgresRunStore:
         assert self._pool is not None
         with self._pool.connection() as raw:
             raw.execute("SET lock_timeout = 0")  # replicas starting together wait for the first
-            raw.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             try:
-                migrate(raw, bundled_pg_migrations())
-                if self._chain:
-                    ledger_rows.open_ledger(PgConnection(raw).as_sqlite(), self._signer, self._now())
+                with migration_lock(raw):
+                    migrate(raw, bundled_pg_migrations())
+                    if self._chain:
+                        ledger_rows.open_ledger(PgConnection(raw).as_sqlite(), self._signer, self._now())
             finally:
-                raw.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
                 raw.execute(f"SET lock_timeout = {int(self._lock_timeout_ms)}")
 
     def file_problem(self) -> str | None:
