@@ -81,11 +81,10 @@ async def ledger(tmp_path: Path) -> AsyncIterator[Ledger]:
         await env.store.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Ledger]:
+@pytest.fixture
+async def any_ledger(database_url: str | None, tmp_path: Path) -> AsyncIterator[Ledger]:
     """`ledger` on each backend (the PostgreSQL one on a fresh database of the session's cluster)."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
-    env = await _opened(tmp_path / "ledger.db", url)
+    env = await _opened(tmp_path / "ledger.db", database_url)
     try:
         yield env
     finally:

@@ -1,6 +1,6 @@
-"""Review fixtures. ReviewService: a real RunService on a SQLite file, a catalog with a governed and an ungoverned
+"""Review fixtures. ReviewService: a real RunService on each backend, a catalog with a governed and an ungoverned
 reviewed workflow, and a ReviewService whose clock the test moves (links expire) and whose notifier keeps what it
-was handed. Webhook: a real SQLite-backed service with a started run, notices for it, webhook configs."""
+was handed. Webhook: a real service on each backend with a started run, notices for it, webhook configs."""
 
 from __future__ import annotations
 
@@ -148,8 +148,9 @@ class World:
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> ServerConfig:
-    return server_config(tmp_path)
+def config(tmp_path: Path, database_url: str | None) -> ServerConfig:
+    """A server's config on each backend: deliveries are governance rows in its store."""
+    return server_config(tmp_path, database_url=database_url)
 
 
 @pytest.fixture

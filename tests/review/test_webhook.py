@@ -224,7 +224,7 @@ async def test_delivery_records_are_chained_like_every_governance_record(
     await deliver_one(world, webhook(f"http://127.0.0.1:{free_port()}/hooks/workbench", max_attempts=2))
     assert len(await world.deliveries()) == 2
     with pytest.raises(SystemExit) as done:
-        main(["ledger", "check", "--db", str(config.db_path)])
+        main(["ledger", "check", "--db", config.database_url or str(config.db_path)])
     assert done.value.code == 0, capsys.readouterr()
 
 

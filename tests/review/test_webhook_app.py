@@ -4,18 +4,19 @@ records the deliveries still held as abandoned (the store closes after the notif
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 from tests.review.conftest import World, webhook
 from tests.review.receiver import running_receiver
-from tests.servers import free_port, running_server
+from tests.servers import free_port, running_server, server_config
 from workbench_mcp.config import ServerConfig
 from workbench_mcp.review.notice import NoNotifier
 from workbench_mcp.review.webhook import WebhookNotifier
 from workbench_mcp.web.app import create_app
 
 
-def test_without_a_webhook_the_app_notifies_nobody(config: ServerConfig) -> None:
-    assert isinstance(create_app(config).state.notifier, NoNotifier)
+def test_without_a_webhook_the_app_notifies_nobody(tmp_path: Path) -> None:
+    assert isinstance(create_app(server_config(tmp_path)).state.notifier, NoNotifier)  # no store involved
 
 
 async def test_the_apps_notifier_delivers_while_serving(config: ServerConfig, world: World) -> None:
