@@ -26,8 +26,13 @@ def _workflows(tmp_path: Path) -> Path:
     return folder
 
 
-async def test_an_agent_token_gets_no_link_and_the_reviewer_decides_through_it(tmp_path: Path) -> None:
-    config = server_config(tmp_path, workflows_dir=_workflows(tmp_path), public_url="https://wb.example")
+async def test_an_agent_token_gets_no_link_and_the_reviewer_decides_through_it(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    """On each backend: the review request, the link's single use and the wait are the store's."""
+    config = server_config(
+        tmp_path, workflows_dir=_workflows(tmp_path), public_url="https://wb.example", database_url=database_url
+    )
     kept = KeptNotices()
     app: Starlette = create_app(config, notifier=kept)
     agent = token("agent_7", scopes=AGENT_SCOPES)
