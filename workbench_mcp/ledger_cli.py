@@ -167,7 +167,7 @@ def _rotate(conn: sqlite3.Connection, key_file: Path) -> None:
     old = load_key(key_file) if key_file.exists() else None
     new = SigningKey.generate()
     retired = None if old is None else key_file.with_name(f"{key_file.name}.retired-{old.kid}")
-    written = False
+    moved = writing = False
     conn.execute("BEGIN IMMEDIATE")
     try:
         if old is not None:
@@ -175,16 +175,17 @@ def _rotate(conn: sqlite3.Connection, key_file: Path) -> None:
         register_key(conn, new, now)
         if retired is not None:
             key_file.rename(retired)
+            moved = True
+        writing = True
         write_key(key_file, new)
-        written = True
         conn.execute("COMMIT")
     except BaseException:
         # Not committed (or not known to be: the connection broke): the old key stays the one in use. Had the
         # commit gone through, the next server start publishes that key as current again: consistent either way.
         # The files first: a rollback on a broken connection raises.
-        if written:
-            key_file.unlink()
-        if retired is not None and retired.exists() and not key_file.exists():
+        if writing:
+            key_file.unlink(missing_ok=True)
+        if moved and retired is not None:
             retired.rename(key_file)
         if conn.in_transaction:
             conn.execute("ROLLBACK")
