@@ -34,11 +34,13 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg.errors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from workbench_mcp.engine.run_state import RunState
@@ -77,7 +79,14 @@ DEFAULT_POOL_SIZE = 10
 """Connections per store (per replica). Each in-flight mutation holds one from its first read to its commit."""
 HEALTH_TIMEOUT_S = 2.0
 """How long /healthz waits for a connection before calling the database unreachable."""
+CHAIN_MAX_WRITES = 32
+CHAIN_MAX_AGE_S = 0.02
+"""A chain stops taking writes past this age, so a steady stream of one run's writers still commits (and
+lets another replica's writers of the run in) every few tens of milliseconds."""
 _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_SAVEPOINT = "SAVEPOINT w"
+_RELEASE = "RELEASE w"
+_ROLLBACK_TO = "ROLLBACK TO w"
 _CHANGES_SQL = "SELECT pg_current_wal_lsn() - '0/0'"
 
 
@@ -214,6 +223,7 @@ class PostgresRunStore:
         self._slots = asyncio.Semaphore(pool_size)
         self._checking: Future[None] | None = None
         self._queues: dict[Key, _Queue] = {}
+        self._orphan_commits: set[asyncio.Future[None]] = set()
         self.changes = PostgresChangeFeed(url)
         """LISTEN/NOTIFY of committed run changes (run_watch.RunWatch follows it while anyone waits)."""
 
@@ -342,8 +352,53 @@ class PostgresRunStore:
     async def run_transaction(
         self, tenant_id: str, run_id: str, *, expected_revision: int | None = None
     ) -> AsyncIterator[bodies.SqliteTransaction]:
+        """One write to a run, in this process's turn for the run. The writers queued behind it share its
+        transaction (`_Chain`): each writes in a savepoint of its own, the last commits, and every one of
+        them is acknowledged only once that COMMIT has returned."""
         key = (tenant_id, run_id)
-        async with self._queued(key), self._session() as session:
+        async with self._queued(key) as turn:
+            chain, turn.chain = turn.chain, None
+            if chain is None:
+                chain = await self._open_chain(key, expected_revision)
+            mine = False
+            try:
+                if expected_revision is not None and chain.meta.revision != expected_revision:
+                    raise bodies._revision_conflict(run_id, expected_revision, chain.meta.revision)
+                tx = bodies.SqliteTransaction(
+                    key, chain.meta, chain.state, self._write_context, chain.session.run_sqlite
+                )
+                yield tx  # a use_review_request in here only checks the link (under the run's row lock)
+                if tx.has_rows_to_write:
+                    passing = self._may_pass(turn, chain)
+                    await chain.session.run(self._chained_write(chain, key, tx, commit=not passing))
+                    mine = True
+            finally:
+                await chain.session.settle()  # a cancelled writer's hop finishes before anyone else's starts
+                if chain.ended:  # this writer's hop committed
+                    await asyncio.shield(self._after_chain(key, chain, None))
+                elif self._may_pass(turn, chain):
+                    turn.chain = chain
+                else:
+                    await asyncio.shield(self._end_chain(key, chain))
+        if mine:
+            await asyncio.shield(chain.done)  # acknowledged only once committed
+            return
+
+    def _may_pass(self, turn: _Queue, chain: _Chain) -> bool:
+        """Whether to leave the transaction open for this run's next writer, already waiting for its turn."""
+        return (
+            turn.waiting > 1
+            and not chain.broken
+            and chain.writes < CHAIN_MAX_WRITES
+            and asyncio.get_running_loop().time() - chain.started < CHAIN_MAX_AGE_S
+        )
+
+    async def _open_chain(self, key: Key, expected_revision: int | None) -> _Chain:
+        """A connection, BEGIN and the run row's lock (then the revision check): one hop."""
+        await self._slots.acquire()  # never more owners than connections: a thread is always free for an owner
+        session = _Session(self, self._require_pool(), begin="BEGIN", locking=True)
+        session.notify = key
+        try:
             cached = self._cache.peek(key)
             open_tx = _opened(
                 bodies._open_run_tx,
@@ -352,39 +407,111 @@ class PostgresRunStore:
                 cached_tag=None if cached is None else cached[0],
             )
             meta, stored = await session.run(open_tx)
+            state = self._state_of(key, meta, stored, cached)
+        except BaseException:
+            await asyncio.shield(self._release(session))
+            raise
+        loop = asyncio.get_running_loop()
+        return _Chain(session, meta, state, loop.time(), loop.create_future())
+
+    def _chained_write(
+        self, chain: _Chain, key: Key, tx: bodies.SqliteTransaction, *, commit: bool
+    ) -> Callable[[PgConnection], None]:
+        """The hop that writes `tx`'s rows into the chain's transaction (in a savepoint when earlier writes of
+        the chain are in it, so a failure undoes this write alone), and commits if nobody is waiting. The chain
+        learns the write here, on the thread, so a writer cancelled meanwhile cannot leave it behind."""
+        meta = chain.meta
+        finish = partial(
+            bodies._finish_run_tx,
+            key=key,
+            writes=tx.writes,
+            previous_tag=meta.state_tag,
+            records=tx.records,
+            at=self._now(),
+            revision=tx.state.revision,
+            reviews=tx.reviews,
+            review_uses=tx.review_uses,
+        )
+        if tx.writes:
+            last = tx.writes[-1]
+            meta = bodies._RunMeta(last.revision, last.trace_length, last.state_tag)
+        savepoint = chain.writes > 0
+        # Marking a review link used reads the UPDATE's row count, known in pipeline mode only after a sync.
+        pipelined = not tx.review_uses
+        state = tx.state
+
+        def run(conn: PgConnection) -> None:
             try:
-                state = self._state_of(key, meta, stored, cached)
-                tx = bodies.SqliteTransaction(key, meta, state, self._write_context, session.run_sqlite)
-                yield tx  # a use_review_request in here only checks the link (under the run's row lock)
+                with conn.raw.pipeline() if pipelined else contextlib.nullcontext():
+                    if savepoint:
+                        conn.execute(_SAVEPOINT)
+                    finish(conn.as_sqlite())
+                    if savepoint:
+                        conn.execute(_RELEASE)
             except BaseException:
-                await session.rollback()
+                if not savepoint:
+                    chain.broken = True  # nothing of the chain's to keep: the whole transaction goes
+                else:
+                    try:
+                        conn.raw.execute(_ROLLBACK_TO)
+                    except psycopg.Error:
+                        chain.broken = True
                 raise
-            if not tx.has_rows_to_write:
-                await session.rollback()
-                return
-            session.notify = key
-            finish = _committed(
-                bodies._finish_run_tx,
-                key=key,
-                writes=tx.writes,
-                previous_tag=meta.state_tag,
-                records=tx.records,
-                at=self._now(),
-                revision=tx.state.revision,
-                reviews=tx.reviews,
-                review_uses=tx.review_uses,
-            )
-            # Marking a review link used reads the UPDATE's row count, known in pipeline mode only after a sync.
-            await session.run(finish if tx.review_uses else _pipelined(finish), last=True)
-            if tx.writes:
-                self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+            chain.meta, chain.state, chain.writes = meta, state, chain.writes + 1
+            if commit:
+                try:
+                    _commit(conn)
+                except BaseException:
+                    chain.broken = True
+                    raise
+                chain.ended = True
+
+        return run
+
+    async def _end_chain(self, key: Key, chain: _Chain) -> None:
+        """COMMIT the chain's writes (or roll back: it has none, or lost its transaction), then `_after_chain`."""
+        error: BaseException | None = None
+        try:
+            if chain.writes and not chain.broken:
+                await chain.session.run(_commit)
+        except BaseException as exc:  # reported to the chain's writers, none of whose writes was committed
+            error = exc
+        chain.ended = True
+        await self._after_chain(key, chain, error)
+
+    async def _after_chain(self, key: Key, chain: _Chain, error: BaseException | None) -> None:
+        """Give the chain's connection back and tell its writers how it ended; cache what it committed."""
+        await self._release(chain.session)
+        if not chain.writes:
+            return
+        if error is None and not chain.broken:
+            self._cache.put(key, chain.meta.state_tag, chain.state)
+            _settle_done(chain.done, None)
+        else:
+            _settle_done(chain.done, error if isinstance(error, WorkbenchError) else _lost_transaction())
+
+    async def _release(self, session: _Session) -> None:
+        """Give `session`'s connection back (rolled back unless committed) and its slot."""
+        try:
+            await session.settle()
+            if session.conn is not None:
+                await self._hop(partial(_give_back, self._require_pool(), session.conn))
+                session.conn = None
+        finally:
+            self._slots.release()
+
+    def _require_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        if self._pool is None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
+        return self._pool
 
     @asynccontextmanager
-    async def _queued(self, key: Key) -> AsyncIterator[None]:
+    async def _queued(self, key: Key) -> AsyncIterator[_Queue]:
         """This process's writers of one run take turns here before taking its row lock, so the others wait on
         the event loop instead of each holding a connection, a thread and a backend blocked on the lock (c=8 on
-        one run measured faster). The row lock still orders them against other replicas. The wait is bounded
-        like the row lock's."""
+        one run measured faster); a writer that finds the one before it left its transaction open (`_Chain`)
+        writes into it. The row lock still orders them against other replicas. The wait is bounded like the
+        row lock's."""
         entry = self._queues.get(key)
         if entry is None:
             entry = self._queues[key] = _Queue()
@@ -399,13 +526,18 @@ class PostgresRunStore:
                     "the run store is busy (too many queued writes of the run); try again",
                 ) from None
             try:
-                yield
+                yield entry
             finally:
                 entry.lock.release()
         finally:
             entry.waiting -= 1
             if entry.waiting == 0:
                 del self._queues[key]
+                if entry.chain is not None:  # left for a writer that gave up waiting
+                    orphan = asyncio.ensure_future(self._end_chain(key, entry.chain))
+                    self._orphan_commits.add(orphan)
+                    orphan.add_done_callback(self._orphan_commits.discard)
+                    entry.chain = None
 
     async def create_run(
         self,
@@ -593,6 +725,28 @@ class _Queue:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.waiting = 0
+        self.chain: _Chain | None = None
+        """The transaction the turn's last holder left open for the next (`run_transaction`)."""
+
+
+@dataclass(eq=False)
+class _Chain:
+    """One write transaction on one run, handed from each of this process's writers of the run to the next
+    while more are waiting (up to CHAIN_MAX_WRITES writes, for at most CHAIN_MAX_AGE_S): the row lock is taken
+    and the transaction committed once for all of them, not once each."""
+
+    session: _Session
+    meta: bodies._RunMeta
+    """The run row as this transaction has left it."""
+    state: RunState
+    started: float
+    done: asyncio.Future[None]
+    """The COMMIT's outcome, which every writer of the chain waits for."""
+    writes: int = 0
+    """Writes in the transaction (each committed with it, or with none)."""
+    broken: bool = False
+    """A write failed outside a savepoint, or its savepoint could not be rolled back: nothing commits."""
+    ended: bool = False
 
 
 class _Session:
@@ -640,6 +794,30 @@ class _Session:
         if self._running is not None:
             with contextlib.suppress(BaseException):
                 await self._running
+
+
+def _commit(conn: PgConnection) -> None:
+    """COMMIT, unless an error left the transaction aborted: PostgreSQL would answer that COMMIT with a silent
+    ROLLBACK, and writes that were never stored would be acknowledged."""
+    if conn.raw.info.transaction_status == TransactionStatus.INERROR:
+        raise _lost_transaction()
+    conn.execute("COMMIT")
+
+
+def _lost_transaction() -> WorkbenchError:
+    return WorkbenchError(
+        ErrorCode.STORAGE_UNAVAILABLE, "the run store lost the write's transaction; nothing of it was stored, try again"
+    )
+
+
+def _settle_done(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+        done.add_done_callback(lambda f: f.exception())  # its writers may all have been cancelled
 
 
 def _quietly(fn: Callable[[], None]) -> None:
