@@ -79,13 +79,13 @@ def _ordered(params: Sequence[Any], order: tuple[int, ...] | None) -> Sequence[A
 class PgConnection:
     """`execute`, `executemany` and `in_transaction` of sqlite3.Connection on one psycopg connection
     (autocommit, so BEGIN/COMMIT/ROLLBACK are statements as in SQLite). `begin`: what a bare BEGIN
-    means here (REPEATABLE READ for snapshot reads). `notify`: a run key announced on COMMIT."""
+    means here (REPEATABLE READ for snapshot reads). `notify`: the run keys announced on COMMIT."""
 
     def __init__(self, conn: psycopg.Connection[Any], *, begin: str = "BEGIN", locking: bool = False) -> None:
         self.raw = conn
         self._begin = begin
         self._locking = locking
-        self.notify: tuple[str, str] | None = None
+        self.notify: list[tuple[str, str]] = []
         self._writes: psycopg.Cursor[Any] | None = None
 
     def _write_cursor(self) -> psycopg.Cursor[Any]:
@@ -107,9 +107,10 @@ class PgConnection:
         statement = sql.strip()
         if statement in ("BEGIN", "BEGIN IMMEDIATE"):
             return self._write_cursor().execute(self._begin)
-        if statement == "COMMIT" and self.notify is not None:
+        if statement == "COMMIT":
             # Delivered to listeners only if, and when, this transaction commits.
-            self._write_cursor().execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(*self.notify)))
+            for key in self.notify:
+                self._write_cursor().execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, notify_payload(*key)))
         text, order = translate(sql, self._locking)
         cursor = self._write_cursor() if _returns_no_rows(sql) else self.raw.cursor()
         return cursor.execute(cast(Any, text), _ordered(params, order) if params else None)

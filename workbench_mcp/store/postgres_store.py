@@ -34,11 +34,13 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar, cast
 
 import psycopg
 import psycopg.errors
+from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from workbench_mcp.engine.run_state import RunState
@@ -77,7 +79,14 @@ DEFAULT_POOL_SIZE = 10
 """Connections per store (per replica). Each in-flight mutation holds one from its first read to its commit."""
 HEALTH_TIMEOUT_S = 2.0
 """How long /healthz waits for a connection before calling the database unreachable."""
+CHAIN_MAX_WRITES = 32
+CHAIN_MAX_AGE_S = 0.02
+"""A chain stops taking writes past this age, so a steady stream of one run's writers still commits (and
+lets another replica's writers of the run in) every few tens of milliseconds."""
 _SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+_SAVEPOINT = "SAVEPOINT w"
+_RELEASE = "RELEASE w"
+_ROLLBACK_TO = "ROLLBACK TO w"
 _CHANGES_SQL = "SELECT pg_current_wal_lsn() - '0/0'"
 
 
@@ -214,6 +223,8 @@ class PostgresRunStore:
         self._slots = asyncio.Semaphore(pool_size)
         self._checking: Future[None] | None = None
         self._queues: dict[Key, _Queue] = {}
+        self._tenant_queues: dict[str, _Queue] = {}
+        self._orphan_commits: set[asyncio.Future[None]] = set()
         self.changes = PostgresChangeFeed(url)
         """LISTEN/NOTIFY of committed run changes (run_watch.RunWatch follows it while anyone waits)."""
 
@@ -341,52 +352,161 @@ class PostgresRunStore:
     async def run_transaction(
         self, tenant_id: str, run_id: str, *, expected_revision: int | None = None
     ) -> AsyncIterator[bodies.SqliteTransaction]:
+        """One write to a run, in this process's turn for the run. The writers queued behind it share its
+        transaction (`_Chain`): each writes in a savepoint of its own, the last commits, and every one of
+        them is acknowledged only once that COMMIT has returned."""
         key = (tenant_id, run_id)
-        async with self._queued(key), self._session() as session:
-            cached = self._cache.peek(key)
-            open_tx = _opened(
-                bodies._open_run_tx,
-                key=key,
-                expected_revision=expected_revision,
-                cached_tag=None if cached is None else cached[0],
-            )
-            meta, stored = await session.run(open_tx)
+        async with self._queued(self._queues, key) as turn:
+            chain, turn.chain = turn.chain, None
+            if chain is None:
+                chain = await self._open_run_chain(key, expected_revision)
+            mine = False
             try:
-                state = self._state_of(key, meta, stored, cached)
-                tx = bodies.SqliteTransaction(key, meta, state, self._write_context, session.run_sqlite)
+                run = chain.run
+                assert run is not None
+                if expected_revision is not None and run.meta.revision != expected_revision:
+                    raise bodies._revision_conflict(run_id, expected_revision, run.meta.revision)
+                tx = bodies.SqliteTransaction(key, run.meta, run.state, self._write_context, chain.session.run_sqlite)
                 yield tx  # a use_review_request in here only checks the link (under the run's row lock)
-            except BaseException:
-                await session.rollback()
-                raise
-            if not tx.has_rows_to_write:
-                await session.rollback()
-                return
-            session.notify = key
-            finish = _committed(
-                bodies._finish_run_tx,
-                key=key,
-                writes=tx.writes,
-                previous_tag=meta.state_tag,
-                records=tx.records,
-                at=self._now(),
-                revision=tx.state.revision,
-                reviews=tx.reviews,
-                review_uses=tx.review_uses,
-            )
-            # Marking a review link used reads the UPDATE's row count, known in pipeline mode only after a sync.
-            await session.run(finish if tx.review_uses else _pipelined(finish), last=True)
+                if tx.has_rows_to_write:
+                    await chain.session.run(self._chained_write(chain, key, tx, commit=not self._may_pass(turn, chain)))
+                    mine = True
+            finally:
+                await self._leave(turn, chain)
+        if mine:
+            await asyncio.shield(chain.done)  # acknowledged only once committed
+
+    async def _leave(self, turn: _Queue, chain: _Chain) -> None:
+        """At the end of a writer's turn: hand the chain to the next writer, or end it."""
+        await chain.session.settle()  # a cancelled writer's hop finishes before anyone else's starts
+        if chain.ended:  # this writer's hop committed
+            await asyncio.shield(self._after_chain(chain, None))
+        elif self._may_pass(turn, chain):
+            turn.chain = chain
+        else:
+            await asyncio.shield(self._end_chain(chain))
+
+    def _may_pass(self, turn: _Queue, chain: _Chain) -> bool:
+        """Whether to leave the transaction open for the turn's next writer, already waiting for it."""
+        return (
+            turn.waiting > 1
+            and not chain.broken
+            and chain.writes < CHAIN_MAX_WRITES
+            and asyncio.get_running_loop().time() - chain.started < CHAIN_MAX_AGE_S
+        )
+
+    async def _open_chain(self, fn: Callable[[PgConnection], T]) -> tuple[_Session, T]:
+        """A connection and its first hop, `fn` (which begins the transaction and takes its lock)."""
+        await self._slots.acquire()  # never more owners than connections: a thread is always free for an owner
+        session = _Session(self, self._require_pool(), begin="BEGIN", locking=True)
+        try:
+            return session, await session.run(fn)
+        except BaseException:
+            await asyncio.shield(self._release(session))
+            raise
+
+    async def _open_run_chain(self, key: Key, expected_revision: int | None) -> _Chain:
+        """BEGIN and the run row's lock (then the revision check): one hop."""
+        cached = self._cache.peek(key)
+        cached_tag = None if cached is None else cached[0]
+        open_tx = _opened(bodies._open_run_tx, key=key, expected_revision=expected_revision, cached_tag=cached_tag)
+        session, (meta, stored) = await self._open_chain(open_tx)
+        session.notify.append(key)
+        try:
+            state = self._state_of(key, meta, stored, cached)
+        except BaseException:
+            await asyncio.shield(self._release(session))
+            raise
+        return self._new_chain(session, _RunChain(key, meta, state))
+
+    async def _open_tenant_chain(self, tenant_id: str) -> _Chain:
+        """BEGIN and the tenant's advisory lock (which orders its creates: quota, request ids): one hop."""
+        session, _ = await self._open_chain(_pipelined(partial(_begin, tenant_id=tenant_id)))
+        return self._new_chain(session, None)
+
+    def _new_chain(self, session: _Session, run: _RunChain | None) -> _Chain:
+        loop = asyncio.get_running_loop()
+        return _Chain(session, run, loop.time(), loop.create_future())
+
+    def _chained_write(
+        self, chain: _Chain, key: Key, tx: bodies.SqliteTransaction, *, commit: bool
+    ) -> Callable[[PgConnection], None]:
+        """The hop that writes `tx`'s rows into a run chain's transaction."""
+        run = chain.run
+        assert run is not None
+        finish = partial(
+            bodies._finish_run_tx,
+            key=key,
+            writes=tx.writes,
+            previous_tag=run.meta.state_tag,
+            records=tx.records,
+            at=self._now(),
+            revision=tx.state.revision,
+            reviews=tx.reviews,
+            review_uses=tx.review_uses,
+        )
+        meta = run.meta
+        if tx.writes:
+            last = tx.writes[-1]
+            meta = bodies._RunMeta(last.revision, last.trace_length, last.state_tag)
+        state = tx.state
+
+        def learn(_: None) -> None:
+            run.meta, run.state = meta, state
             if tx.writes:
-                self._cache.put(key, tx.writes[-1].state_tag, tx.state)
+                chain.committed[key] = (meta.state_tag, state)
+
+        # Marking a review link used reads the UPDATE's row count, known in pipeline mode only after a sync.
+        return _in_chain(chain, _sqlite_body(finish), learn, commit=commit, pipelined=not tx.review_uses)
+
+    async def _end_chain(self, chain: _Chain) -> None:
+        """COMMIT the chain's writes (or roll back: it has none, or lost its transaction), then `_after_chain`."""
+        error: BaseException | None = None
+        try:
+            if chain.writes and not chain.broken:
+                await chain.session.run(_commit)
+        except BaseException as exc:  # reported to the chain's writers, none of whose writes was committed
+            error = exc
+        chain.ended = True
+        await self._after_chain(chain, error)
+
+    async def _after_chain(self, chain: _Chain, error: BaseException | None) -> None:
+        """Give the chain's connection back and tell its writers how it ended; cache what it committed."""
+        await self._release(chain.session)
+        if not chain.writes:
+            return
+        if error is None and not chain.broken:
+            for key, (tag, state) in chain.committed.items():
+                self._cache.put(key, tag, state)
+            _settle_done(chain.done, None)
+        else:
+            _settle_done(chain.done, error if isinstance(error, WorkbenchError) else _lost_transaction())
+
+    async def _release(self, session: _Session) -> None:
+        """Give `session`'s connection back (rolled back unless committed) and its slot."""
+        try:
+            await session.settle()
+            if session.conn is not None:
+                await self._hop(partial(_give_back, self._require_pool(), session.conn))
+                session.conn = None
+        finally:
+            self._slots.release()
+
+    def _require_pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        if self._pool is None:
+            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
+        return self._pool
 
     @asynccontextmanager
-    async def _queued(self, key: Key) -> AsyncIterator[None]:
-        """This process's writers of one run take turns here before taking its row lock, so the others wait on
-        the event loop instead of each holding a connection, a thread and a backend blocked on the lock (c=8 on
-        one run measured faster). The row lock still orders them against other replicas. The wait is bounded
-        like the row lock's."""
-        entry = self._queues.get(key)
+    async def _queued(self, queues: dict[Any, _Queue], key: Any) -> AsyncIterator[_Queue]:
+        """This process's writers of one run (or creators of one tenant's runs) take turns here before taking
+        its lock, so the others wait on the event loop instead of each holding a connection, a thread and a
+        backend blocked on the lock (c=8 on one run measured faster); a writer that finds the one before it
+        left its transaction open (`_Chain`) writes into it. The database's lock still orders them against
+        other replicas. The wait is bounded like that lock's."""
+        entry = queues.get(key)
         if entry is None:
-            entry = self._queues[key] = _Queue()
+            entry = queues[key] = _Queue()
         entry.waiting += 1
         try:
             try:
@@ -398,13 +518,18 @@ class PostgresRunStore:
                     "the run store is busy (too many queued writes of the run); try again",
                 ) from None
             try:
-                yield
+                yield entry
             finally:
                 entry.lock.release()
         finally:
             entry.waiting -= 1
             if entry.waiting == 0:
-                del self._queues[key]
+                del queues[key]
+                if entry.chain is not None:  # left for a writer that gave up waiting
+                    orphan = asyncio.ensure_future(self._end_chain(entry.chain))
+                    self._orphan_commits.add(orphan)
+                    orphan.add_done_callback(self._orphan_commits.discard)
+                    entry.chain = None
 
     async def create_run(
         self,
@@ -416,24 +541,25 @@ class PostgresRunStore:
         request_id: str | None = None,
         governance: Sequence[GovernanceRecord] = (),
     ) -> str:
+        """In this process's turn for the tenant; creates queued behind it share its transaction (`_Chain`)."""
         key = (tenant_id, state.run_id)
         write = row_codec.full_write(state, events, self._write_context(actor))
-        create = _locked(
-            bodies._create,
-            tenant_lock=True,
-            key=key,
-            write=write,
-            request_id=request_id,
-            limits=self.limits,
-            records=governance,
+        create = partial(
+            bodies._create, key=key, write=write, request_id=request_id, limits=self.limits, records=governance
         )  # no `at`, as in SqliteRunStore.create_run: the same rows, so the same governance chain
-        async with self._session() as session:
-            session.notify = key
-            earlier = await session.run(create, last=True)
-        if earlier is not None:
-            return earlier
-        self._cache.put(key, write.state_tag, state)
-        return state.run_id
+
+        async with self._queued(self._tenant_queues, tenant_id) as turn:
+            chain, turn.chain = turn.chain, None
+            if chain is None:
+                chain = await self._open_tenant_chain(tenant_id)
+            try:
+                learn = partial(_learn_create, chain, key, write.state_tag, state)
+                hop = _in_chain(chain, _sqlite_body(create), learn, commit=not self._may_pass(turn, chain))
+                earlier: str | None = await chain.session.run(hop)
+            finally:
+                await self._leave(turn, chain)
+        await asyncio.shield(chain.done)
+        return state.run_id if earlier is None else earlier
 
     async def replace_run(
         self,
@@ -455,7 +581,7 @@ class PostgresRunStore:
             limits=self.limits,
         )
         async with self._session() as session:
-            session.notify = key
+            session.notify = [key]
             await session.run(replace, last=True)
         self._cache.put(key, write.state_tag, state)
 
@@ -463,7 +589,7 @@ class PostgresRunStore:
         key = (tenant_id, run_id)
         self._cache.drop(key)
         async with self._session() as session:
-            session.notify = key
+            session.notify = [key]
             delete = _locked(bodies._delete, pipelined=False, key=key, expected_revision=expected_revision)
             return await session.run(delete, last=True)
 
@@ -473,7 +599,7 @@ class PostgresRunStore:
             _insert_governance, tenant_lock=True, key=key, record=record, at=self._now()
         )  # the tenant lock orders the chain of refusals that name no run
         async with self._session() as session:
-            session.notify = key
+            session.notify = [key]
             await session.run(insert, last=True)
 
     # --- reads ---------------------------------------------------------------------------------------
@@ -592,6 +718,38 @@ class _Queue:
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.waiting = 0
+        self.chain: _Chain | None = None
+        """The transaction the turn's last holder left open for the next (`run_transaction`)."""
+
+
+@dataclass(eq=False)
+class _RunChain:
+    """A run chain's run: its row as the chain's transaction has left it, and its state."""
+
+    key: Key
+    meta: bodies._RunMeta
+    state: RunState
+
+
+@dataclass(eq=False)
+class _Chain:
+    """One write transaction handed from each of this process's writers of one run (or creators of one tenant's
+    runs) to the next while more are waiting, up to CHAIN_MAX_WRITES writes and for at most CHAIN_MAX_AGE_S: the
+    lock is taken and the transaction committed once for all of them, not once each."""
+
+    session: _Session
+    run: _RunChain | None
+    """None: a tenant's chain of creates."""
+    started: float
+    done: asyncio.Future[None]
+    """The COMMIT's outcome, which every writer of the chain waits for."""
+    writes: int = 0
+    """Writes in the transaction (each committed with it, or with none)."""
+    committed: dict[Key, tuple[int, RunState]] = field(default_factory=dict)
+    """Each run's state tag and state once the chain commits (for the state cache)."""
+    broken: bool = False
+    """A write failed outside a savepoint, or its savepoint could not be rolled back: nothing commits."""
+    ended: bool = False
 
 
 class _Session:
@@ -606,8 +764,8 @@ class _Session:
         self._begin = begin
         self._locking = locking
         self.conn: PgConnection | None = None
-        self.notify: Key | None = None
-        """A run key announced on COMMIT (PgConnection.notify)."""
+        self.notify: list[Key] = []
+        """The run keys announced on COMMIT (PgConnection.notify; the same list)."""
         self._running: asyncio.Future[Any] | None = None
 
     async def run(self, fn: Callable[[PgConnection], T], *, last: bool = False) -> T:
@@ -639,6 +797,85 @@ class _Session:
         if self._running is not None:
             with contextlib.suppress(BaseException):
                 await self._running
+
+
+def _sqlite_body(body: Callable[..., T]) -> Callable[[PgConnection], T]:
+    """A SQLite store body (keyword arguments bound) run on the adapter."""
+    return lambda conn: body(conn.as_sqlite())
+
+
+def _in_chain(
+    chain: _Chain,
+    body: Callable[[PgConnection], T],
+    learn: Callable[[T], None],
+    *,
+    commit: bool,
+    pipelined: bool = True,
+) -> Callable[[PgConnection], T]:
+    """The hop of one write in `chain`'s transaction: `body`, in a savepoint when earlier writes of the chain are
+    in it (so a failure undoes this write alone), then COMMIT if `commit`. The chain learns the write here, on
+    the thread (`learn`), so a writer cancelled meanwhile cannot leave it behind."""
+    savepoint = chain.writes > 0
+
+    def run(conn: PgConnection) -> T:
+        try:
+            with conn.raw.pipeline() if pipelined else contextlib.nullcontext():
+                if savepoint:
+                    conn.execute(_SAVEPOINT)
+                result = body(conn)
+                if savepoint:
+                    conn.execute(_RELEASE)
+        except BaseException:
+            if not savepoint:
+                chain.broken = True  # nothing of the chain's to keep: the whole transaction goes
+            else:
+                try:
+                    conn.raw.execute(_ROLLBACK_TO)
+                except psycopg.Error:
+                    chain.broken = True
+            raise
+        learn(result)
+        chain.writes += 1
+        if commit:
+            try:
+                _commit(conn)
+            except BaseException:
+                chain.broken = True
+                raise
+            chain.ended = True
+        return result
+
+    return run
+
+
+def _learn_create(chain: _Chain, key: Key, tag: int, state: RunState, earlier: str | None) -> None:
+    if earlier is None:  # a new run (else a requestId's earlier run: nothing written)
+        chain.committed[key] = (tag, state)
+        chain.session.notify.append(key)
+
+
+def _commit(conn: PgConnection) -> None:
+    """COMMIT, unless an error left the transaction aborted: PostgreSQL would answer that COMMIT with a silent
+    ROLLBACK, and writes that were never stored would be acknowledged."""
+    if conn.raw.info.transaction_status == TransactionStatus.INERROR:
+        raise _lost_transaction()
+    conn.execute("COMMIT")
+
+
+def _lost_transaction() -> WorkbenchError:
+    return WorkbenchError(
+        ErrorCode.STORAGE_UNAVAILABLE, "the run store lost the write's transaction; nothing of it was stored, try again"
+    )
+
+
+def _settle_done(done: asyncio.Future[None], error: BaseException | None) -> None:
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+        done.add_done_callback(lambda f: f.exception())  # its writers may all have been cancelled
 
 
 def _quietly(fn: Callable[[], None]) -> None:

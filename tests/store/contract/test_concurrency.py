@@ -129,3 +129,48 @@ async def test_a_cancelled_operation_leaves_nothing_behind(store: RunStore, cloc
     assert await store.load_run(TENANT, run_id) == before
     await write_once(store, clock, run_id)
     assert (await store.load_state(TENANT, run_id)).revision == before[0].revision + 1
+
+
+async def test_a_failing_writer_among_queued_writers_of_one_run_fails_alone(
+    store: RunStore, clock: CountingClock
+) -> None:
+    """Queued writers of one run may share one transaction (SQLite's group commit, PostgreSQL's chains): an error
+    in one's block, a stale expected revision or a cancelled caller takes nothing of the others' writes with it."""
+    run_id = await create(store, clock)
+    stale = (await store.load_state(TENANT, run_id)).revision - 1
+    stuck = asyncio.Event()
+
+    async def writer(i: int) -> None:
+        kind = i % 4
+        if kind == 1:
+            async with store.run_transaction(TENANT, run_id) as tx:
+                await write(tx, clock, key=f"k{i}")
+                raise RuntimeError("the engine refused")
+        if kind == 2:
+            await write_once_expecting(i, stale)
+            return
+        await write_once(store, clock, run_id, key=f"k{i}")
+
+    async def write_once_expecting(i: int, revision: int) -> None:
+        async with store.run_transaction(TENANT, run_id, expected_revision=revision) as tx:
+            await write(tx, clock, key=f"k{i}")
+
+    async def cancelled_writer() -> None:
+        async with store.run_transaction(TENANT, run_id) as tx:
+            await write(tx, clock, key="cancelled")
+            stuck.set()
+            await asyncio.sleep(3600)
+
+    hung = asyncio.create_task(cancelled_writer())
+    await stuck.wait()  # it holds the run's turn now: the others queue behind it
+    writers = asyncio.gather(*(writer(i) for i in range(16)), return_exceptions=True)
+    await asyncio.sleep(0.05)
+    hung.cancel()
+    outcomes = await writers
+
+    kinds = {i: type(o).__name__ for i, o in enumerate(outcomes) if o is not None}
+    assert kinds == {i: ("RuntimeError" if i % 4 == 1 else "WorkbenchError") for i in range(16) if i % 4 in (1, 2)}
+    assert all(o.code == ErrorCode.REVISION_CONFLICT for o in outcomes if isinstance(o, WorkbenchError))
+    state, trace = await store.load_run(TENANT, run_id)
+    assert sorted(state.artifacts) == sorted(f"k{i}" for i in range(16) if i % 4 in (0, 3))
+    assert state.revision == len(trace)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
 from tests.store.conftest import ALICE, TENANT, busy_run, create, new_run
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store.run_store import RunStore
+from workbench_mcp.store.run_store import RunStore, StoreLimits
 
 
 async def test_a_retried_start_request_returns_the_first_run(store: RunStore, clock: CountingClock) -> None:
@@ -88,3 +89,33 @@ async def test_delete_run_with_expected_revision_deletes_only_that_revision(
     with pytest.raises(WorkbenchError) as caught:
         await store.delete_run(TENANT, run_id, expected_revision=revision)
     assert caught.value.code is ErrorCode.REVISION_CONFLICT
+
+
+async def test_concurrent_creates_of_one_tenant_keep_the_quota_and_the_request_ids_and_fail_alone(
+    backend: StoreBackend, clock: CountingClock
+) -> None:
+    """Creates queued on one tenant may share a transaction (SQLite's group commit, PostgreSQL's chains): the run
+    limit and the request ids still hold across them, and a refused create takes none of the others with it."""
+    store = await backend.open(limits=StoreLimits(max_runs_per_tenant=10))
+    existing, existing_events = new_run(clock)
+    await store.create_run(TENANT, existing, existing_events, ALICE)
+    retried = [new_run(clock) for _ in range(4)]  # one start request, sent four times
+    plain = [new_run(clock) for _ in range(18)]
+
+    outcomes = await asyncio.gather(
+        *(store.create_run(TENANT, s, e, ALICE, request_id="req-1") for s, e in retried),
+        *(store.create_run(TENANT, existing, existing_events, ALICE) for _ in range(2)),
+        *(store.create_run(TENANT, s, e, ALICE) for s, e in plain),
+        return_exceptions=True,
+    )
+
+    by_request = outcomes[:4]
+    assert not any(isinstance(o, BaseException) for o in by_request)
+    assert len(set(by_request)) == 1
+    codes = [o.code for o in outcomes[4:] if isinstance(o, WorkbenchError)]
+    assert codes.count(ErrorCode.RUN_ID_COLLISION) == 2
+    assert codes.count(ErrorCode.LIMIT_EXCEEDED) == 10  # 1 existing + 1 requested + 8 plain fill the 10
+    created = [o for o in outcomes[6:] if isinstance(o, str)]
+    listed = {item["id"] for item in (await store.list_runs(TENANT)).items}
+    assert listed == {existing.run_id, by_request[0], *created}
+    assert len(listed) == 10
