@@ -13,9 +13,15 @@ Driver. psycopg 3 with psycopg_pool (the driver LangGraph's Postgres checkpointe
 flavour on a small thread pool: each transaction body runs as one function on a pooled connection, and
 those functions are the SQLite store's own (row writes, the ledger's hash chains, governance rows), run
 through pg_connection.PgConnection. So the same operations store the same rows and reach the same chain
-heads on both backends, from one implementation. A mutation is two thread hops (begin and lock; write
-and commit); a read is one. The SQLite store shares one transaction among concurrent writes (group commit);
-here every write keeps its own, since the row lock, not a database-wide one, orders them.
+heads on both backends, from one implementation. A write is two thread hops (begin and lock; write and
+commit), a create one, a read one.
+
+Chains. This process's writers of one run take turns (creators of one tenant's runs likewise), and a writer
+that finds the next already waiting leaves its transaction open for it instead of committing: the next writes
+into it in a savepoint of its own, and the last commits (`_Chain`). So queued writers of one run take its row
+lock, and queued creates the tenant's lock, once, and share one COMMIT, as SQLite's group commit shares one;
+each is still acknowledged only after that COMMIT, and one that fails fails alone. Writes to different runs
+keep their own transactions: holding several runs' row locks at once could deadlock with another replica.
 
 Connection loss. A call whose connection breaks (the database restarted) fails with STORAGE_UNAVAILABLE;
 nothing it did is acknowledged, since the commit never returned. The pool checks each connection before
@@ -369,7 +375,8 @@ class PostgresRunStore:
                 tx = bodies.SqliteTransaction(key, run.meta, run.state, self._write_context, chain.session.run_sqlite)
                 yield tx  # a use_review_request in here only checks the link (under the run's row lock)
                 if tx.has_rows_to_write:
-                    await chain.session.run(self._chained_write(chain, key, tx, commit=not self._may_pass(turn, chain)))
+                    commit = not self._may_pass(turn, chain)
+                    await chain.session.run(self._chained_write(chain, key, tx, commit=commit), last=commit)
                     mine = True
             finally:
                 await self._leave(turn, chain)
@@ -420,9 +427,13 @@ class PostgresRunStore:
         return self._new_chain(session, _RunChain(key, meta, state))
 
     async def _open_tenant_chain(self, tenant_id: str) -> _Chain:
-        """BEGIN and the tenant's advisory lock (which orders its creates: quota, request ids): one hop."""
-        session, _ = await self._open_chain(_pipelined(partial(_begin, tenant_id=tenant_id)))
-        return self._new_chain(session, None)
+        """A connection for a tenant's creates; its first create's hop begins the transaction and takes the
+        tenant's advisory lock (which orders its creates: quota, request ids), so a lone create is one hop."""
+        await self._slots.acquire()  # never more owners than connections: a thread is always free for an owner
+        session = _Session(self, self._require_pool(), begin="BEGIN", locking=True)
+        chain = self._new_chain(session, None)
+        chain.begin = partial(_begin, tenant_id=tenant_id)
+        return chain
 
     def _new_chain(self, session: _Session, run: _RunChain | None) -> _Chain:
         loop = asyncio.get_running_loop()
@@ -554,8 +565,10 @@ class PostgresRunStore:
                 chain = await self._open_tenant_chain(tenant_id)
             try:
                 learn = partial(_learn_create, chain, key, write.state_tag, state)
-                hop = _in_chain(chain, _sqlite_body(create), learn, commit=not self._may_pass(turn, chain))
-                earlier: str | None = await chain.session.run(hop)
+                commit = not self._may_pass(turn, chain)
+                earlier: str | None = await chain.session.run(
+                    _in_chain(chain, _sqlite_body(create), learn, commit=commit), last=commit
+                )
             finally:
                 await self._leave(turn, chain)
         await asyncio.shield(chain.done)
@@ -750,6 +763,8 @@ class _Chain:
     broken: bool = False
     """A write failed outside a savepoint, or its savepoint could not be rolled back: nothing commits."""
     ended: bool = False
+    begin: Callable[[PgConnection], None] | None = None
+    """What the first write's hop does first (a tenant chain's BEGIN and advisory lock), if not done yet."""
 
 
 class _Session:
@@ -813,13 +828,18 @@ def _in_chain(
     pipelined: bool = True,
 ) -> Callable[[PgConnection], T]:
     """The hop of one write in `chain`'s transaction: `body`, in a savepoint when earlier writes of the chain are
-    in it (so a failure undoes this write alone), then COMMIT if `commit`. The chain learns the write here, on
-    the thread (`learn`), so a writer cancelled meanwhile cannot leave it behind."""
+    in it (so a failure undoes this write alone), then COMMIT if `commit` (the earlier writes' too, should this one
+    fail). The chain learns the write here, on the thread (`learn`), so a writer cancelled meanwhile cannot leave
+    it behind. Run with `last=commit`: once it returns or raises, a committing hop's chain is ended or broken."""
     savepoint = chain.writes > 0
+    begin = chain.begin
+    chain.begin = None
 
     def run(conn: PgConnection) -> T:
         try:
             with conn.raw.pipeline() if pipelined else contextlib.nullcontext():
+                if begin is not None:
+                    begin(conn)
                 if savepoint:
                     conn.execute(_SAVEPOINT)
                 result = body(conn)
@@ -833,19 +853,26 @@ def _in_chain(
                     conn.raw.execute(_ROLLBACK_TO)
                 except psycopg.Error:
                     chain.broken = True
+                else:
+                    if commit:
+                        _end(chain, conn)
             raise
         learn(result)
         chain.writes += 1
         if commit:
-            try:
-                _commit(conn)
-            except BaseException:
-                chain.broken = True
-                raise
-            chain.ended = True
+            _end(chain, conn)
         return result
 
     return run
+
+
+def _end(chain: _Chain, conn: PgConnection) -> None:
+    try:
+        _commit(conn)
+    except BaseException:
+        chain.broken = True
+        raise
+    chain.ended = True
 
 
 def _learn_create(chain: _Chain, key: Key, tag: int, state: RunState, earlier: str | None) -> None:
