@@ -1,4 +1,4 @@
-"""CPU of this process per PostgresRunStore call (load_state, create_run, a write_artifact write), beside
+"""CPU of this process per PostgresRunStore call (load_state, load_run of a 50-event run, create_run, a write_artifact write), beside
 SqliteRunStore: prints a table, optionally a cProfile of one kind of call; never a test.
 
     python bench/pg_call_cost.py                       # a throwaway cluster, ~20 s
@@ -60,6 +60,7 @@ async def measure(store: Store, calls: int, profile: str | None) -> dict[str, tu
 
     kinds: dict[str, Callable[[], Awaitable[Any]]] = {
         "load_state": lambda: store.load_state(TENANT, run_id),
+        "load_run": lambda: store.load_run(TENANT, run_id),
         "create": lambda: new_run(store, writer.clock),  # type: ignore[arg-type]
         "write": lambda: writer.write(run_id),
         "list_runs": lambda: store.list_runs(TENANT, limit=20),
@@ -85,7 +86,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", help="a PostgreSQL database (default: a throwaway cluster)")
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--profile", choices=["load_state", "create", "write", "list_runs", "8 writes/8", "8 loads/8"])
+    parser.add_argument("--profile", choices=["load_state", "load_run", "create", "write", "list_runs", "8 writes/8", "8 loads/8"])
     parser.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
     cluster: Any = None
