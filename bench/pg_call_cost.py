@@ -1,5 +1,5 @@
-"""CPU of this process per PostgresRunStore call (load_state, load_run of a 50-event run, create_run, a write_artifact write), beside
-SqliteRunStore: prints a table, optionally a cProfile of one kind of call; never a test.
+"""CPU of this process per PostgresRunStore call (load_state, load_run of a 50-event run, create_run, a
+write_artifact write), beside SqliteRunStore: prints a table, optionally a cProfile of one kind of call; never a test.
 
     python bench/pg_call_cost.py                       # a throwaway cluster, ~20 s
     python bench/pg_call_cost.py --profile write --calls 2000
@@ -86,7 +86,8 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", help="a PostgreSQL database (default: a throwaway cluster)")
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--profile", choices=["load_state", "load_run", "create", "write", "list_runs", "8 writes/8", "8 loads/8"])
+    kinds = ["load_state", "load_run", "create", "write", "list_runs", "8 writes/8", "8 loads/8"]
+    parser.add_argument("--profile", choices=kinds)
     parser.add_argument("--pg-only", action="store_true")
     args = parser.parse_args()
     cluster: Any = None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
 from tests.store.conftest import TENANT, create, write, write_once
+from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store.run_store import RunStore
+from workbench_mcp.store.run_store import EventJson, RunStore
 
 
 async def _hammer(store: RunStore, clock: CountingClock, run_id: str, writes: int) -> None:
@@ -86,6 +89,71 @@ async def test_readers_never_see_a_partial_operation(store: RunStore, clock: Cou
 
     await asyncio.gather(writer(), reader(), reader())
     assert snapshots > 10
+
+
+def _assert_whole_operations(state: RunState | None, trace: list[EventJson] | None, acknowledged: int) -> None:
+    """What any read of a run written by `_whole_operations` must show: whole operations only, state and
+    trace of the same commit, and nothing older than the last write acknowledged before the read began."""
+    if state is not None:
+        a, b = state.artifacts.get("a"), state.artifacts.get("b")
+        assert (a.version if a else 0) == 2 * (b.version if b else 0)
+        assert state.revision >= acknowledged
+    if trace is not None:
+        assert len([e for e in trace if e["type"] == "artifact_written"]) % 3 == 0
+        assert len(trace) >= acknowledged
+    if state is not None and trace is not None:
+        assert state.revision == len(trace)
+
+
+async def test_a_replica_reads_whole_and_current_runs_while_another_writes(
+    store: RunStore, backend: StoreBackend, clock: CountingClock
+) -> None:
+    """Store A reads (each read kind) while store B, with its own cache like another process or replica,
+    writes: A's cached state goes stale with each of B's writes, and no read may pair it with a newer trace,
+    return it as current, or mix two commits."""
+    writer_store = await backend.open()
+    run_id = await create(store, clock)
+    acknowledged = (await store.load_state(TENANT, run_id)).revision
+    done = asyncio.Event()
+    reads = 0
+
+    async def writer() -> None:
+        nonlocal acknowledged
+        for _ in range(60):
+            async with writer_store.run_transaction(TENANT, run_id) as tx:  # three events per operation
+                for key in ("a", "b", "a"):
+                    await write(tx, clock, key=key)
+            acknowledged = tx.state.revision
+        done.set()
+
+    readers: list[Callable[[], Awaitable[tuple[RunState | None, list[EventJson] | None]]]] = [
+        lambda: store.load_run(TENANT, run_id),
+        lambda: _pair(store.load_state(TENANT, run_id), None),
+        lambda: _pair(None, store.load_trace(TENANT, run_id)),
+        lambda: _pair(_first(store.load_state_and_reviews(TENANT, run_id)), None),
+    ]
+
+    async def reader(read: Callable[[], Awaitable[tuple[RunState | None, list[EventJson] | None]]]) -> None:
+        nonlocal reads
+        while not done.is_set():
+            floor = acknowledged
+            state, trace = await read()
+            _assert_whole_operations(state, trace, floor)
+            reads += 1
+
+    await asyncio.gather(writer(), *(reader(read) for read in readers))
+    assert reads > 40
+    assert await store.load_run(TENANT, run_id) == await writer_store.load_run(TENANT, run_id)
+
+
+async def _pair(
+    state: Awaitable[RunState] | None, trace: Awaitable[list[EventJson]] | None
+) -> tuple[RunState | None, list[EventJson] | None]:
+    return (None if state is None else await state), (None if trace is None else await trace)
+
+
+async def _first(pair: Awaitable[tuple[RunState, Any]]) -> RunState:
+    return (await pair)[0]
 
 
 async def test_the_first_of_racing_writers_with_the_same_expected_revision_wins(
