@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -110,40 +111,48 @@ async def test_a_replica_reads_whole_and_current_runs_while_another_writes(
 ) -> None:
     """Store A reads (each read kind) while store B, with its own cache like another process or replica,
     writes: A's cached state goes stale with each of B's writes, and no read may pair it with a newer trace,
-    return it as current, or mix two commits."""
+    return it as current, or mix two commits. After each write, B waits until every kind of read has begun
+    after it (so each write is followed by reads of a stale cache), while other reads overlap the writes."""
     writer_store = await backend.open()
     run_id = await create(store, clock)
     acknowledged = (await store.load_state(TENANT, run_id)).revision
     done = asyncio.Event()
-    reads = 0
-
-    async def writer() -> None:
-        nonlocal acknowledged
-        for _ in range(60):
-            async with writer_store.run_transaction(TENANT, run_id) as tx:  # three events per operation
-                for key in ("a", "b", "a"):
-                    await write(tx, clock, key=key)
-            acknowledged = tx.state.revision
-        done.set()
-
     readers: list[Callable[[], Awaitable[tuple[RunState | None, list[EventJson] | None]]]] = [
         lambda: store.load_run(TENANT, run_id),
         lambda: _pair(store.load_state(TENANT, run_id), None),
         lambda: _pair(None, store.load_trace(TENANT, run_id)),
         lambda: _pair(_first(store.load_state_and_reviews(TENANT, run_id)), None),
     ]
+    reads = [0] * len(readers)  # reads each kind has finished
+    read_done = asyncio.Condition()
 
-    async def reader(read: Callable[[], Awaitable[tuple[RunState | None, list[EventJson] | None]]]) -> None:
-        nonlocal reads
+    async def writer() -> None:
+        nonlocal acknowledged
+        for _ in range(40):
+            async with writer_store.run_transaction(TENANT, run_id) as tx:  # three events per operation
+                for key in ("a", "b", "a"):
+                    await write(tx, clock, key=key)
+            acknowledged = tx.state.revision
+            wanted = [n + 2 for n in reads]  # the read in flight may have begun before the commit; the next not
+            async with read_done:
+                await read_done.wait_for(partial(_reached, reads, wanted))
+        done.set()
+
+    async def reader(kind: int) -> None:
         while not done.is_set():
             floor = acknowledged
-            state, trace = await read()
+            state, trace = await readers[kind]()
             _assert_whole_operations(state, trace, floor)
-            reads += 1
+            reads[kind] += 1
+            async with read_done:
+                read_done.notify_all()
 
-    await asyncio.gather(writer(), *(reader(read) for read in readers))
-    assert reads > 40
+    await asyncio.gather(writer(), *(reader(kind) for kind in range(len(readers))))
     assert await store.load_run(TENANT, run_id) == await writer_store.load_run(TENANT, run_id)
+
+
+def _reached(counts: list[int], wanted: list[int]) -> bool:
+    return all(n >= w for n, w in zip(counts, wanted, strict=True))
 
 
 async def _pair(
