@@ -14,8 +14,9 @@ flavour on a small thread pool: each transaction body runs as one function on a 
 those functions are the SQLite store's own (row writes, the ledger's hash chains, governance rows), run
 through pg_connection.PgConnection. So the same operations store the same rows and reach the same chain
 heads on both backends, from one implementation. A mutation is two thread hops (begin and lock; write
-and commit); a read is one. The SQLite store shares one transaction among concurrent writes (group commit);
-here every write keeps its own, since the row lock, not a database-wide one, orders them.
+and commit); a read is one, and a read of a run whose cached state is current one statement (pg_reads.py).
+The SQLite store shares one transaction among concurrent writes (group commit); here every write keeps
+its own, since the row lock, not a database-wide one, orders them.
 
 Connection loss. A call whose connection breaks (the database restarted) fails with STORAGE_UNAVAILABLE;
 nothing it did is acknowledged, since the commit never returned. The pool checks each connection before

@@ -151,6 +151,20 @@ async def test_a_replica_reads_whole_and_current_runs_while_another_writes(
     assert await store.load_run(TENANT, run_id) == await writer_store.load_run(TENANT, run_id)
 
 
+async def test_a_run_another_store_deleted_is_unknown_to_a_store_that_cached_it(
+    store: RunStore, backend: StoreBackend, clock: CountingClock
+) -> None:
+    other = await backend.open()
+    run_id = await create(store, clock)  # cached by `store`
+    assert await other.delete_run(TENANT, run_id)
+
+    for read in (store.load_state, store.load_trace, store.load_run, store.load_state_and_reviews):
+        with pytest.raises(WorkbenchError) as caught:
+            await read(TENANT, run_id)
+        assert caught.value.code is ErrorCode.UNKNOWN_RUN
+        assert caught.value.message == f"No run named {run_id}"
+
+
 def _reached(counts: list[int], wanted: list[int]) -> bool:
     return all(n >= w for n, w in zip(counts, wanted, strict=True))
 
