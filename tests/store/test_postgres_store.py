@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from tests.clocks import CountingClock
 from tests.ledger.conftest import ALICE as SERVICE_ALICE
 from tests.ledger.conftest import gated_run
 from tests.postgres_cluster import PostgresCluster
-from tests.store.conftest import ALICE, TENANT, create, new_run, write
+from tests.store.conftest import ALICE, TENANT, busy_run, create, new_run, write
 from tests.store.stored_rows import postgres_rows, sqlite_rows
 from workbench_mcp.errors import ErrorCode, WorkbenchError
 from workbench_mcp.ledger.keys import SigningKey
@@ -87,6 +88,69 @@ async def test_the_same_operations_store_the_same_rows_and_chain_heads_as_sqlite
     assert all(expected[i] for i in (1, 2, 9, 10))  # events, audit, checkpoints, governance: rows to compare
     assert postgres_rows(postgres_url) == expected
     assert compute_integrity(bundles[0]) == compute_integrity(bundles[1])
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements the stores' connection threads send, in order: the driver's own Cursor.execute (through
+    which Connection.execute goes too), recording each one's first words before it runs as usual."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def recording(cursor: psycopg.Cursor[Any], query: Any, *args: Any, **kwargs: Any) -> psycopg.Cursor[Any]:
+        if threading.current_thread().name.startswith("pg-store"):
+            sent.append(" ".join(str(query).split()[:4]))
+        return execute(cursor, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording)
+    return sent
+
+
+@pytest.mark.parametrize("cache_size", [256, 0])
+async def test_a_read_of_a_run_is_one_statement_and_leaves_no_transaction_open(
+    open_pg: Opener, statements: list[str], cache_size: int
+) -> None:
+    """With its state cached or not (cache_size 0: every state read from its rows). A state and reviews
+    read of an uncached state still takes a snapshot transaction."""
+    store, clock = await open_pg(cache_size=cache_size), CountingClock()
+    run_id = await busy_run(store, clock)
+    expected = await store.load_run(TENANT, run_id)
+    reads = {
+        "load_state": lambda: store.load_state(TENANT, run_id),
+        "load_trace": lambda: store.load_trace(TENANT, run_id),
+        "load_run": lambda: store.load_run(TENANT, run_id),
+        "load_run fresh": lambda: store.load_run(TENANT, run_id, fresh=True),
+    }
+    if cache_size:
+        reads["load_state_and_reviews"] = lambda: store.load_state_and_reviews(TENANT, run_id)
+    for name, read in reads.items():
+        statements.clear()
+        await read()
+        assert len(statements) == 1, (name, statements)
+        assert statements[0].startswith(("SELECT", "WITH"))
+    assert await store.load_run(TENANT, run_id) == expected
+
+
+async def test_a_read_after_another_replica_wrote_reads_state_and_trace_from_one_statement(
+    open_pg: Opener, statements: list[str]
+) -> None:
+    reader, writer, clock = await open_pg(), await open_pg(), CountingClock()
+    run_id = await busy_run(reader, clock)
+    await writer.load_run(TENANT, run_id)
+    async with writer.run_transaction(TENANT, run_id) as tx:  # the reader's cached state is stale now
+        await write(tx, clock)
+
+    statements.clear()
+    state, trace = await reader.load_run(TENANT, run_id)
+    sent = list(statements)
+
+    assert (state, trace) == await writer.load_run(TENANT, run_id)
+    assert state.revision == len(trace)
+    assert len(sent) == 2  # the run row, whose state tag is not the cached one; then state and trace
+    assert all(statement.startswith(("SELECT", "WITH")) for statement in sent)
+    statements.clear()
+    assert await reader.load_run(TENANT, run_id) == (state, trace)  # cached now
+    assert len(statements) == 1
 
 
 async def test_nul_and_the_escape_character_in_keys_round_trip(open_pg: Opener) -> None:

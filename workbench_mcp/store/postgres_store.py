@@ -14,7 +14,7 @@ flavour on a small thread pool: each transaction body runs as one function on a 
 those functions are the SQLite store's own (row writes, the ledger's hash chains, governance rows), run
 through pg_connection.PgConnection. So the same operations store the same rows and reach the same chain
 heads on both backends, from one implementation. A write is two thread hops (begin and lock; write and
-commit), a create one, a read one.
+commit), a create one, a read one; a read of a run is one statement (pg_reads.py).
 
 Chains. This process's writers of one run take turns (creators of one tenant's runs likewise), and a writer
 that finds the next already waiting leaves its transaction open for it instead of committing: the next writes
@@ -56,7 +56,7 @@ from workbench_mcp.ledger import store_rows as ledger_rows
 from workbench_mcp.ledger.checkpoints import Heads
 from workbench_mcp.ledger.context import HeadsCache, LedgerContext
 from workbench_mcp.ledger.keys import SigningKey
-from workbench_mcp.store import review_rows, row_codec
+from workbench_mcp.store import pg_reads, review_rows, row_codec
 from workbench_mcp.store import sqlite_store as bodies
 from workbench_mcp.store.page_cursor import PagePosition, decode_cursor, encode_cursor
 from workbench_mcp.store.pg_connection import PgConnection
@@ -663,16 +663,16 @@ class PostgresRunStore:
     ) -> tuple[RunState | None, list[EventJson]]:
         cached = None if fresh else self._cache.peek(key)
         read = partial(
-            bodies._read_snapshot,
+            pg_reads.read_snapshot,
             key=key,
             cached_tag=None if cached is None else cached[0],
             with_state=with_state,
             with_trace=with_trace,
         )
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            meta, stored, texts = await session.run_sqlite(read, last=True)
+            meta, stored, texts = await session.run(read, last=True)
         state = self._state_of(key, meta, stored, cached) if with_state else None
-        return state, bodies._decode_trace(texts)
+        return state, bodies._decode_trace(texts) if with_trace else []
 
     def _state_of(
         self, key: Key, meta: Any, stored: StoredState | None, cached: tuple[int, RunState] | None
@@ -692,9 +692,9 @@ class PostgresRunStore:
     async def load_state_and_reviews(self, tenant_id: str, run_id: str) -> tuple[RunState, list[ReviewRequest]]:
         key = (tenant_id, run_id)
         cached = self._cache.peek(key)
-        read = partial(bodies._read_state_and_reviews, key=key, cached_tag=None if cached is None else cached[0])
+        read = partial(pg_reads.read_state_and_reviews, key=key, cached_tag=None if cached is None else cached[0])
         async with self._session(begin=_SNAPSHOT, locking=False) as session:
-            meta, stored, reviews = await session.run_sqlite(read, last=True)
+            meta, stored, reviews = await session.run(read, last=True)
         return self._state_of(key, meta, stored, cached), reviews
 
     async def review_request(self, tenant_id: str, request_id: str, reviewer: str) -> ReviewRequest | None:

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
 
 import pytest
 
 from tests.clocks import CountingClock
 from tests.store.backends import StoreBackend
 from tests.store.conftest import TENANT, create, write, write_once
+from workbench_mcp.engine.run_state import RunState
 from workbench_mcp.errors import ErrorCode, WorkbenchError
-from workbench_mcp.store.run_store import RunStore
+from workbench_mcp.store.run_store import EventJson, RunStore
 
 
 async def _hammer(store: RunStore, clock: CountingClock, run_id: str, writes: int) -> None:
@@ -86,6 +90,93 @@ async def test_readers_never_see_a_partial_operation(store: RunStore, clock: Cou
 
     await asyncio.gather(writer(), reader(), reader())
     assert snapshots > 10
+
+
+def _assert_whole_operations(state: RunState | None, trace: list[EventJson] | None, acknowledged: int) -> None:
+    """What any read of a run written by `_whole_operations` must show: whole operations only, state and
+    trace of the same commit, and nothing older than the last write acknowledged before the read began."""
+    if state is not None:
+        a, b = state.artifacts.get("a"), state.artifacts.get("b")
+        assert (a.version if a else 0) == 2 * (b.version if b else 0)
+        assert state.revision >= acknowledged
+    if trace is not None:
+        assert len([e for e in trace if e["type"] == "artifact_written"]) % 3 == 0
+        assert len(trace) >= acknowledged
+    if state is not None and trace is not None:
+        assert state.revision == len(trace)
+
+
+async def test_a_replica_reads_whole_and_current_runs_while_another_writes(
+    store: RunStore, backend: StoreBackend, clock: CountingClock
+) -> None:
+    """Store A reads (each read kind) while store B, with its own cache like another process or replica,
+    writes: A's cached state goes stale with each of B's writes, and no read may pair it with a newer trace,
+    return it as current, or mix two commits. After each write, B waits until every kind of read has begun
+    after it (so each write is followed by reads of a stale cache), while other reads overlap the writes."""
+    writer_store = await backend.open()
+    run_id = await create(store, clock)
+    acknowledged = (await store.load_state(TENANT, run_id)).revision
+    done = asyncio.Event()
+    readers: list[Callable[[], Awaitable[tuple[RunState | None, list[EventJson] | None]]]] = [
+        lambda: store.load_run(TENANT, run_id),
+        lambda: _pair(store.load_state(TENANT, run_id), None),
+        lambda: _pair(None, store.load_trace(TENANT, run_id)),
+        lambda: _pair(_first(store.load_state_and_reviews(TENANT, run_id)), None),
+    ]
+    reads = [0] * len(readers)  # reads each kind has finished
+    read_done = asyncio.Condition()
+
+    async def writer() -> None:
+        nonlocal acknowledged
+        for _ in range(40):
+            async with writer_store.run_transaction(TENANT, run_id) as tx:  # three events per operation
+                for key in ("a", "b", "a"):
+                    await write(tx, clock, key=key)
+            acknowledged = tx.state.revision
+            wanted = [n + 2 for n in reads]  # the read in flight may have begun before the commit; the next not
+            async with read_done:
+                await read_done.wait_for(partial(_reached, reads, wanted))
+        done.set()
+
+    async def reader(kind: int) -> None:
+        while not done.is_set():
+            floor = acknowledged
+            state, trace = await readers[kind]()
+            _assert_whole_operations(state, trace, floor)
+            reads[kind] += 1
+            async with read_done:
+                read_done.notify_all()
+
+    await asyncio.gather(writer(), *(reader(kind) for kind in range(len(readers))))
+    assert await store.load_run(TENANT, run_id) == await writer_store.load_run(TENANT, run_id)
+
+
+async def test_a_run_another_store_deleted_is_unknown_to_a_store_that_cached_it(
+    store: RunStore, backend: StoreBackend, clock: CountingClock
+) -> None:
+    other = await backend.open()
+    run_id = await create(store, clock)  # cached by `store`
+    assert await other.delete_run(TENANT, run_id)
+
+    for read in (store.load_state, store.load_trace, store.load_run, store.load_state_and_reviews):
+        with pytest.raises(WorkbenchError) as caught:
+            await read(TENANT, run_id)
+        assert caught.value.code is ErrorCode.UNKNOWN_RUN
+        assert caught.value.message == f"No run named {run_id}"
+
+
+def _reached(counts: list[int], wanted: list[int]) -> bool:
+    return all(n >= w for n, w in zip(counts, wanted, strict=True))
+
+
+async def _pair(
+    state: Awaitable[RunState] | None, trace: Awaitable[list[EventJson]] | None
+) -> tuple[RunState | None, list[EventJson] | None]:
+    return (None if state is None else await state), (None if trace is None else await trace)
+
+
+async def _first(pair: Awaitable[tuple[RunState, Any]]) -> RunState:
+    return (await pair)[0]
 
 
 async def test_the_first_of_racing_writers_with_the_same_expected_revision_wins(
