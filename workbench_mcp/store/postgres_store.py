@@ -156,20 +156,6 @@ def _opened(body: Callable[..., T], **kwargs: Any) -> Callable[[PgConnection], T
     return _pipelined(run)  # BEGIN and the locking read: one round trip
 
 
-def _committed(body: Callable[..., None], **kwargs: Any) -> Callable[[PgConnection], None]:
-    """`body(conn, **kwargs)` then COMMIT, inside the transaction `_opened` began; rolled back if it raises."""
-
-    def run(conn: PgConnection) -> None:
-        try:
-            body(conn.as_sqlite(), **kwargs)
-            conn.execute("COMMIT")
-        except BaseException:
-            _rollback_quietly(conn)
-            raise
-
-    return run
-
-
 def _rollback_quietly(conn: PgConnection) -> None:
     """On the way out of a failed body: its own error is the one worth reporting (a broken connection is
     discarded by the pool anyway)."""
@@ -402,24 +388,20 @@ class PostgresRunStore:
             and asyncio.get_running_loop().time() - chain.started < CHAIN_MAX_AGE_S
         )
 
-    async def _open_chain(self, fn: Callable[[PgConnection], T]) -> tuple[_Session, T]:
-        """A connection and its first hop, `fn` (which begins the transaction and takes its lock)."""
+    async def _owned_session(self) -> _Session:
+        """A session for a chain, holding one of the store's slots until `_release`."""
         await self._slots.acquire()  # never more owners than connections: a thread is always free for an owner
-        session = _Session(self, self._require_pool(), begin="BEGIN", locking=True)
-        try:
-            return session, await session.run(fn)
-        except BaseException:
-            await asyncio.shield(self._release(session))
-            raise
+        return _Session(self, self._require_pool(), begin="BEGIN", locking=True)
 
     async def _open_run_chain(self, key: Key, expected_revision: int | None) -> _Chain:
         """BEGIN and the run row's lock (then the revision check): one hop."""
         cached = self._cache.peek(key)
         cached_tag = None if cached is None else cached[0]
         open_tx = _opened(bodies._open_run_tx, key=key, expected_revision=expected_revision, cached_tag=cached_tag)
-        session, (meta, stored) = await self._open_chain(open_tx)
+        session = await self._owned_session()
         session.notify.append(key)
         try:
+            meta, stored = await session.run(open_tx)
             state = self._state_of(key, meta, stored, cached)
         except BaseException:
             await asyncio.shield(self._release(session))
@@ -427,11 +409,9 @@ class PostgresRunStore:
         return self._new_chain(session, _RunChain(key, meta, state))
 
     async def _open_tenant_chain(self, tenant_id: str) -> _Chain:
-        """A connection for a tenant's creates; its first create's hop begins the transaction and takes the
+        """A session for a tenant's creates; its first create's hop begins the transaction and takes the
         tenant's advisory lock (which orders its creates: quota, request ids), so a lone create is one hop."""
-        await self._slots.acquire()  # never more owners than connections: a thread is always free for an owner
-        session = _Session(self, self._require_pool(), begin="BEGIN", locking=True)
-        chain = self._new_chain(session, None)
+        chain = self._new_chain(await self._owned_session(), None)
         chain.begin = partial(_begin, tenant_id=tenant_id)
         return chain
 
