@@ -16,7 +16,7 @@ from workbench_mcp.commands import BeginStep, WriteArtifact
 from workbench_mcp.ledger import chain
 from workbench_mcp.ledger.store_rows import last_links, read_checkpoints
 from workbench_mcp.service import RunService
-from workbench_mcp.store.run_store import Actor
+from workbench_mcp.store.run_store import Actor, RunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
 
 Edit = Callable[[sqlite3.Connection, str], int]
@@ -232,7 +232,7 @@ async def _run_in_a_step(service: RunService) -> str:
     return run_id
 
 
-async def _write_through(store: SqliteRunStore, run_id: str) -> None:
+async def _write_through(store: RunStore, run_id: str) -> None:
     service = RunService(store)
     await service.execute(ALICE, run_id, WriteArtifact(artifact_key="draft", type_id="note", data={"n": run_id}))
 

@@ -115,7 +115,7 @@ async def test_a_read_of_a_run_is_one_statement_and_leaves_no_transaction_open(
     store, clock = await open_pg(cache_size=cache_size), CountingClock()
     run_id = await busy_run(store, clock)
     expected = await store.load_run(TENANT, run_id)
-    reads = {
+    reads: dict[str, Callable[[], Awaitable[Any]]] = {
         "load_state": lambda: store.load_state(TENANT, run_id),
         "load_trace": lambda: store.load_trace(TENANT, run_id),
         "load_run": lambda: store.load_run(TENANT, run_id),
