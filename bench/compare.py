@@ -7,9 +7,11 @@ Starts the reference peer (in-memory store), a second peer whose store waits 2 m
 `correctness` only, like ../shared/bench/run_peer.sh), our server once per `--workers` value
 (temp SQLite DB, dev token, durable writes) and, unless --no-pg, on a throwaway PostgreSQL cluster
 (tests/postgres_cluster.py; fsync off, which like SQLite's synchronous=NORMAL survives a killed process,
-not power loss): `ours-pg`, one replica, and `ours-pg-2`, two separate `serve` processes on two ports
-over one database behind a round-robin TCP balancer (bench/balancer.py) that spreads the driver's clients
-over both. Then, scenario by scenario, runs the unchanged driver (`mcp_load.py`) against each server
+not power loss): `ours-pg`, one replica of one process, `ours-pg-2`, two separate one-process `serve`s on
+two ports over one database behind a round-robin TCP balancer (bench/balancer.py) that spreads the driver's
+clients over both, and `ours-pg-auto`, one replica as shipped (`serve`'s default `--workers auto`: one
+process per usable CPU, so the replica uses the machine's cores as a deployed one would). Then, scenario by
+scenario, runs the unchanged driver (`mcp_load.py`) against each server
 in turn, so a change in machine load hits every server alike, and prints markdown tables with ratios
 (ours / reference), then the sizing table of bench/pg_meter.py (server CPU per call per replica, DB
 commits/s). Raw JSON lines: --out FILE.
@@ -32,6 +34,7 @@ from typing import Any
 from bench.balancer import RoundRobinBalancer
 from bench.pg_meter import DRIVER_SETTINGS, STATS_FLUSH_S, Meter, render_estimates
 from bench.servers import OurServer, PeerServer, harness_dir, load_average, run_driver
+from workbench_mcp.config import auto_workers
 
 SCENARIOS = [
     "ping",
@@ -76,7 +79,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 round of 100 requests, growth to 1000 events")
     p.add_argument("--out", type=Path, help="append the driver's JSON lines to this file")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (databases, server logs)")
-    p.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL columns (ours-pg, ours-pg-2)")
+    p.add_argument(
+        "--no-pg", action="store_true", help="skip the PostgreSQL columns (ours-pg, ours-pg-2, ours-pg-auto)"
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.requests = min(args.requests, 100)
@@ -196,14 +201,16 @@ def _postgres_targets(
     balancers: list[RoundRobinBalancer],
     meters: dict[str, Meter],
 ) -> list[Target]:
-    """`ours-pg` (one replica) and `ours-pg-2` (two replicas behind the balancer), each on a database of its own;
+    """`ours-pg` (one replica), `ours-pg-2` (two replicas behind the balancer) and `ours-pg-auto` (one replica with
+    serve's default worker count), each on a database of its own;
     every replica shares one dev secret and ledger key (`side`), so a token works on either."""
     side = tmp / "pg" / "side.db"
     found: list[Target] = []
-    for label, count in (("ours-pg", 1), ("ours-pg-2", 2)):
+    for label, count, workers in (("ours-pg", 1, 1), ("ours-pg-2", 2, 1), ("ours-pg-auto", 1, auto_workers())):
         url = cluster.new_database(label.replace("-", "_"))
         replicas = [
-            OurServer(side, database_url=url, log_path=tmp / f"{label}-r{i + 1}.log").start() for i in range(count)
+            OurServer(side, workers=workers, database_url=url, log_path=tmp / f"{label}-r{i + 1}.log").start()
+            for i in range(count)
         ]
         servers.extend(replicas)
         endpoint = replicas[0].url
