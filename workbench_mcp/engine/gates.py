@@ -227,26 +227,27 @@ def latest_decision(trace: Sequence[Mapping[str, Any]], step_id: str, gate: str)
     """The step's latest decision on `gate` made after its latest review request (None if none since).
 
     After a rejection an agent requests review again and waits; the old rejection must not answer that wait."""
-    found: Mapping[str, Any] | None = None
-    for event in trace:
-        if event.get("stepId") != step_id or event.get("gate") != gate:
-            continue
-        if event.get("type") == "human_gate_requested":
-            found = None
-        elif event.get("type") == "human_gate_resolved":
-            found = event
-    return found
+    last = _latest_gate_event(trace, step_id, gate)
+    return last if last is not None and last.get("type") == "human_gate_resolved" else None
 
 
 def requested_since_decision(trace: Sequence[Mapping[str, Any]], step_id: str, gate: str) -> bool:
     """Whether a human_gate_requested of this gate follows its latest decision (`latest_decision`'s converse:
     review channels then record no second request)."""
-    requested = False
-    for event in trace:
-        if event.get("stepId") != step_id or event.get("gate") != gate:
-            continue
-        if event.get("type") == "human_gate_requested":
-            requested = True
-        elif event.get("type") == "human_gate_resolved":
-            requested = False
-    return requested
+    last = _latest_gate_event(trace, step_id, gate)
+    return last is not None and last.get("type") == "human_gate_requested"
+
+
+def _latest_gate_event(trace: Sequence[Mapping[str, Any]], step_id: str, gate: str) -> Mapping[str, Any] | None:
+    """The step's latest human_gate_requested or human_gate_resolved event of `gate` (None if it has none)."""
+    found: Mapping[str, Any] | None = next(
+        (
+            event
+            for event in reversed(trace)
+            if event.get("stepId") == step_id
+            and event.get("gate") == gate
+            and event.get("type") in ("human_gate_requested", "human_gate_resolved")
+        ),
+        None,
+    )
+    return found
