@@ -321,17 +321,11 @@ class PostgresRunStore:
     async def _session(self, *, begin: str = "BEGIN", locking: bool = True) -> AsyncIterator[_Session]:
         """One pooled connection for one operation, taken in its first hop and given back (rolled back) in its
         last (`run(..., last=True)`), so a read costs one thread hop and a write two, not two more for the pool."""
-        pool = self._pool
-        if pool is None:
-            raise WorkbenchError(ErrorCode.STORAGE_UNAVAILABLE, "the run store is not open")
-        async with self._slots:  # never more owners than connections: a thread is always free for an owner
-            session = _Session(self, pool, begin=begin, locking=locking)
-            try:
-                yield session
-            finally:
-                await session.settle()
-                if session.conn is not None:
-                    await asyncio.shield(self._hop(partial(_give_back, pool, session.conn)))
+        session = await self._owned_session(begin=begin, locking=locking)
+        try:
+            yield session
+        finally:
+            await asyncio.shield(self._release(session))
 
     def _write_context(self, actor: Actor) -> WriteContext:
         at = self._now()
@@ -388,10 +382,11 @@ class PostgresRunStore:
             and asyncio.get_running_loop().time() - chain.started < CHAIN_MAX_AGE_S
         )
 
-    async def _owned_session(self) -> _Session:
-        """A session for a chain, holding one of the store's slots until `_release`."""
+    async def _owned_session(self, *, begin: str = "BEGIN", locking: bool = True) -> _Session:
+        """A session holding one of the store's slots until `_release` (an operation's, or a chain's)."""
+        pool = self._require_pool()
         await self._slots.acquire()  # never more owners than connections: a thread is always free for an owner
-        return _Session(self, self._require_pool(), begin="BEGIN", locking=True)
+        return _Session(self, pool, begin=begin, locking=locking)
 
     async def _open_run_chain(self, key: Key, expected_revision: int | None) -> _Chain:
         """BEGIN and the run row's lock (then the revision check): one hop."""
@@ -406,7 +401,7 @@ class PostgresRunStore:
         except BaseException:
             await asyncio.shield(self._release(session))
             raise
-        return self._new_chain(session, _RunChain(key, meta, state))
+        return self._new_chain(session, _RunChain(meta, state))
 
     async def _open_tenant_chain(self, tenant_id: str) -> _Chain:
         """A session for a tenant's creates; its first create's hop begins the transaction and takes the
@@ -478,7 +473,7 @@ class PostgresRunStore:
         try:
             await session.settle()
             if session.conn is not None:
-                await self._hop(partial(_give_back, self._require_pool(), session.conn))
+                await self._hop(partial(_give_back, session.pool, session.conn))
                 session.conn = None
         finally:
             self._slots.release()
@@ -719,7 +714,6 @@ class _Queue:
 class _RunChain:
     """A run chain's run: its row as the chain's transaction has left it, and its state."""
 
-    key: Key
     meta: bodies._RunMeta
     state: RunState
 
@@ -755,7 +749,7 @@ class _Session:
         self, store: PostgresRunStore, pool: ConnectionPool[psycopg.Connection[Any]], *, begin: str, locking: bool
     ) -> None:
         self._store = store
-        self._pool = pool
+        self.pool = pool
         self._begin = begin
         self._locking = locking
         self.conn: PgConnection | None = None
@@ -772,14 +766,14 @@ class _Session:
     def _call(self, fn: Callable[[PgConnection], T], last: bool) -> T:
         conn = self.conn
         if conn is None:
-            conn = self.conn = PgConnection(self._pool.getconn(), begin=self._begin, locking=self._locking)
+            conn = self.conn = PgConnection(self.pool.getconn(), begin=self._begin, locking=self._locking)
         conn.notify = self.notify
         try:
             return fn(conn)
         finally:
             if last:
                 self.conn = None
-                _give_back(self._pool, conn)
+                _give_back(self.pool, conn)
 
     async def run_sqlite(self, fn: Callable[..., T], *, last: bool = False) -> T:
         return await self.run(lambda conn: fn(conn.as_sqlite()), last=last)
