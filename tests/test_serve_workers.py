@@ -92,9 +92,8 @@ async def test_two_workers_share_one_database_without_lost_updates(tmp_path: Pat
         run_id = (await _tool(http, bearer, "start_run", {"workflowId": "jobSearchWorkflow"}))["runId"]
 
         async def write(n: int, i: int) -> int:
-            # A new connection per write: the processes share one listening socket, and whichever is
-            # idle accepts. Eight long-lived connections often all landed on one process (the audit
-            # lines below showed it), which raced nothing across processes.
+            # A new connection per write: each lands on whichever process holds fewer connections at
+            # that moment, so both processes race for the same run all along.
             async with httpx.AsyncClient(base_url=base, timeout=60) as own:
                 args = {"runId": run_id, "artifactKey": "race", "typeId": "t.v1", "data": {"n": n, "i": i}}
                 version: int = (await _tool(own, bearer, "write_artifact", args))["version"]
@@ -115,6 +114,39 @@ async def test_two_workers_share_one_database_without_lost_updates(tmp_path: Pat
     assert sorted(versions) == list(range(1, expected + 1))  # every acknowledgement a distinct version
     written = [e["artifact"]["version"] for e in state["trace"] if e["type"] == "artifact_written"]
     assert written == list(range(1, expected + 1))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts worker processes through /proc")
+async def test_clients_that_connect_at_once_are_spread_over_the_workers(tmp_path: Path) -> None:
+    """Bursts of eight clients that open their connection together and keep it: every worker gets its share.
+    Before, one process's accept took a whole burst, and 8/0 or 7/1 splits left the other process idle."""
+    db = tmp_path / "w.db"
+    secret, _ = load_or_create_dev_secret(db)
+    async with serving_workers(db, WORKERS, tmp_path / "serve.log") as (base, supervisor):
+        for burst in range(BURSTS):
+            await _burst_of_clients(base, token(f"burst{burst}", secret=secret))
+            await asyncio.sleep(0.5)  # the workers see the burst's connections closed before the next one
+        workers = worker_pids(supervisor)
+    start_runs = [line for line in audit_lines(tmp_path / "serve.log") if line["tool"] == "start_run"]
+    for burst in range(BURSTS):
+        served = Counter(line["pid"] for line in start_runs if line["tenant"] == f"user:burst{burst}")
+        assert sum(served.values()) == CLIENTS
+        assert set(served) == set(workers), served
+        assert min(served.values()) >= 3, served
+
+
+BURSTS = 3
+
+
+async def _burst_of_clients(base: str, bearer: str) -> None:
+    """CLIENTS clients, each calling once on a connection of its own that all open at the same moment."""
+    one_connection = httpx.Limits(max_connections=1)
+    clients = [httpx.AsyncClient(base_url=base, timeout=60, limits=one_connection) for _ in range(CLIENTS)]
+    try:
+        await asyncio.gather(*(_tool(c, bearer, "start_run", {"workflowId": "jobSearchWorkflow"}) for c in clients))
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
 
 
 @pytest.mark.parametrize("value", ["nan", "inf"])

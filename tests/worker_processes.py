@@ -48,13 +48,18 @@ async def serving_workers(db: Path, workers: int, log_path: Path) -> AsyncIterat
     try:
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             with anyio.fail_after(60):
-                while len(worker_pids(server.pid)) < workers or not await healthy(http):
+                while len(worker_pids(server.pid)) < workers or not await healthy(http) or _started(log_path) < workers:
                     assert server.returncode is None, "serve --workers exited"
                     await asyncio.sleep(0.1)
         yield base, server.pid
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         await asyncio.wait_for(server.wait(), 30)
+
+
+def _started(log: Path) -> int:
+    """Workers whose app has started: /healthz answers as soon as the first one listens."""
+    return log.read_text(encoding="utf-8", errors="replace").count("Application startup complete.")
 
 
 def worker_pids(pid: int) -> list[int]:

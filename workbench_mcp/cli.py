@@ -320,6 +320,7 @@ def _serve_workers(config: ServerConfig, sock: socket.socket) -> int:
         port=config.port,
         log_level=config.log_level.lower(),
         access_log=False,
+        loop="workbench_mcp.web.balanced_accept:new_balanced_loop",  # connections spread evenly
         **uvicorn_settings(config.connections),
     )
     Multiprocess(server_config, sockets=[sock]).run()
