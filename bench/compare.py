@@ -2,6 +2,7 @@
 
     python -m bench compare                 # the README's numbers: about 15 minutes on 2 cores
     python -m bench compare --quick         # smoke run: fewer requests, short growth, about 3 minutes
+    python -m bench compare --duration 4    # 4 s per cell instead of 300 requests: steadier ratios
 
 Starts the reference peer (in-memory store), a second peer whose store waits 2 ms per call (for
 `correctness` only, like ../shared/bench/run_peer.sh), our server once per `--workers` value
@@ -69,6 +70,12 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         help="our server's worker counts to measure (default 1,2; serve's own default, auto, is one per CPU)",
     )
     p.add_argument("--requests", type=int, default=300, help="requests per scenario and level (default 300)")
+    p.add_argument(
+        "--duration",
+        type=float,
+        help="seconds per scenario and level instead of --requests (the driver's own --duration): at c=8 300 requests "
+        "take well under a second, so connection set-up and warm-up weigh on them",
+    )
     p.add_argument("--concurrency", default="1,8")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list (growth is separate)")
     p.add_argument("--growth-targets", default="10,1000,5000,10000")
@@ -83,11 +90,17 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
         "--no-pg", action="store_true", help="skip the PostgreSQL columns (ours-pg, ours-pg-2, ours-pg-auto)"
     )
     args = p.parse_args(argv)
+    if args.duration is not None and not 0 < args.duration <= 3600:
+        p.error("--duration must be in (0, 3600] seconds")
     if args.quick:
         args.requests = min(args.requests, 100)
         args.rounds = 1
         args.growth_targets = "10,500,1000"
     return args
+
+
+def _amount(args: argparse.Namespace) -> str:
+    return f"{args.duration:g} s" if args.duration else f"{args.requests} requests"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             targets += _postgres_targets(cluster, tmp, servers, balancers, meters)
         print(f"[compare] servers up; load average {load_before}; logs in {tmp}", file=sys.stderr, flush=True)
 
-        common = ["--requests", str(args.requests), "--concurrency", args.concurrency, *DRIVER_SETTINGS]
+        amount = ["--duration", f"{args.duration:g}"] if args.duration else ["--requests", str(args.requests)]
+        common = [*amount, "--concurrency", args.concurrency, *DRIVER_SETTINGS]
         race: PeerServer | None = None
         if args.race_latency_ms and "correctness" in scenarios:
             race = PeerServer(harness, store_latency_ms=args.race_latency_ms, log_path=tmp / "peer-race.log").start()
@@ -185,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             command="python -m bench compare " + " ".join(sys.argv[2:] if argv is None else argv),
             load=(load_before, load_after),
             seconds=time.monotonic() - started_at,
-            note=f"calls/s and latencies: the median of {args.rounds} round(s) of {args.requests} requests per cell",
+            note=f"calls/s and latencies: the median of {args.rounds} round(s) of {_amount(args)} per cell",
         )
     )
     if meters:
