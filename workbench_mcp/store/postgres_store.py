@@ -776,11 +776,11 @@ class _Session:
                 _give_back(self.pool, conn)
 
     async def run_sqlite(self, fn: Callable[..., T], *, last: bool = False) -> T:
-        return await self.run(lambda conn: fn(conn.as_sqlite()), last=last)
+        return await self.run(_sqlite_body(fn), last=last)
 
     async def rollback(self) -> None:
         with contextlib.suppress(Exception):
-            await self.run(lambda conn: bodies._rollback(conn.as_sqlite()), last=True)
+            await self.run(_sqlite_body(bodies._rollback), last=True)
 
     async def settle(self) -> None:
         if self._running is not None:
@@ -890,9 +890,7 @@ def _ping(pool: ConnectionPool[psycopg.Connection[Any]], timeout_s: float) -> No
 
 
 def _give_back(pool: ConnectionPool[psycopg.Connection[Any]], conn: PgConnection) -> None:
-    with contextlib.suppress(psycopg.Error):
-        if conn.in_transaction and not conn.raw.closed:
-            conn.raw.execute("ROLLBACK")
+    _rollback_quietly(conn)
     pool.putconn(conn.raw)  # a broken connection is discarded and replaced by the pool
 
 
