@@ -11,19 +11,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import cProfile
-import os
 import pstats
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.pg_meter import cluster_cpu_seconds
 from bench.store_bench import TENANT, Writer, new_run
 from workbench_mcp.store.postgres_store import PostgresRunStore
 from workbench_mcp.store.sqlite_store import SqliteRunStore
@@ -37,24 +37,6 @@ Meter = Callable[[], float]
 
 def no_meter() -> float:
     return 0.0
-
-
-def cluster_cpu(data: Path) -> Meter:
-    """Seconds of CPU the local cluster's processes (its postmaster and every child: the backends of the
-    store's connections, the WAL writer, ...) have used, from /proc (Linux): the database's cost per call."""
-    postmaster = int((data / "postmaster.pid").read_text().split()[0])
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def used() -> float:
-        total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            with contextlib.suppress(OSError):
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == postmaster or stat.parent.name == str(postmaster):
-                    total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / tick
-
-    return used
 
 
 async def per_call(
@@ -136,7 +118,7 @@ async def main() -> None:
                 async with SqliteRunStore(Path(folder) / "s.db") as sqlite_store:
                     rows["sqlite"] = await measure(sqlite_store, args.calls, None)
         async with PostgresRunStore(args.url or cluster.new_database("cost")) as pg_store:
-            db = no_meter if cluster is None else cluster_cpu(cluster.data)
+            db = no_meter if cluster is None else partial(cluster_cpu_seconds, cluster.data)
             rows["postgres"] = await measure(pg_store, args.calls, args.profile, db)
     finally:
         if cluster is not None:

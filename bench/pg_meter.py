@@ -49,7 +49,7 @@ def setup_calls(line: dict[str, Any], first: bool) -> int:
     return HANDSHAKE_CALLS + per_level + once
 
 
-def _postmaster_cpu(data_dir: Path) -> float:
+def cluster_cpu_seconds(data_dir: Path) -> float:
     """CPU seconds of the cluster: the postmaster, its live children and the children it has reaped."""
     ticks = os.sysconf("SC_CLK_TCK")
     pid = int((data_dir / "postmaster.pid").read_text().split()[0])
@@ -91,10 +91,10 @@ class Meter:
         self.commits_at_start = commits(self.url)
 
     def measure(self, run: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
-        before = [cpu_seconds(r.pids()) for r in self.replicas], _postmaster_cpu(self.data_dir), time.monotonic()
+        before = [cpu_seconds(r.pids()) for r in self.replicas], cluster_cpu_seconds(self.data_dir), time.monotonic()
         lines = run()
         self.seconds += time.monotonic() - before[2]
-        self.db_cpu += _postmaster_cpu(self.data_dir) - before[1]
+        self.db_cpu += cluster_cpu_seconds(self.data_dir) - before[1]
         for i, replica in enumerate(self.replicas):
             self.replica_cpu[i] += cpu_seconds(replica.pids()) - before[0][i]
         self.calls += sum(int(line.get("requests") or 0) + setup_calls(line, i == 0) for i, line in enumerate(lines))
