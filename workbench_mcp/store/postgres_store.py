@@ -499,9 +499,8 @@ class PostgresRunStore:
                 async with asyncio.timeout(self._lock_timeout_ms / 1000):
                     await entry.lock.acquire()
             except TimeoutError:
-                raise WorkbenchError(
-                    ErrorCode.STORAGE_UNAVAILABLE,
-                    "the run store is busy (too many queued writes of the run); try again",
+                raise WorkbenchError(  # the same words as SQLite's: the queue is a run's or a tenant's creates'
+                    ErrorCode.STORAGE_UNAVAILABLE, "the run store is busy (too many queued writes); try again"
                 ) from None
             try:
                 yield entry
