@@ -295,14 +295,13 @@ def _serve_workers(config: ServerConfig, sock: socket.socket) -> int:
     Safe because every write is `BEGIN IMMEDIATE` + a revision check in the database, not a lock in
     Python, and each process's state cache is validated by the run row's tag on every use. The
     schema is brought up to date here, once, before any worker starts; the resolved configuration
-    (with the dev secret created above) reaches the workers through one environment variable.
+    (with the dev secret created above) reaches the workers through one environment variable, and
+    the board on which they count their connections (`web.balanced_accept`) through another.
     """
     import anyio
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
 
     from workbench_mcp.config import config_to_json
-    from workbench_mcp.web.http_protocol import uvicorn_settings
+    from workbench_mcp.web.accept_board import ACCEPT_BOARD_ENV, accept_board
     from workbench_mcp.web.worker import SERVE_CONFIG_ENV
     from workbench_mcp.wiring import open_service
 
@@ -312,6 +311,18 @@ def _serve_workers(config: ServerConfig, sock: socket.socket) -> int:
 
     anyio.run(prepare_database)
     os.environ[SERVE_CONFIG_ENV] = config_to_json(config)
+    with accept_board(config.workers) as board:
+        os.environ[ACCEPT_BOARD_ENV] = str(board)
+        _run_workers(config, sock)
+    return 0
+
+
+def _run_workers(config: ServerConfig, sock: socket.socket) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from workbench_mcp.web.http_protocol import uvicorn_settings
+
     server_config = uvicorn.Config(
         "workbench_mcp.web.worker:create_worker_app",
         factory=True,
@@ -324,7 +335,6 @@ def _serve_workers(config: ServerConfig, sock: socket.socket) -> int:
         **uvicorn_settings(config.connections),
     )
     Multiprocess(server_config, sockets=[sock]).run()
-    return 0
 
 
 LISTEN_BACKLOG = 2048
