@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from workbench_mcp.web import balanced_accept
 from workbench_mcp.web.accept_board import AcceptBoard, accept_board
 from workbench_mcp.web.balanced_accept import MAX_WAIT_S, BalancedAcceptor
 
@@ -77,27 +78,30 @@ async def test_a_burst_of_connections_is_split_evenly(listener: socket.socket, b
 
 
 async def test_a_less_loaded_worker_slow_to_wake_still_gets_the_connection(
-    listener: socket.socket, board_path: Path
+    listener: socket.socket, board_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The CI failure of the fixed-delay version: the idle worker was not scheduled within a millisecond or two,
-    so the loaded one took the connection (8 clients split 6/2). Here the idle one wakes 5 ms late."""
+    so the loaded one took the connection (8 clients split 6/2). Here the idle one wakes 50 ms late; the limit
+    is raised so that a stalled test process cannot make the loaded worker give up waiting."""
+    monkeypatch.setattr(balanced_accept, "MAX_WAIT_S", 5.0)
     loaded = Worker(listener, AcceptBoard.at(board_path, 0))
-    late_board = AcceptBoard.at(board_path, 1)  # on the board, holding none, its loop not yet back to accept
+    late_board: AcceptBoard | None = None
     late: Worker | None = None
     try:
         async with clients(listener, 2):
             await loaded.connections(2)
+            late_board = AcceptBoard.at(board_path, 1)  # on the board, holding none, its loop not back to accept
             async with clients(listener, 1):
-                await asyncio.sleep(0.005)
+                await asyncio.sleep(0.05)
                 late = Worker(listener, late_board)
                 await late.connections(1)
                 assert loaded.made.empty()
     finally:
         loaded.close()
-        if late is None:
-            late_board.leave()
-        else:
+        if late is not None:
             late.close()
+        elif late_board is not None:
+            late_board.leave()
 
 
 async def test_a_worker_takes_the_connection_a_less_loaded_one_leaves_waiting(
