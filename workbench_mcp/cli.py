@@ -312,12 +312,13 @@ def _serve_workers(config: ServerConfig, sock: socket.socket) -> int:
     anyio.run(prepare_database)
     os.environ[SERVE_CONFIG_ENV] = config_to_json(config)
     with accept_board(config.workers) as board:
-        os.environ[ACCEPT_BOARD_ENV] = str(board)
-        _run_workers(config, sock)
+        if board is not None:
+            os.environ[ACCEPT_BOARD_ENV] = str(board)
+        _run_workers(config, sock, balanced=board is not None)
     return 0
 
 
-def _run_workers(config: ServerConfig, sock: socket.socket) -> None:
+def _run_workers(config: ServerConfig, sock: socket.socket, *, balanced: bool) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
@@ -331,7 +332,7 @@ def _run_workers(config: ServerConfig, sock: socket.socket) -> None:
         port=config.port,
         log_level=config.log_level.lower(),
         access_log=False,
-        loop="workbench_mcp.web.balanced_accept:new_balanced_loop",  # connections spread evenly
+        loop="workbench_mcp.web.balanced_accept:new_balanced_loop" if balanced else "auto",
         **uvicorn_settings(config.connections),
     )
     Multiprocess(server_config, sockets=[sock]).run()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,7 @@ JOIN_ONLY = "import sys; from pathlib import Path; from workbench_mcp.web.accept
 @pytest.fixture
 def board_path() -> Iterator[Path]:
     with accept_board(workers=2) as path:
+        assert path is not None
         yield path
     assert not path.exists()
 
@@ -109,3 +111,13 @@ def test_a_full_board_is_refused(board_path: Path) -> None:
 def test_a_slot_off_the_board_is_refused(board_path: Path) -> None:
     with pytest.raises(ValueError, match="not on a board of 4"):
         AcceptBoard.at(board_path, slot=4)
+
+
+def test_without_a_usable_temporary_directory_there_is_no_board(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The workers then serve unbalanced rather than not at all (a read-only container, say)."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    with accept_board(workers=2) as path:
+        assert path is None
+    assert "connections are not balanced" in caplog.text

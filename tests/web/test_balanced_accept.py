@@ -50,6 +50,7 @@ def listener() -> Iterator[socket.socket]:
 @pytest.fixture
 def board_path() -> Iterator[Path]:
     with accept_board(workers=2) as path:
+        assert path is not None
         yield path
 
 

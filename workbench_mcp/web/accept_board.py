@@ -9,7 +9,7 @@ worker that dies frees its slot for the one that replaces it. Only a slot's owne
 
 from __future__ import annotations
 
-import fcntl
+import logging
 import mmap
 import os
 import struct
@@ -20,18 +20,31 @@ from pathlib import Path
 
 ACCEPT_BOARD_ENV = "WORKBENCH_ACCEPT_BOARD"
 
+logger = logging.getLogger("workbench_mcp")
+
 _SLOT = struct.Struct("=qq")
 """A slot: the owner's pid (0 when free or left) and the connections it holds."""
 
 
 @contextmanager
-def accept_board(workers: int) -> Iterator[Path]:
-    """A new board in a private temporary directory, removed afterwards (the supervisor's part).
+def accept_board(workers: int) -> Iterator[Path | None]:
+    """A new board in a private temporary directory, removed afterwards (the supervisor's part); None where
+    there can be none (no POSIX record locks, as on Windows, or no writable temporary directory): the workers
+    then accept the way the event loop does, unbalanced.
 
     Twice as many slots as workers: a worker being replaced may still hold its slot while its successor starts."""
-    with tempfile.TemporaryDirectory(prefix="workbench-accept-") as directory:
-        path = Path(directory) / "board"
+    if os.name != "posix":
+        yield None
+        return
+    try:
+        directory = tempfile.TemporaryDirectory(prefix="workbench-accept-")
+        path = Path(directory.name) / "board"
         path.write_bytes(bytes(_SLOT.size * 2 * workers))
+    except OSError as exc:
+        logger.warning("no accept board (%s): connections are not balanced over the workers", exc)
+        yield None
+        return
+    with directory:
         yield path
 
 
@@ -56,6 +69,8 @@ class AcceptBoard:
 
         The claim is a POSIX record lock on the slot's bytes, which the kernel drops when the process ends. Such
         locks belong to the process, so two boards of one process never exclude each other: see `at`."""
+        import fcntl  # POSIX only, as `accept_board` makes sure
+
         fd = os.open(path, os.O_RDWR)
         slots = os.fstat(fd).st_size // _SLOT.size
         for slot in range(slots):
