@@ -66,10 +66,18 @@ def worker_pids(pid: int) -> list[int]:
     """The supervisor's worker processes (not multiprocessing's resource tracker, also a child)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+        for child in _read(task / "children").split():
+            if b"spawn_main" in _read(Path(f"/proc/{child}/cmdline")).encode():
                 found.append(int(child))
     return found
+
+
+def _read(proc_file: Path) -> str:
+    """A /proc file, or "" when its thread or process ended since the directory was listed."""
+    try:
+        return proc_file.read_bytes().decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
 
 
 def audit_lines(log: Path) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,11 @@ async def test_a_listener_hears_a_change_made_by_another_worker_process(server: 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts worker processes through /proc")
 async def test_a_listener_on_serve_workers_2_hears_writes_taken_by_either_worker(tmp_path: Path) -> None:
-    """`serve --workers 2`: the listen stream sits on one worker; writes on new connections land on both (the
-    audit log names the process), and every one of them is announced, so some crossed processes."""
+    """`serve --workers 2`: the listen stream sits on one worker; writes land on both (the audit log names the
+    process), and every one of them is announced, so some crossed processes.
+
+    Each writer keeps its connection open: a new connection goes to the worker holding fewer, so held ones soon
+    fill both workers, where writers that closed at once could all land on the worker the agent left idle."""
     db = tmp_path / "w.db"
     secret, _ = load_or_create_dev_secret(db)
     log_path = tmp_path / "serve.log"
@@ -127,11 +131,13 @@ async def test_a_listener_on_serve_workers_2_hears_writes_taken_by_either_worker
         async with mcp_client(base + "/api/mcp", bearer) as agent:
             run_id = await _start(agent)
             uri = f"runs://{run_id}"
-            async with agent.listen(resource_subscriptions=[uri]) as sub:
-                for n in range(40):
-                    async with mcp_client(base + "/api/mcp", bearer, mode="legacy") as writer:  # a new connection
-                        args = {"runId": run_id, "artifactKey": "k", "typeId": "t.v1", "data": n}
-                        assert not (await writer.call_tool("write_artifact", args)).is_error
+            async with agent.listen(resource_subscriptions=[uri]) as sub, AsyncExitStack() as writers_held:
+                for n in range(12):
+                    writer = await writers_held.enter_async_context(  # a new connection, kept
+                        mcp_client(base + "/api/mcp", bearer, mode="legacy")
+                    )
+                    args = {"runId": run_id, "artifactKey": "k", "typeId": "t.v1", "data": n}
+                    assert not (await writer.call_tool("write_artifact", args)).is_error
                     assert await _next(sub) == ResourceUpdated(uri=uri)
                     if len({line["pid"] for line in audit_lines(log_path) if line["tool"] == "write_artifact"}) == 2:
                         break
